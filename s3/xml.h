@@ -1,0 +1,51 @@
+/* S3 XML documents (ListObjectsV2 results, error bodies) parsed with libxml2 into structs. */
+#ifndef TFS_S3_XML_H
+#define TFS_S3_XML_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+
+/* One object of a listing. Strings are owned by the page. */
+struct s3_object {
+	char *key;          /* decoded key (URL-decoded when the page used encoding-type=url) */
+	size_t key_len;     /* its length in bytes: a decoded key may hold a NUL (%00) */
+	uint64_t size;
+	time_t mtime;       /* LastModified, UTC seconds */
+	char *etag;         /* as S3 sent it, with its quotes */
+};
+
+/* One ListObjectsV2 page. */
+struct s3_list_page {
+	struct s3_object *objects;
+	size_t nobjects;
+	char **prefixes;    /* CommonPrefixes (decoded), when a delimiter was used */
+	size_t nprefixes;
+	bool truncated;     /* IsTruncated */
+	char *next_token;   /* NextContinuationToken, opaque; NULL when not truncated */
+};
+
+/* An S3 error document: <Error><Code>..</Code><Message>..</Message>... */
+struct s3_error {
+	char *code;         /* e.g. "NoSuchBucket"; NULL when the body had none */
+	char *message;
+	char *region;       /* <Region> (301 PermanentRedirect, AuthorizationHeaderMalformed) */
+	char *request_id;   /* <RequestId> */
+};
+
+/* Parses a ListObjectsV2 result body. url_encoded: the request had encoding-type=url,
+ * so keys, prefixes and the start-after fields are percent-decoded.
+ * Returns 0, or -EBADMSG when the body is not a ListBucketResult (or malformed),
+ * -ENOMEM. On error *page is left zeroed. Entity expansion and network access are off. */
+int s3_xml_parse_list(const char *body, size_t len, bool url_encoded, struct s3_list_page *page);
+void s3_list_page_free(struct s3_list_page *page);
+
+/* Parses an error body. Returns 0 (fields may be NULL), or -EBADMSG when the body is not
+ * an <Error> document, -ENOMEM. */
+int s3_xml_parse_error(const char *body, size_t len, struct s3_error *err);
+void s3_error_free(struct s3_error *err);
+
+/* Parses an ISO 8601 UTC timestamp such as "2026-11-28T09:38:48.157Z" into *out.
+ * Returns 0 or -EINVAL. */
+int s3_parse_iso8601(const char *s, time_t *out);
+#endif
