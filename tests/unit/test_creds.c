@@ -1,0 +1,640 @@
+/* Unit tests for s3/creds.c: credential chain, region order and the AWS INI reader. */
+#include "s3/creds.h"
+#include "tests/unit/check.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DATA TESTDATA "/creds/"
+#define CRED DATA "credentials"
+#define CONF DATA "config"
+#define NOFILE DATA "no-such-file"
+
+/* Substring check that shows the whole message when it fails. */
+#define CHECK_HAS(got, sub) do { \
+	const char *h_ = (got); \
+	if (h_ && strstr(h_, (sub))) check_passed++; \
+	else { check_failed++; fprintf(stderr, "%s:%d: CHECK_HAS failed: %s lacks \"%s\"\n  got: %s\n", \
+	                               __FILE__, __LINE__, #got, (sub), h_ ? h_ : "(null)"); } \
+} while (0)
+
+struct result {
+	int rc;
+	struct aws_credentials c;
+	char *err;
+};
+
+/* Every variable the module reads; each test starts from none of them and a fake HOME,
+ * so the machine's own ~/.aws never leaks in. */
+static void env_reset(const char *home)
+{
+	static const char *const vars[] = {
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_REGION",
+		"AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+	};
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	setenv("HOME", home, 1);
+}
+
+static struct result load(const char *profile, const char *cred, const char *conf)
+{
+	struct aws_config_sources src = { profile, cred, conf };
+	struct result r;
+
+	r.rc = aws_credentials_load(&src, &r.c, &r.err);
+	return r;
+}
+
+static void result_free(struct result *r)
+{
+	aws_credentials_free(&r->c);
+	free(r->err);
+	r->err = NULL;
+}
+
+static void set_env_keys(const char *token)
+{
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
+	if (token)
+		setenv("AWS_SESSION_TOKEN", token, 1);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_env(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	set_env_keys(NULL);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDENV");
+	CHECK_STR(r.c.secret_key, "secretenv");
+	CHECK(r.c.session_token == NULL);
+	CHECK_STR(r.c.source, "environment");
+	CHECK(r.err == NULL);
+	result_free(&r);
+
+	setenv("AWS_SESSION_TOKEN", "tokenenv", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.session_token, "tokenenv");
+	result_free(&r);
+
+	/* A token alone is not a credential: fall through to the files. */
+	env_reset(home);
+	setenv("AWS_SESSION_TOKEN", "stray", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDDEFAULT");
+	CHECK(r.c.session_token == NULL);
+	result_free(&r);
+
+	/* Empty variables count as unset. */
+	env_reset(home);
+	setenv("AWS_ACCESS_KEY_ID", "", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDDEFAULT");
+	result_free(&r);
+}
+
+static void test_env_half(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_HAS(r.err, "environment");
+	CHECK_HAS(r.err, "AWS_SECRET_ACCESS_KEY is not");
+	CHECK(r.c.access_key == NULL && r.c.source == NULL);
+	result_free(&r);
+
+	env_reset(home);
+	setenv("AWS_SECRET_ACCESS_KEY", "secretenv", 1);
+	setenv("AWS_ACCESS_KEY_ID", "", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_HAS(r.err, "AWS_ACCESS_KEY_ID is not");
+	result_free(&r);
+
+	/* -o profile= skips the environment, half pair included. */
+	r = load("prod", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDPROD");
+	result_free(&r);
+}
+
+static void test_precedence(const char *home)
+{
+	struct result r;
+
+	/* Env keys beat the default profile and AWS_PROFILE ... */
+	env_reset(home);
+	set_env_keys(NULL);
+	setenv("AWS_PROFILE", "prod", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDENV");
+	CHECK_STR(r.c.source, "environment");
+	result_free(&r);
+
+	/* ... even when AWS_PROFILE names a profile that does not exist. */
+	setenv("AWS_PROFILE", "nope", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDENV");
+	result_free(&r);
+
+	/* ... but a profile named in src (the CLI's --profile) beats env keys. */
+	r = load("prod", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDPROD");
+	CHECK_STR(r.c.source, "shared credentials file " CRED " (profile prod)");
+	result_free(&r);
+
+	/* AWS_PROFILE picks the profile when the environment has no keys. */
+	env_reset(home);
+	setenv("AWS_PROFILE", "prod", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDPROD");
+	result_free(&r);
+
+	/* src->profile beats AWS_PROFILE; an empty one counts as unset. */
+	r = load("cfgonly", CRED, CONF);
+	CHECK_STR(r.c.access_key, "AKIDCFG");
+	result_free(&r);
+	r = load("", CRED, CONF);
+	CHECK_STR(r.c.access_key, "AKIDPROD");
+	result_free(&r);
+}
+
+static void test_files(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDDEFAULT");
+	CHECK_STR(r.c.secret_key, "secretdefault");
+	CHECK(r.c.session_token == NULL);
+	CHECK_STR(r.c.source, "shared credentials file " CRED " (profile default)");
+	result_free(&r);
+
+	/* [prod] in the credentials file beats [profile prod] in the config file; tabs
+	 * around '=' and '/', '+', '=' inside values survive; the token comes along. */
+	r = load("prod", CRED, CONF);
+	CHECK_STR(r.c.secret_key, "secret/prod+key==");
+	CHECK_STR(r.c.session_token, "FwoGZXIvYXdzEPROD//token==");
+	result_free(&r);
+
+	r = load("cfgonly", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.secret_key, "secretcfg");
+	CHECK_STR(r.c.session_token, "tokencfg");
+	CHECK_STR(r.c.source, "config file " CONF " (profile cfgonly)");
+	result_free(&r);
+
+	/* "[profile   wide   ]": botocore shlex-splits the header, so blanks do not matter. */
+	r = load("wide", CRED, CONF);
+	CHECK_STR(r.c.access_key, "AKIDWIDE");
+	result_free(&r);
+
+	/* Config "[cfgbare]" and credentials "[profile prefixed]" are no profiles. */
+	r = load("cfgbare", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_STR(r.err, "profile cfgbare not found in " CRED " or " CONF);
+	result_free(&r);
+	r = load("prefixed", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	result_free(&r);
+}
+
+static void test_config_default(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	r = load(NULL, NOFILE, DATA "config_default_plain");
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDCFGDEFAULT");
+	CHECK_STR(r.c.source, "config file " DATA "config_default_plain (profile default)");
+	result_free(&r);
+
+	r = load(NULL, NOFILE, DATA "config_default_both");
+	CHECK_STR(r.c.access_key, "AKIDPROFILEDEFAULT");
+	result_free(&r);
+	r = load("default", NOFILE, DATA "config_default_both");
+	CHECK_STR(r.c.access_key, "AKIDPROFILEDEFAULT");
+	result_free(&r);
+}
+
+static void test_half_pairs(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	r = load("half-id", CRED, CONF);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_STR(r.err, "shared credentials file " CRED
+		  " (profile half-id) has aws_access_key_id but no aws_secret_access_key");
+	CHECK(r.c.access_key == NULL);
+	result_free(&r);
+
+	r = load("half-secret", CRED, CONF);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_HAS(r.err, "has aws_secret_access_key but no aws_access_key_id");
+	result_free(&r);
+
+	r = load("cfghalf", CRED, CONF);
+	CHECK_INT(r.rc, -EINVAL);
+	CHECK_HAS(r.err, "config file " CONF " (profile cfghalf)");
+	CHECK_HAS(r.err, "no aws_secret_access_key");
+	result_free(&r);
+}
+
+static void test_not_found(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	r = load(NULL, NOFILE, NOFILE);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_HAS(r.err, "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY");
+	CHECK_HAS(r.err, "shared credentials file " NOFILE " and config file " NOFILE);
+	CHECK_HAS(r.err, "(profile default)");
+	CHECK_HAS(r.err, "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use -o profile=NAME");
+	CHECK(r.c.source == NULL);
+	result_free(&r);
+
+	r = load("nope", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_STR(r.err, "profile nope not found in " CRED " or " CONF);
+	result_free(&r);
+
+	setenv("AWS_PROFILE", "nope", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_STR(r.err, "profile nope not found in " CRED " or " CONF);
+	result_free(&r);
+
+	/* The profile exists but holds no keys. */
+	env_reset(home);
+	r = load("regiononly", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_HAS(r.err, "no AWS credentials found");
+	CHECK_HAS(r.err, "(profile regiononly");
+	CHECK_HAS(r.err, "not used when a profile is named");
+	result_free(&r);
+
+	/* err may be NULL. */
+	CHECK_INT(aws_credentials_load(&(struct aws_config_sources){ "nope", CRED, CONF },
+				       &r.c, NULL), -ENOENT);
+}
+
+static void check_later(const char *profile, int rc, const char *key, const char *where)
+{
+	struct result r = load(profile, CRED, CONF);
+
+	CHECK_INT(r.rc, rc);
+	CHECK_HAS(r.err, key);
+	CHECK_HAS(r.err, where);
+	CHECK_HAS(r.err, "later release");
+	CHECK(r.c.access_key == NULL);
+	result_free(&r);
+}
+
+static void test_later_sources(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	check_later("role", -ENOTSUP, "uses role_arn", "profile role in config file " CONF);
+	check_later("role-in-creds", -ENOTSUP, "uses role_arn", "shared credentials file " CRED);
+	check_later("proc", -ENOTSUP, "uses credential_process", "config file");
+	check_later("sso", -ENOTSUP, "uses sso_session", "profile sso");
+	check_later("ssourl", -ENOTSUP, "uses sso_start_url", "profile ssourl");
+	check_later("webid", -ENOTSUP, "uses web_identity_token_file", "profile webid");
+	check_later("role", -ENOTSUP, "export-credentials --profile role", "AWS_ACCESS_KEY_ID");
+
+	/* The CLI assumes the role even when the profile has keys: using the keys would be
+	 * another identity. */
+	check_later("keys-and-role", -ENOTSUP, "uses role_arn", "keys-and-role");
+	check_later("keys-and-role", -ENOTSUP, "ahead of the profile's static keys", "role_arn");
+	r = load("role", CRED, CONF);
+	CHECK(r.err && !strstr(r.err, "static keys, so"));
+	CHECK(r.err && !strstr(r.err, "ahead of"));
+	result_free(&r);
+
+	/* Static keys in the credentials file come before credential_process ... */
+	r = load("keys-and-process", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDBEATSPROCESS");
+	result_free(&r);
+	/* ... which comes before those in the config file. */
+	check_later("process-beats-cfgkeys", -ENOTSUP, "uses credential_process", "config file");
+
+	/* Env keys still come first, even when AWS_PROFILE names a role profile. */
+	set_env_keys(NULL);
+	setenv("AWS_PROFILE", "role", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.source, "environment");
+	result_free(&r);
+
+	/* EKS web identity from the environment beats the files' static keys. */
+	env_reset(home);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token", 1);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/eks", 1);
+	r = load(NULL, CRED, CONF);
+	CHECK_INT(r.rc, -ENOTSUP);
+	CHECK_HAS(r.err, "the environment uses AWS_WEB_IDENTITY_TOKEN_FILE");
+	CHECK_HAS(r.err, "export-credentials --format env");
+	result_free(&r);
+	/* botocore ignores it under --profile. */
+	r = load("default", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDDEFAULT");
+	result_free(&r);
+}
+
+static void test_ini_syntax(const char *home)
+{
+	struct result r;
+
+	env_reset(home);
+	r = load("comments", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDCOMMENT");
+	CHECK_STR(r.c.secret_key, "sec#ret;glued");
+	CHECK_STR(r.c.session_token, "tok");
+	result_free(&r);
+
+	/* "s3 =" and its indented lines, "[fake]" and a blank line included, are skipped. */
+	r = load("nested", CRED, CONF);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDNESTED");
+	CHECK_STR(r.c.secret_key, "secretnested");
+	result_free(&r);
+	r = load("fake", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	result_free(&r);
+
+	/* Section names are exact: "[ spaced ]" is not "spaced". */
+	r = load("spaced", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_HAS(r.err, "profile spaced not found");
+	result_free(&r);
+
+	/* Keys are case-sensitive. */
+	r = load("casekeys", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	CHECK_HAS(r.err, "no AWS credentials found");
+	result_free(&r);
+
+	r = load("colon", CRED, CONF);
+	CHECK_STR(r.c.access_key, "AKIDCOLON");
+	CHECK_STR(r.c.secret_key, "secret:colon");
+	result_free(&r);
+
+	/* A repeated section merges; a later key wins. */
+	r = load("dup", CRED, CONF);
+	CHECK_STR(r.c.access_key, "AKIDDUP");
+	CHECK_STR(r.c.secret_key, "secretdup");
+	result_free(&r);
+
+	/* Empty values count as unset. */
+	r = load("empty", CRED, CONF);
+	CHECK_INT(r.rc, -ENOENT);
+	result_free(&r);
+}
+
+static void test_line_endings(const char *home)
+{
+	char crlf[PATH_MAX], nonl[PATH_MAX], bom[PATH_MAX];
+	struct result r;
+
+	env_reset(home);
+	snprintf(crlf, sizeof(crlf), "%s/crlf", home);
+	snprintf(nonl, sizeof(nonl), "%s/nonl", home);
+	snprintf(bom, sizeof(bom), "%s/bom", home);
+	/* Written here, not shipped, so no git eol setting can rewrite the bytes. */
+	write_file(crlf, "# windows\r\n[default]\r\naws_access_key_id = AKIDCRLF\r\n"
+		   "aws_secret_access_key = secretcrlf\r\n\r\n[x]\r\n");
+	write_file(nonl, "[default]\naws_access_key_id = AKIDNONL\naws_secret_access_key = secretnonl");
+	write_file(bom, "\xef\xbb\xbf[default]\r\naws_access_key_id=AKIDBOM\r\n"
+		   "aws_secret_access_key=secretbom");
+
+	r = load(NULL, crlf, NOFILE);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.c.access_key, "AKIDCRLF");
+	CHECK_STR(r.c.secret_key, "secretcrlf");
+	result_free(&r);
+
+	r = load(NULL, nonl, NOFILE);
+	CHECK_STR(r.c.secret_key, "secretnonl");
+	result_free(&r);
+
+	r = load(NULL, bom, NOFILE);
+	CHECK_STR(r.c.access_key, "AKIDBOM");
+	CHECK_STR(r.c.secret_key, "secretbom");
+	result_free(&r);
+
+	/* A directory is no file: nothing found there, no error. */
+	r = load(NULL, home, NOFILE);
+	CHECK_INT(r.rc, -ENOENT);
+	result_free(&r);
+	unlink(crlf);
+	unlink(nonl);
+	unlink(bom);
+}
+
+static void test_paths(const char *home)
+{
+	char dir[PATH_MAX], cred[PATH_MAX], alt[PATH_MAX], want[PATH_MAX * 2];
+	struct passwd *pw;
+	struct result r;
+
+	env_reset(home);
+	snprintf(dir, sizeof(dir), "%s/.aws", home);
+	snprintf(cred, sizeof(cred), "%s/.aws/credentials", home);
+	snprintf(alt, sizeof(alt), "%s/.aws/alt", home);
+	mkdir(dir, 0700);
+	write_file(cred, "[default]\naws_access_key_id = AKIDHOME\naws_secret_access_key = s\n");
+	write_file(alt, "[default]\naws_access_key_id = AKIDALT\naws_secret_access_key = s\n");
+
+	/* $HOME/.aws/credentials by default; src may be NULL. */
+	CHECK_INT(aws_credentials_load(NULL, &r.c, &r.err), 0);
+	CHECK_STR(r.c.access_key, "AKIDHOME");
+	snprintf(want, sizeof(want), "shared credentials file %s (profile default)", cred);
+	CHECK_STR(r.c.source, want);
+	result_free(&r);
+
+	/* The environment names the files; "~/" is expanded; src beats the environment. */
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/alt", 1);
+	r = load(NULL, NULL, NULL);
+	CHECK_STR(r.c.access_key, "AKIDALT");
+	result_free(&r);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", CRED, 1);
+	setenv("AWS_CONFIG_FILE", CONF, 1);
+	r = load("cfgonly", NULL, NULL);
+	CHECK_STR(r.c.source, "config file " CONF " (profile cfgonly)");
+	result_free(&r);
+	r = load(NULL, alt, NULL);
+	CHECK_STR(r.c.access_key, "AKIDALT");
+	result_free(&r);
+
+	/* Without HOME the passwd entry gives the home directory. */
+	env_reset(home);
+	unsetenv("HOME");
+	pw = getpwuid(getuid());
+	r = load("tfstatefs-test-no-such-profile", NULL, NOFILE);
+	CHECK_INT(r.rc, -ENOENT);
+	if (pw) {
+		snprintf(want, sizeof(want), "%s/.aws/credentials or", pw->pw_dir);
+		CHECK_HAS(r.err, want);
+	}
+	result_free(&r);
+	setenv("HOME", home, 1);
+	unlink(cred);
+	unlink(alt);
+	rmdir(dir);
+}
+
+static void test_region(const char *home)
+{
+	struct aws_config_sources src = { NULL, CRED, CONF };
+	char *r;
+
+	env_reset(home);
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_DEFAULT_REGION", "us-west-1", 1);
+	r = aws_region_resolve("eu-central-1", &src);
+	CHECK_STR(r, "eu-central-1");
+	free(r);
+	r = aws_region_resolve("", &src);
+	CHECK_STR(r, "us-east-1");
+	free(r);
+	setenv("AWS_REGION", "", 1);
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "us-west-1");
+	free(r);
+	unsetenv("AWS_DEFAULT_REGION");
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "eu-west-1");	/* config [default] */
+	free(r);
+
+	src.profile = "prod";	/* only the config file holds regions: [profile prod] */
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "ap-southeast-2");
+	free(r);
+	src.profile = "role";
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "us-east-2");
+	free(r);
+	src.profile = "credregion";	/* only the credentials file has one */
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "ca-central-1");
+	free(r);
+	src.profile = "emptyregion";
+	CHECK(aws_region_resolve(NULL, &src) == NULL);
+	src.profile = "nope";
+	CHECK(aws_region_resolve(NULL, &src) == NULL);
+
+	src.profile = NULL;
+	setenv("AWS_PROFILE", "cfgonly", 1);
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "us-west-2");
+	free(r);
+
+	src.config_file = DATA "config_default_both";
+	unsetenv("AWS_PROFILE");
+	r = aws_region_resolve(NULL, &src);
+	CHECK_STR(r, "us-east-1");	/* [profile default] over [default] */
+	free(r);
+
+	CHECK(aws_region_resolve(NULL, NULL) == NULL);	/* empty fake HOME */
+}
+
+static void test_ini_get(void)
+{
+	char *v;
+
+	v = aws_ini_get(CRED, "prod", "aws_access_key_id");
+	CHECK_STR(v, "AKIDPROD");
+	free(v);
+	v = aws_ini_get(CONF, "profile cfgonly", "region");
+	CHECK_STR(v, "us-west-2");
+	free(v);
+	v = aws_ini_get(CONF, "sso-session corp", "sso_start_url");
+	CHECK_STR(v, "https://corp.awsapps.com/start");
+	free(v);
+	/* '#' glued to the separator is part of the value. */
+	v = aws_ini_get(CRED, "comments", "region");
+	CHECK_STR(v, "#glued-to-separator");
+	free(v);
+	CHECK(aws_ini_get(CRED, "nested", "s3") == NULL);
+	CHECK(aws_ini_get(CRED, "nested", "max_concurrent_requests") == NULL);
+	CHECK(aws_ini_get(CRED, "prod", "region") == NULL);
+	CHECK(aws_ini_get(CRED, "missing", "aws_access_key_id") == NULL);
+	CHECK(aws_ini_get(NOFILE, "default", "aws_access_key_id") == NULL);
+	CHECK(aws_ini_get(NULL, "default", "aws_access_key_id") == NULL);
+}
+
+static void test_free(void)
+{
+	struct aws_credentials c = { 0 };
+
+	aws_credentials_free(&c);
+	aws_credentials_free(NULL);
+	CHECK(c.access_key == NULL);
+}
+
+int main(void)
+{
+	char home[] = "/tmp/test_creds.XXXXXX";
+
+	if (!mkdtemp(home)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_env(home);
+	test_env_half(home);
+	test_precedence(home);
+	test_files(home);
+	test_config_default(home);
+	test_half_pairs(home);
+	test_not_found(home);
+	test_later_sources(home);
+	test_ini_syntax(home);
+	test_line_endings(home);
+	test_paths(home);
+	test_region(home);
+	test_ini_get();
+	test_free();
+	rmdir(home);
+	return check_report("creds");
+}
