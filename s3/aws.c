@@ -1,0 +1,215 @@
+/* Signed AWS requests: endpoint, credentials, SigV4 per attempt, retries with backoff. */
+#include "s3/aws.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "s3/sigv4.h"
+
+#define AWS_MAX_ATTEMPTS 4
+#define AWS_BACKOFF_BASE_MS 100
+#define AWS_BACKOFF_CAP_MS 2000
+#define AWS_MAX_HEADERS 16
+
+struct aws_client {
+	struct http_pool *http;
+	struct aws_credentials creds;
+	char *region;
+	char *service;
+};
+
+int aws_endpoint_parse(const char *url, struct aws_endpoint *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *sep = strstr(url, "://");
+	if (!sep)
+		return -EINVAL;
+	out->scheme = strndup(url, (size_t)(sep - url));
+	const char *host = sep + 3;
+	size_t hostlen = strcspn(host, "/?#");
+	const char *path = host + hostlen;
+	size_t pathlen = strcspn(path, "?#");
+	while (pathlen && path[pathlen - 1] == '/')
+		pathlen--;
+	out->host = strndup(host, hostlen);
+	out->base_path = strndup(path, pathlen);
+	if (!out->scheme || !out->host || !out->base_path)
+		goto fail;
+	if (strcmp(out->scheme, "http") != 0 && strcmp(out->scheme, "https") != 0)
+		goto fail;
+	if (!hostlen || strchr(out->host, '@'))
+		goto fail;
+	/* "[::1]:7480" keeps its brackets in Host but not in the name. */
+	const char *colon = out->host[0] == '[' ? strstr(out->host, "]:") : strrchr(out->host, ':');
+	size_t namelen = colon ? (size_t)(colon - out->host) + (out->host[0] == '[') : hostlen;
+	if (!(out->hostname = strndup(out->host, namelen)))
+		goto fail;
+	return 0;
+fail:
+	aws_endpoint_free(out);
+	return -EINVAL;
+}
+
+void aws_endpoint_free(struct aws_endpoint *e)
+{
+	free(e->scheme);
+	free(e->host);
+	free(e->hostname);
+	free(e->base_path);
+	memset(e, 0, sizeof(*e));
+}
+
+int aws_client_new(struct http_pool *http, const struct aws_credentials *creds,
+                   const char *region, const char *service, struct aws_client **out)
+{
+	struct aws_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->http = http;
+	c->creds.access_key = strdup(creds->access_key);
+	c->creds.secret_key = strdup(creds->secret_key);
+	c->creds.session_token = creds->session_token ? strdup(creds->session_token) : NULL;
+	c->region = strdup(region);
+	c->service = strdup(service);
+	if (!c->creds.access_key || !c->creds.secret_key || !c->region || !c->service ||
+	    (creds->session_token && !c->creds.session_token)) {
+		aws_client_free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+void aws_client_free(struct aws_client *c)
+{
+	if (!c)
+		return;
+	aws_credentials_free(&c->creds);
+	free(c->region);
+	free(c->service);
+	free(c);
+}
+
+const char *aws_client_region(const struct aws_client *c)
+{
+	return c->region;
+}
+
+/* The headers every signed request carries, in front of the caller's own. */
+struct signed_headers {
+	struct http_header h[AWS_MAX_HEADERS];
+	size_t n;
+	char amz_date[17];
+	char payload_hash[65];
+	char *authorization;
+};
+
+static int sign_request(const struct aws_client *c, const struct aws_request *req,
+                        struct signed_headers *sh)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(sh->amz_date, sizeof(sh->amz_date), "%Y%m%dT%H%M%SZ", &tm);
+	sigv4_sha256_hex(req->body ? req->body : "", req->body_len, sh->payload_hash);
+
+	if (req->nheaders + 5 > AWS_MAX_HEADERS)
+		return -E2BIG;
+	sh->n = 0;
+	sh->h[sh->n++] = (struct http_header){ "Host", req->host ? req->host : req->endpoint->host };
+	sh->h[sh->n++] = (struct http_header){ "X-Amz-Date", sh->amz_date };
+	if (req->content_sha256_header)
+		sh->h[sh->n++] = (struct http_header){ "X-Amz-Content-Sha256", sh->payload_hash };
+	if (c->creds.session_token)
+		sh->h[sh->n++] = (struct http_header){ "X-Amz-Security-Token", c->creds.session_token };
+	for (size_t i = 0; i < req->nheaders; i++)
+		sh->h[sh->n++] = req->headers[i];
+
+	char path[4096];
+	snprintf(path, sizeof(path), "%s%s", req->endpoint->base_path, req->path);
+	struct sigv4_header sv[AWS_MAX_HEADERS];
+	for (size_t i = 0; i < sh->n; i++)
+		sv[i] = (struct sigv4_header){ sh->h[i].name, sh->h[i].value };
+	struct sigv4_request sreq = {
+		.method = req->method, .path = path, .query = req->query,
+		.headers = sv, .nheaders = sh->n,
+		.payload_hash = sh->payload_hash, .normalize_path = false,
+	};
+	struct sigv4_key key = {
+		.access_key = c->creds.access_key, .secret_key = c->creds.secret_key,
+		.region = c->region, .service = c->service,
+	};
+	sh->authorization = sigv4_authorization(&sreq, &key, sh->amz_date);
+	if (!sh->authorization)
+		return -ENOMEM;
+	sh->h[sh->n++] = (struct http_header){ "Authorization", sh->authorization };
+	return 0;
+}
+
+static bool status_is_retryable(long status)
+{
+	return status == 500 || status == 502 || status == 503 || status == 504 || status == 429;
+}
+
+/* Full jitter: a random wait below the capped exponential bound. */
+static void backoff_sleep(int attempt)
+{
+	unsigned bound = AWS_BACKOFF_BASE_MS << (attempt < 10 ? attempt : 10);
+	if (bound > AWS_BACKOFF_CAP_MS)
+		bound = AWS_BACKOFF_CAP_MS;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&bound ^ (unsigned)attempt;
+	usleep((useconds_t)(rand_r(&seed) % bound + 1) * 1000);
+}
+
+static int send_once(struct aws_client *c, const struct aws_request *req, const char *url,
+                     struct http_response *resp)
+{
+	struct signed_headers sh = { 0 };
+	int rc = sign_request(c, req, &sh);
+	if (rc == 0) {
+		struct http_request hreq = {
+			.method = req->method, .url = url, .headers = sh.h, .nheaders = sh.n,
+			.body = req->body, .body_len = req->body_len, .max_body = req->max_body,
+		};
+		rc = http_perform(c->http, &hreq, resp);
+	}
+	free(sh.authorization);
+	return rc;
+}
+
+int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
+             struct aws_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	memset(resp, 0, sizeof(*resp));
+	const char *host = req->host ? req->host : req->endpoint->host;
+	char *url = NULL;
+	if (asprintf(&url, "%s://%s%s%s%s%s", req->endpoint->scheme, host, req->endpoint->base_path,
+	             req->path, req->query ? "?" : "", req->query ? req->query : "") < 0)
+		return -ENOMEM;
+
+	int rc = 0;
+	int max_attempts = req->idempotent ? AWS_MAX_ATTEMPTS : 1;
+	for (int attempt = 0; attempt < max_attempts; attempt++) {
+		if (attempt) {
+			http_response_free(resp);
+			backoff_sleep(attempt);
+		}
+		err->attempts = attempt + 1;
+		rc = send_once(c, req, url, resp);
+		if (rc == -ENOMEM || rc == -EPROTO || rc == -EFBIG)
+			break;
+		if (rc == 0 && !status_is_retryable(resp->status))
+			break;
+	}
+	free(url);
+	err->http_status = resp->status;
+	if (rc < 0)
+		snprintf(err->message, sizeof(err->message), "%s",
+		         resp->curl_error[0] ? resp->curl_error : strerror(-rc));
+	return rc;
+}

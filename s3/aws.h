@@ -1,0 +1,61 @@
+/* Signed AWS requests: endpoint, credentials, SigV4 per attempt, retries with backoff. */
+#ifndef TFS_S3_AWS_H
+#define TFS_S3_AWS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "s3/creds.h"
+#include "s3/http.h"
+
+/* Where a service lives, split out of a URL such as "http://127.0.0.1:7480". */
+struct aws_endpoint {
+	char *scheme;      /* "http" or "https" */
+	char *host;        /* host, with ":port" when the URL had one: the Host header */
+	char *hostname;    /* host without port */
+	char *base_path;   /* the URL's path without a trailing '/', usually "" */
+};
+
+/* Parses url into *out (owned, free with aws_endpoint_free). Returns 0 or -EINVAL
+ * when it is not an http(s) URL with a host, -ENOMEM. */
+int aws_endpoint_parse(const char *url, struct aws_endpoint *out);
+void aws_endpoint_free(struct aws_endpoint *e);
+
+/* What went wrong, for messages. Filled from the HTTP status and the service's error body. */
+struct aws_error {
+	long http_status;   /* 0 when no response arrived */
+	char code[64];      /* service error code, "" when none */
+	char message[256];  /* service message, or the transport error */
+	char region[64];    /* the region the service says a bucket is in, "" when unknown */
+	char request_id[96];
+	int attempts;       /* how many times the request was sent */
+};
+
+struct aws_client;
+
+/* One signer per service: owns a copy of the credentials; shares the pool (not owned). */
+int aws_client_new(struct http_pool *http, const struct aws_credentials *creds,
+                   const char *region, const char *service, struct aws_client **out);
+void aws_client_free(struct aws_client *c);
+const char *aws_client_region(const struct aws_client *c);
+
+struct aws_request {
+	const char *method;
+	const struct aws_endpoint *endpoint;
+	const char *host;             /* Host header when it differs from endpoint->host (virtual host) */
+	const char *path;             /* percent-encoded, starting with '/' */
+	const char *query;            /* percent-encoded, without '?', or NULL */
+	const struct http_header *headers; /* extra headers (Range, If-Match, X-Amz-Target, ...) */
+	size_t nheaders;
+	const void *body;
+	size_t body_len;
+	size_t max_body;              /* 0: the http default */
+	bool idempotent;              /* may be retried after a transport error or a 5xx */
+	bool content_sha256_header;   /* S3 wants x-amz-content-sha256 */
+};
+
+/* Sends req signed, retrying idempotent requests on transport errors, 500, 502, 503,
+ * 504 and 429 with capped exponential backoff and jitter. Returns 0 when a response
+ * arrived (any status: the caller interprets it) or a negative errno from the transport
+ * after the last attempt, with err->message saying why. resp is always to be freed. */
+int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
+             struct aws_error *err);
+#endif

@@ -1,0 +1,325 @@
+/* One HTTP exchange over libcurl, with a pool of reusable handles (keep-alive). */
+#include "s3/http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_POOL_MAX 32
+#define HTTP_DEFAULT_MAX_BODY (64u << 20)
+
+struct http_pool {
+	struct http_settings settings;
+	char *ca_file;
+	pthread_mutex_t lock;
+	CURL *idle[HTTP_POOL_MAX];  /* idle handles keep their connections alive */
+	size_t nidle;
+};
+
+struct growbuf {
+	char *data;
+	size_t len, cap, max;
+	bool overflow;
+};
+
+int http_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+}
+
+void http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+int http_pool_new(const struct http_settings *s, struct http_pool **out)
+{
+	struct http_pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->settings = *s;
+	if (s->ca_file && !(p->ca_file = strdup(s->ca_file))) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->settings.ca_file = p->ca_file;
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return 0;
+}
+
+void http_pool_free(struct http_pool *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nidle; i++)
+		curl_easy_cleanup(p->idle[i]);
+	pthread_mutex_destroy(&p->lock);
+	free(p->ca_file);
+	free(p);
+}
+
+static CURL *pool_take(struct http_pool *p)
+{
+	CURL *c = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle)
+		c = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->lock);
+	if (c)
+		curl_easy_reset(c);  /* keeps live connections and the DNS cache */
+	else
+		c = curl_easy_init();
+	return c;
+}
+
+static void pool_give(struct http_pool *p, CURL *c)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->nidle < HTTP_POOL_MAX) {
+		p->idle[p->nidle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
+
+static bool growbuf_append(struct growbuf *b, const char *data, size_t n)
+{
+	if (b->len + n > b->max) {
+		b->overflow = true;
+		return false;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *d = realloc(b->data, cap);
+		if (!d)
+			return false;
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	return growbuf_append(userp, data, size * nmemb) ? size * nmemb : 0;
+}
+
+/* Keeps only the header block of the last response (after 100 Continue, say). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct growbuf *b = userp;
+	size_t n = size * nmemb;
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		b->len = 0;
+	return growbuf_append(b, data, n) ? n : 0;
+}
+
+/* Request headers that carry secrets are never printed. */
+static bool header_is_secret(const char *line, size_t len)
+{
+	static const char *const secret[] = {
+		"authorization:", "x-amz-security-token:",
+		"x-amz-server-side-encryption-customer-key:",
+	};
+	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+		size_t n = strlen(secret[i]);
+		if (len >= n && strncasecmp(line, secret[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void trace_headers(const char *prefix, const char *data, size_t size)
+{
+	const char *end = data + size;
+	while (data < end) {
+		const char *nl = memchr(data, '\n', (size_t)(end - data));
+		size_t len = nl ? (size_t)(nl - data) : (size_t)(end - data);
+		if (len && data[len - 1] == '\r')
+			len--;
+		if (len && header_is_secret(data, len))
+			fprintf(stderr, "%s %.*s: [redacted]\n", prefix,
+			        (int)(strchr(data, ':') - data), data);
+		else if (len)
+			fprintf(stderr, "%s %.*s\n", prefix, (int)len, data);
+		data = nl ? nl + 1 : end;
+	}
+}
+
+static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userp)
+{
+	(void)c;
+	(void)userp;
+	if (type == CURLINFO_HEADER_OUT)
+		trace_headers("http >", data, size);
+	else if (type == CURLINFO_HEADER_IN)
+		trace_headers("http <", data, size);
+	else if (type == CURLINFO_TEXT)
+		fprintf(stderr, "http * %.*s", (int)size, data);
+	return 0;
+}
+
+static struct curl_slist *build_headers(const struct http_request *req)
+{
+	struct curl_slist *list = NULL;
+	char line[8192];
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const char *v = req->headers[i].value;
+		/* "Name;" is curl's way to send a header with an empty value. */
+		if (v && *v)
+			snprintf(line, sizeof(line), "%s: %s", req->headers[i].name, v);
+		else
+			snprintf(line, sizeof(line), "%s;", req->headers[i].name);
+		struct curl_slist *n = curl_slist_append(list, line);
+		if (!n) {
+			curl_slist_free_all(list);
+			return NULL;
+		}
+		list = n;
+	}
+	/* curl adds these unless told not to; S3 signs none of them. */
+	struct curl_slist *n = curl_slist_append(list, "Expect:");
+	if (!n) {
+		curl_slist_free_all(list);
+		return NULL;
+	}
+	list = n;
+	if (!req->body && strcmp(req->method, "POST") != 0)
+		return list;
+	n = curl_slist_append(list, "Content-Type:");
+	if (!n)
+		curl_slist_free_all(list);
+	return n;
+}
+
+static void setup_handle(CURL *c, const struct http_pool *p, const struct http_request *req,
+                         struct curl_slist *headers, struct growbuf *body, struct growbuf *hdrs)
+{
+	const struct http_settings *s = &p->settings;
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, hdrs);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms ? s->connect_timeout_ms : 10000L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->stall_timeout_s ? s->stall_timeout_s : 30L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (s->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+	if (s->verbose) {
+		curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+		curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+	}
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body || strcmp(req->method, "POST") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		}
+	}
+}
+
+static int curl_code_to_errno(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return -ECONNRESET;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return -EPROTO;
+	default:
+		return -EIO;
+	}
+}
+
+int http_perform(struct http_pool *p, const struct http_request *req, struct http_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	struct growbuf body = { .max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY };
+	struct growbuf hdrs = { .max = 64 << 10 };
+	struct curl_slist *headers = build_headers(req);
+	CURL *c = headers ? pool_take(p) : NULL;
+	if (!c) {
+		curl_slist_free_all(headers);
+		return -ENOMEM;
+	}
+	char errbuf[CURL_ERROR_SIZE] = "";
+	setup_handle(c, p, req, headers, &body, &hdrs);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	CURLcode rc = curl_easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	pool_give(p, c);
+	curl_slist_free_all(headers);
+
+	resp->body = body.data;
+	resp->body_len = body.len;
+	resp->headers = hdrs.data;
+	resp->curl_code = (int)rc;
+	if (rc == CURLE_OK)
+		return 0;
+	snprintf(resp->curl_error, sizeof(resp->curl_error), "%s",
+	         *errbuf ? errbuf : curl_easy_strerror(rc));
+	if (body.overflow)
+		return -EFBIG;
+	return curl_code_to_errno(rc);
+}
+
+void http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	free(resp->headers);
+	resp->body = resp->headers = NULL;
+}
+
+char *http_response_header(const struct http_response *resp, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *line = resp->headers; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+			const char *v = line + n + 1, *end = line + len;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			return strndup(v, (size_t)(end - v));
+		}
+		line = nl ? nl + 1 : line + len;
+	}
+	return NULL;
+}

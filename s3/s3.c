@@ -1,0 +1,393 @@
+/* S3 operations on one bucket (list, get, head), errors mapped to errno and a message. */
+#include "s3/s3.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "s3/sigv4.h"
+
+#define S3_LIST_MAX_BODY (16u << 20)
+
+struct s3_client {
+	struct http_pool *http;
+	struct aws_client *aws;
+	struct aws_endpoint endpoint;
+	char *endpoint_url;
+	char *bucket;
+	char *vhost;            /* "<bucket>.<endpoint host>" with virtual-hosted addressing, else NULL */
+	bool debug;
+};
+
+/* A virtual host name only works where DNS and TLS certificates can carry the bucket:
+ * not on an IP literal, and not with dots in the name over HTTPS. */
+static bool needs_path_style(const struct aws_endpoint *e, const char *bucket)
+{
+	unsigned char buf[16];
+	const char *name = e->hostname;
+	char v6[64];
+	if (name[0] == '[') {
+		snprintf(v6, sizeof(v6), "%.*s", (int)strlen(name) - 2, name + 1);
+		name = v6;
+	}
+	if (inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+		return true;
+	return strcmp(e->scheme, "https") == 0 && strchr(bucket, '.');
+}
+
+static char *default_endpoint(const char *region)
+{
+	char *url = NULL;
+	const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+	if (asprintf(&url, "https://s3.%s.%s", region, suffix) < 0)
+		return NULL;
+	return url;
+}
+
+static int client_fail(struct s3_client *c, char **err, int rc, const char *fmt, const char *arg)
+{
+	if (err && asprintf(err, fmt, arg) < 0)
+		*err = NULL;
+	s3_client_free(c);
+	return rc;
+}
+
+int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *creds,
+                  struct s3_client **out, char **err)
+{
+	if (err)
+		*err = NULL;
+	struct s3_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->debug = cfg->debug;
+	c->bucket = strdup(cfg->bucket);
+	c->endpoint_url = cfg->endpoint ? strdup(cfg->endpoint) : default_endpoint(cfg->region);
+	if (!c->bucket || !c->endpoint_url)
+		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
+	if (aws_endpoint_parse(c->endpoint_url, &c->endpoint) < 0)
+		return client_fail(c, err, -EINVAL,
+		                   "endpoint '%s' is not an http:// or https:// URL with a host name",
+		                   c->endpoint_url);
+	if (!cfg->path_style && !needs_path_style(&c->endpoint, c->bucket) &&
+	    asprintf(&c->vhost, "%s.%s", c->bucket, c->endpoint.host) < 0)
+		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
+
+	struct http_settings hs = { .ca_file = cfg->ca_file, .verbose = false };
+	int rc = http_pool_new(&hs, &c->http);
+	if (rc == 0)
+		rc = aws_client_new(c->http, creds, cfg->region, "s3", &c->aws);
+	if (rc < 0)
+		return client_fail(c, err, rc, "%s", "out of memory");
+	*out = c;
+	return 0;
+}
+
+void s3_client_free(struct s3_client *c)
+{
+	if (!c)
+		return;
+	aws_client_free(c->aws);
+	http_pool_free(c->http);
+	aws_endpoint_free(&c->endpoint);
+	free(c->endpoint_url);
+	free(c->bucket);
+	free(c->vhost);
+	free(c);
+}
+
+const char *s3_client_endpoint(const struct s3_client *c)
+{
+	return c->endpoint_url;
+}
+
+/* "/bucket/key" (path-style) or "/key" (virtual host), percent-encoded. */
+static char *object_path(const struct s3_client *c, const char *key)
+{
+	char *enc = sigv4_uri_encode(key, true);
+	char *path = NULL;
+	if (enc && asprintf(&path, "/%s%s%s", c->vhost ? "" : c->bucket, c->vhost ? "" : "/", enc) < 0)
+		path = NULL;
+	free(enc);
+	return path;
+}
+
+int s3_errno(long http_status, const char *code)
+{
+	if (code && (strcmp(code, "PermanentRedirect") == 0 ||
+	             strcmp(code, "AuthorizationHeaderMalformed") == 0 ||
+	             strcmp(code, "IllegalLocationConstraintException") == 0))
+		return -EREMOTE;
+	switch (http_status) {
+	case 301:
+	case 307:
+		return -EREMOTE;
+	case 400:
+		return -EINVAL;
+	case 403:
+		return -EACCES;
+	case 404:
+		return -ENOENT;
+	case 412:
+		return -ECANCELED;
+	default:
+		return -EIO;
+	}
+}
+
+void s3_error_describe(const struct aws_error *err, char *buf, size_t len)
+{
+	if (!err->http_status) {
+		snprintf(buf, len, "no answer: %s", err->message[0] ? err->message : "transport error");
+		return;
+	}
+	snprintf(buf, len, "%s (HTTP %ld)%s%s%s%s%s", err->code[0] ? err->code : "error",
+	         err->http_status, err->message[0] ? ": " : "", err->message,
+	         err->request_id[0] ? " [request " : "", err->request_id,
+	         err->request_id[0] ? "]" : "");
+}
+
+/* Fills err from a non-2xx answer and returns its errno. */
+static int answer_error(const struct http_response *resp, struct aws_error *err)
+{
+	struct s3_error doc = { 0 };
+	if (resp->body_len && s3_xml_parse_error(resp->body, resp->body_len, &doc) == 0) {
+		snprintf(err->code, sizeof(err->code), "%s", doc.code ? doc.code : "");
+		snprintf(err->message, sizeof(err->message), "%s", doc.message ? doc.message : "");
+		snprintf(err->region, sizeof(err->region), "%s", doc.region ? doc.region : "");
+		snprintf(err->request_id, sizeof(err->request_id), "%s",
+		         doc.request_id ? doc.request_id : "");
+	}
+	s3_error_free(&doc);
+	char *region = http_response_header(resp, "x-amz-bucket-region");
+	if (region && !err->region[0])
+		snprintf(err->region, sizeof(err->region), "%s", region);
+	free(region);
+	char *rid = http_response_header(resp, "x-amz-request-id");
+	if (rid && !err->request_id[0])
+		snprintf(err->request_id, sizeof(err->request_id), "%s", rid);
+	free(rid);
+	return s3_errno(resp->status, err->code);
+}
+
+static void trace(const struct s3_client *c, const char *method, const char *what,
+                  const struct aws_error *err, const struct timespec *t0)
+{
+	if (!c->debug)
+		return;
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	fprintf(stderr, "s3: %s %s -> %ld in %.1f ms (%d attempt%s)\n", method, what,
+	        err->http_status, ms, err->attempts, err->attempts == 1 ? "" : "s");
+}
+
+/* Sends a request on the bucket; returns 0 with a 2xx response or a negative errno. */
+static int bucket_send(struct s3_client *c, const char *method, const char *path,
+                       const char *query, const struct http_header *headers, size_t nheaders,
+                       size_t max_body, struct http_response *resp, struct aws_error *err)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct aws_request req = {
+		.method = method, .endpoint = &c->endpoint, .host = c->vhost, .path = path,
+		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
+		.idempotent = true, .content_sha256_header = true,
+	};
+	int rc = aws_send(c->aws, &req, resp, err);
+	if (rc == 0 && (resp->status < 200 || resp->status > 299))
+		rc = answer_error(resp, err);
+	trace(c, method, path, err, &t0);
+	return rc;
+}
+
+/* Appends "&name=<encoded value>" to a query being built. */
+static int query_add(char **q, const char *name, const char *value)
+{
+	char *enc = sigv4_uri_encode(value, false);
+	char *next = NULL;
+	int n = enc ? asprintf(&next, "%s%s%s=%s", *q ? *q : "", *q ? "&" : "", name, enc) : -1;
+	free(enc);
+	if (n < 0)
+		return -ENOMEM;
+	free(*q);
+	*q = next;
+	return 0;
+}
+
+static char *list_query(const char *prefix, const char *delimiter, const char *token, int max_keys)
+{
+	char *q = NULL, mk[16];
+	snprintf(mk, sizeof(mk), "%d", max_keys);
+	int rc = query_add(&q, "list-type", "2");
+	if (rc == 0 && token)
+		rc = query_add(&q, "continuation-token", token);
+	if (rc == 0 && delimiter)
+		rc = query_add(&q, "delimiter", delimiter);
+	if (rc == 0)
+		rc = query_add(&q, "encoding-type", "url");
+	if (rc == 0)
+		rc = query_add(&q, "max-keys", mk);
+	if (rc == 0 && prefix && *prefix)
+		rc = query_add(&q, "prefix", prefix);
+	if (rc < 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static int list_page_n(struct s3_client *c, const char *prefix, const char *delimiter,
+                       const char *token, int max_keys, struct s3_list_page *page,
+                       struct aws_error *err)
+{
+	memset(page, 0, sizeof(*page));
+	char *path = c->vhost ? strdup("/") : NULL;
+	if (!c->vhost && asprintf(&path, "/%s", c->bucket) < 0)
+		path = NULL;
+	char *query = list_query(prefix, delimiter, token, max_keys);
+	struct http_response resp;
+	int rc = -ENOMEM;
+	if (path && query)
+		rc = bucket_send(c, "GET", path, query, NULL, 0, S3_LIST_MAX_BODY, &resp, err);
+	if (rc == 0) {
+		rc = s3_xml_parse_list(resp.body, resp.body_len, true, page);
+		if (rc == -EBADMSG) {
+			snprintf(err->message, sizeof(err->message),
+			         "the ListObjectsV2 answer is not a valid ListBucketResult");
+			rc = -EIO;
+		}
+	}
+	if (path && query)
+		http_response_free(&resp);
+	free(path);
+	free(query);
+	return rc;
+}
+
+int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
+                 const char *token, struct s3_list_page *page, struct aws_error *err)
+{
+	return list_page_n(c, prefix, delimiter, token, 1000, page, err);
+}
+
+static void object_info_from(const struct http_response *resp, struct s3_object_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	char *etag = http_response_header(resp, "etag");
+	char *lm = http_response_header(resp, "last-modified");
+	char *cr = http_response_header(resp, "content-range");
+	char *cl = http_response_header(resp, "content-length");
+	snprintf(info->etag, sizeof(info->etag), "%s", etag ? etag : "");
+	struct tm tm = { 0 };
+	if (lm && strptime(lm, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+		info->mtime = timegm(&tm);
+	/* "bytes 0-99/1234": the total is after the slash. */
+	const char *slash = cr ? strchr(cr, '/') : NULL;
+	if (slash && slash[1] != '*')
+		info->size = strtoull(slash + 1, NULL, 10);
+	else if (cl)
+		info->size = strtoull(cl, NULL, 10);
+	free(etag);
+	free(lm);
+	free(cr);
+	free(cl);
+}
+
+int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
+                  char **data, size_t *data_len, struct s3_object_info *info,
+                  struct aws_error *err)
+{
+	*data = NULL;
+	*data_len = 0;
+	char range[64];
+	struct http_header h = { "Range", range };
+	size_t nh = 0;
+	if (offset || len) {
+		if (len)
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
+		else
+			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
+		nh = 1;
+	}
+	char *path = object_path(c, key);
+	if (!path)
+		return -ENOMEM;
+	struct http_response resp;
+	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
+	int rc = bucket_send(c, "GET", path, NULL, nh ? &h : NULL, nh, max, &resp, err);
+	if (rc == 0) {
+		object_info_from(&resp, info);
+		*data = resp.body;
+		*data_len = resp.body_len;
+		resp.body = NULL;
+	} else if (resp.status == 416) {
+		rc = 0;  /* a range past the end: no bytes */
+		memset(info, 0, sizeof(*info));
+	}
+	http_response_free(&resp);
+	free(path);
+	return rc;
+}
+
+int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info,
+                   struct aws_error *err)
+{
+	char *path = object_path(c, key);
+	if (!path)
+		return -ENOMEM;
+	struct http_response resp;
+	int rc = bucket_send(c, "HEAD", path, NULL, NULL, 0, 0, &resp, err);
+	if (rc == 0)
+		object_info_from(&resp, info);
+	http_response_free(&resp);
+	free(path);
+	return rc;
+}
+
+static void describe_check_failure(struct s3_client *c, int rc, const struct aws_error *err,
+                                   char *msg, size_t msglen)
+{
+	const char *b = c->bucket, *ep = c->endpoint_url;
+	char detail[512];
+	s3_error_describe(err, detail, sizeof(detail));
+	if (!err->http_status)
+		snprintf(msg, msglen, "cannot reach S3 endpoint %s: %s; check the endpoint and the network",
+		         ep, err->message);
+	else if (rc == -EREMOTE && err->region[0])
+		snprintf(msg, msglen, "bucket %s is in region %s, not %s: mount with -o region=%s",
+		         b, err->region, aws_client_region(c->aws), err->region);
+	else if (rc == -EREMOTE)
+		snprintf(msg, msglen, "bucket %s is not in region %s (%s): set -o region= to the bucket's region",
+		         b, aws_client_region(c->aws), detail);
+	else if (strcmp(err->code, "NoSuchBucket") == 0)
+		snprintf(msg, msglen, "bucket %s does not exist at %s: check the bucket name", b, ep);
+	else if (strcmp(err->code, "InvalidAccessKeyId") == 0)
+		snprintf(msg, msglen, "S3 does not know this access key (%s): check AWS_ACCESS_KEY_ID "
+		         "or the profile", detail);
+	else if (strcmp(err->code, "SignatureDoesNotMatch") == 0)
+		snprintf(msg, msglen, "S3 refused the signature: the secret key is wrong for this access key "
+		         "(%s); check AWS_SECRET_ACCESS_KEY or the profile", detail);
+	else if (rc == -EACCES)
+		snprintf(msg, msglen, "access denied listing bucket %s: the credentials need s3:ListBucket (%s)",
+		         b, detail);
+	else
+		snprintf(msg, msglen, "listing bucket %s at %s failed: %s", b, ep, detail);
+}
+
+int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t msglen)
+{
+	struct s3_list_page page;
+	struct aws_error err;
+	int rc = list_page_n(c, prefix, "/", NULL, 1, &page, &err);
+	if (rc == 0) {
+		s3_list_page_free(&page);
+		msg[0] = '\0';
+		return 0;
+	}
+	describe_check_failure(c, rc, &err, msg, msglen);
+	return rc;
+}

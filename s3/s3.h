@@ -1,0 +1,70 @@
+/* S3 operations on one bucket (list, get, head), errors mapped to errno and a message.
+ * This is the header the filesystem layer talks to S3 through. */
+#ifndef TFS_S3_S3_H
+#define TFS_S3_S3_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "s3/aws.h"
+#include "s3/creds.h"
+#include "s3/xml.h"
+
+struct s3_config {
+	const char *bucket;
+	const char *endpoint;   /* URL such as "http://127.0.0.1:7480"; NULL: AWS's endpoint for region */
+	const char *region;
+	bool path_style;        /* bucket in the path, not in the host name */
+	const char *ca_file;    /* extra CA bundle, or NULL */
+	bool debug;             /* trace each request and its timing on stderr, secrets redacted */
+};
+
+struct s3_client;
+
+/* Creates a client. Returns 0, -EINVAL with *err saying what is wrong with the config
+ * (a malloc'd message the caller frees), or -ENOMEM. Thread-safe once created. */
+int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *creds,
+                  struct s3_client **out, char **err);
+void s3_client_free(struct s3_client *c);
+
+/* The endpoint URL requests go to (for messages). */
+const char *s3_client_endpoint(const struct s3_client *c);
+
+/* One ListObjectsV2 page of keys starting with prefix ("" for all). delimiter may be
+ * NULL (a flat listing). token is the previous page's next_token, or NULL. Keys come
+ * URL-encoded on the wire and decoded in *page. Returns 0 or a negative errno (see
+ * s3_errno) with *err filled. */
+int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
+                 const char *token, struct s3_list_page *page, struct aws_error *err);
+
+/* What GET and HEAD say about an object. */
+struct s3_object_info {
+	uint64_t size;          /* the whole object's size */
+	time_t mtime;
+	char etag[130];         /* with its quotes */
+};
+
+/* Reads len bytes of key from offset (len 0: to the end) into *data (malloc'd, the
+ * caller frees; *data_len may be short at the end of the object, 0 past it).
+ * Returns 0 or a negative errno with *err filled. */
+int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
+                  char **data, size_t *data_len, struct s3_object_info *info,
+                  struct aws_error *err);
+
+int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info,
+                   struct aws_error *err);
+
+/* The errno for an S3 answer: 404 -ENOENT, 403 -EACCES, 412 -ECANCELED, a wrong region
+ * -EREMOTE, 400 -EINVAL, anything else -EIO. */
+int s3_errno(long http_status, const char *code);
+
+/* One line describing err for a log or a message: "NoSuchKey (404): The specified key
+ * does not exist. [request 1234]". */
+void s3_error_describe(const struct aws_error *err, char *buf, size_t len);
+
+/* Checks with one ListObjectsV2 that the bucket answers to these credentials, in this
+ * region. Returns 0, or a negative errno with msg holding one line that says what is
+ * wrong and what to do (wrong bucket, refused credentials, wrong region and the right
+ * one, unreachable endpoint). */
+int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t msglen);
+#endif
