@@ -1,0 +1,354 @@
+/* The FUSE low-level operations: thin, they ask the tree and S3 and turn errors into errno. */
+#define FUSE_USE_VERSION 314
+#include "fs/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "s3/log.h"
+
+/* What an open state file holds: its bytes as they were when it was opened, so that one
+ * read through `cat` or `cp` is one consistent object even if it changes meanwhile. */
+struct open_file {
+	char *data;
+	size_t len;
+};
+
+static struct tfs *tfs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_uid = fs->settings.uid;
+	st->st_gid = fs->settings.gid;
+	st->st_mtime = st->st_ctime = st->st_atime = a->mtime;
+	st->st_blksize = 4096;
+	if (a->is_dir) {
+		st->st_mode = S_IFDIR | (0777 & ~fs->settings.umask);
+		st->st_nlink = 2;
+		st->st_size = 4096;
+	} else {
+		st->st_mode = S_IFREG | (0444 & ~fs->settings.umask);
+		st->st_nlink = 1;
+		st->st_size = (off_t)a->size;
+		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	}
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct tfs *fs = tfs_of(req);
+	struct tree_attr a;
+	struct fuse_entry_param e = { 0 };
+	int rc = tree_lookup(fs->tree, parent, name, &a);
+	if (rc == -ENOENT) {
+		/* A negative entry: the kernel remembers the name is absent for the TTL. */
+		e.entry_timeout = fs->settings.cache_ttl;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.ino = a.ino;
+	e.attr_timeout = e.entry_timeout = fs->settings.cache_ttl;
+	attr_to_stat(fs, &a, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	tree_forget(tfs_of(req)->tree, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		tree_forget(tfs_of(req)->tree, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct tfs *fs = tfs_of(req);
+	struct tree_attr a;
+	struct stat st;
+	int rc = tree_getattr(fs->tree, ino, &a);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	attr_to_stat(fs, &a, &st);
+	fuse_reply_attr(req, &st, fs->settings.cache_ttl);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tree_dir *d;
+	int rc = tree_opendir(tfs_of(req)->tree, ino, &d);
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) != 0)
+		tree_dir_free(d);
+}
+
+/* Offsets: 1 is ".", 2 is "..", 3 + i is entry i of the snapshot. */
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	const struct tree_dir *d = (const struct tree_dir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	for (off_t i = off; i < (off_t)d->count + 2; i++) {
+		struct stat st = { 0 };
+		const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
+		if (i < 2) {
+			st.st_ino = i == 0 ? ino : 0;
+			st.st_mode = S_IFDIR;
+		} else {
+			attr_to_stat(fs, &d->entries[i - 2].attr, &st);
+		}
+		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	tree_dir_free((struct tree_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* One line for the log and the errno for a failed GET of a state. */
+static int get_failed(const char *key, int rc, const struct aws_error *err)
+{
+	char desc[512];
+	s3_error_describe(err, desc, sizeof(desc));
+	if (rc == -ENOENT)
+		log_info("%s: gone from the bucket since it was listed (%s)", key, desc);
+	else
+		log_error("reading %s failed: %s", key, desc);
+	return rc == -ENOENT || rc == -EACCES ? rc : -EIO;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	char *key = NULL;
+	int rc = tree_file_key(fs->tree, ino, &key);
+	struct open_file *of = rc == 0 ? calloc(1, sizeof(*of)) : NULL;
+	if (rc == 0 && !of)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		struct s3_object_info info;
+		struct aws_error err;
+		rc = s3_get_object(fs->s3, key, 0, 0, &of->data, &of->len, &info, &err);
+		if (rc < 0)
+			rc = get_failed(key, rc, &err);
+		else
+			tree_file_update(fs->tree, ino, of->len, info.mtime, info.etag);
+	}
+	free(key);
+	if (rc < 0) {
+		if (of)
+			free(of->data);
+		free(of);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)of;
+	/* The bytes read are the object as it is now, not a size the kernel cached. */
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) != 0) {
+		free(of->data);
+		free(of);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	(void)ino;
+	const struct open_file *of = (const struct open_file *)(uintptr_t)fi->fh;
+	if (off < 0 || (size_t)off >= of->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = of->len - (size_t)off < size ? of->len - (size_t)off : size;
+	fuse_reply_buf(req, of->data + off, n);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	free(of->data);
+	free(of);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs sv = { 0 };
+	sv.f_bsize = sv.f_frsize = 4096;
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Extended attributes come in a later release; until then there are none. */
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	(void)ino;
+	(void)name;
+	(void)size;
+	fuse_reply_err(req, ENODATA);
+}
+
+/* ---- every change to the bucket is refused ---- */
+
+static void refuse(fuse_req_t req)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	(void)ino, (void)attr, (void)to_set, (void)fi;
+	refuse(req);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	refuse(req);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	refuse(req);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	refuse(req);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	refuse(req);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	refuse(req);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	refuse(req);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	refuse(req);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	refuse(req);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino, (void)name;
+	refuse(req);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                         struct fuse_file_info *fi)
+{
+	(void)ino, (void)mode, (void)offset, (void)length, (void)fi;
+	refuse(req);
+}
+
+static const struct fuse_lowlevel_ops tfs_ops = {
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.statfs = op_statfs,
+	.listxattr = op_listxattr,
+	.getxattr = op_getxattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_unlink,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.create = op_create,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+	.fallocate = op_fallocate,
+};
+
+const struct fuse_lowlevel_ops *tfs_lowlevel_ops(void)
+{
+	return &tfs_ops;
+}

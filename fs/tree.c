@@ -1,0 +1,651 @@
+/* The mounted tree: S3 keys as directories and files, filled from flat listings, with TTLs.
+ *
+ * One flat ListObjectsV2 (no delimiter) below a directory's prefix fills that whole
+ * subtree. Each listing gets a generation number; entries the listing did not see are
+ * swept out afterwards. Inode numbers are never reused, and an entry the kernel still
+ * holds (nlookup > 0) stays addressable by inode after it is swept, until forgotten. */
+#include "fs/tree.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "s3/log.h"
+
+struct node {
+	uint64_t ino;
+	struct node *parent;        /* NULL for the root and for detached entries */
+	char *name;
+	char *key;                  /* files: the S3 key */
+	bool is_dir;
+	bool detached;              /* swept out of the tree; kept while the kernel holds it */
+	uint64_t size;
+	time_t mtime;
+	char *etag;
+	uint64_t gen;               /* the last listing that saw it */
+	uint64_t nlookup;
+	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
+	struct node **children;
+	size_t nchildren, cap;
+	struct node *next_by_ino;   /* hash chains */
+	struct node *next_by_name;
+};
+
+struct tree {
+	struct s3_client *s3;
+	const struct keymap *map;
+	double ttl;
+	pthread_mutex_t lock;       /* guards every node and the tables */
+	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
+	struct node *root;
+	struct node **by_ino, **by_name;
+	size_t nbuckets, nnodes;
+	uint64_t next_ino, gen;
+	struct tree_stats stats;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* FNV-1a over the parent inode and the name. */
+static size_t name_hash(uint64_t parent, const char *name, size_t nbuckets)
+{
+	uint64_t h = 1469598103934665603ULL ^ parent;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h % nbuckets);
+}
+
+static size_t ino_hash(uint64_t ino, size_t nbuckets)
+{
+	return (size_t)((ino * 11400714819323198485ULL) % nbuckets);
+}
+
+static void table_insert(struct tree *t, struct node *n)
+{
+	size_t i = ino_hash(n->ino, t->nbuckets);
+	n->next_by_ino = t->by_ino[i];
+	t->by_ino[i] = n;
+	if (n->parent) {
+		size_t j = name_hash(n->parent->ino, n->name, t->nbuckets);
+		n->next_by_name = t->by_name[j];
+		t->by_name[j] = n;
+	}
+}
+
+static int tables_grow(struct tree *t)
+{
+	size_t nb = t->nbuckets ? t->nbuckets * 4 : 1024;
+	struct node **bi = calloc(nb, sizeof(*bi)), **bn = calloc(nb, sizeof(*bn));
+	if (!bi || !bn) {
+		free(bi);
+		free(bn);
+		return -ENOMEM;
+	}
+	struct node **old_ino = t->by_ino, **old_name = t->by_name;
+	size_t oldn = t->nbuckets;
+	t->by_ino = bi;
+	t->by_name = bn;
+	t->nbuckets = nb;
+	for (size_t i = 0; i < oldn; i++) {
+		for (struct node *n = old_ino[i], *next; n; n = next) {
+			next = n->next_by_ino;
+			table_insert(t, n);
+		}
+	}
+	free(old_ino);
+	free(old_name);
+	return 0;
+}
+
+static void table_unlink_name(struct tree *t, struct node *n)
+{
+	if (!n->parent)
+		return;
+	struct node **pp = &t->by_name[name_hash(n->parent->ino, n->name, t->nbuckets)];
+	for (; *pp; pp = &(*pp)->next_by_name) {
+		if (*pp == n) {
+			*pp = n->next_by_name;
+			return;
+		}
+	}
+}
+
+static void table_unlink_ino(struct tree *t, struct node *n)
+{
+	struct node **pp = &t->by_ino[ino_hash(n->ino, t->nbuckets)];
+	for (; *pp; pp = &(*pp)->next_by_ino) {
+		if (*pp == n) {
+			*pp = n->next_by_ino;
+			return;
+		}
+	}
+}
+
+static struct node *find_ino(const struct tree *t, uint64_t ino)
+{
+	for (struct node *n = t->by_ino[ino_hash(ino, t->nbuckets)]; n; n = n->next_by_ino)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static struct node *find_child(const struct tree *t, const struct node *dir, const char *name)
+{
+	size_t i = name_hash(dir->ino, name, t->nbuckets);
+	for (struct node *n = t->by_name[i]; n; n = n->next_by_name)
+		if (n->parent == dir && strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+static void node_free(struct node *n)
+{
+	free(n->name);
+	free(n->key);
+	free(n->etag);
+	free(n->children);
+	free(n);
+}
+
+static struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
+                             bool is_dir)
+{
+	if (t->nnodes >= t->nbuckets && tables_grow(t) < 0)
+		return NULL;
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = strndup(name, len))) {
+		free(n);
+		return NULL;
+	}
+	if (parent && parent->nchildren == parent->cap) {
+		size_t cap = parent->cap ? parent->cap * 2 : 8;
+		struct node **c = realloc(parent->children, cap * sizeof(*c));
+		if (!c) {
+			node_free(n);
+			return NULL;
+		}
+		parent->children = c;
+		parent->cap = cap;
+	}
+	n->ino = t->next_ino++;
+	n->is_dir = is_dir;
+	n->parent = parent;
+	if (parent)
+		parent->children[parent->nchildren++] = n;
+	table_insert(t, n);
+	t->nnodes++;
+	return n;
+}
+
+/* Takes n (and its subtree) out of the tree. Whatever the kernel does not hold is freed;
+ * the rest stays reachable by inode until forgotten. The caller removes n from its
+ * parent's child array. */
+static void node_detach(struct tree *t, struct node *n)
+{
+	for (size_t i = 0; i < n->nchildren; i++)
+		node_detach(t, n->children[i]);
+	n->nchildren = 0;
+	table_unlink_name(t, n);
+	n->parent = NULL;
+	n->detached = true;
+	if (n->nlookup == 0) {
+		table_unlink_ino(t, n);
+		t->nnodes--;
+		node_free(n);
+	}
+}
+
+static void remove_child(struct tree *t, struct node *dir, struct node *child)
+{
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		if (dir->children[i] == child) {
+			dir->children[i] = dir->children[--dir->nchildren];
+			break;
+		}
+	}
+	node_detach(t, child);
+}
+
+/* The directory's path in the mount: "" for the root, "a/b" below it. */
+static char *node_path(const struct node *n)
+{
+	size_t len = 0;
+	for (const struct node *p = n; p->parent; p = p->parent)
+		len += strlen(p->name) + 1;
+	char *path = malloc(len + 1);
+	if (!path)
+		return NULL;
+	path[len ? len - 1 : 0] = '\0';
+	size_t end = len ? len - 1 : 0;
+	for (const struct node *p = n; p->parent; p = p->parent) {
+		size_t nl = strlen(p->name);
+		end -= nl;
+		memcpy(path + end, p->name, nl);
+		if (end)
+			path[--end] = '/';
+	}
+	return path;
+}
+
+int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struct tree **out)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+	if (!t || tables_grow(t) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->s3 = s3;
+	t->map = map;
+	t->ttl = ttl_s;
+	t->next_ino = TREE_ROOT_INO;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->list_lock, NULL);
+	t->root = node_new(t, NULL, "", 0, true);
+	if (!t->root) {
+		tree_free(t);
+		return -ENOMEM;
+	}
+	t->root->listed_at = -1e18;
+	t->root->mtime = time(NULL);  /* until a listing finds something newer */
+	*out = t;
+	return 0;
+}
+
+void tree_free(struct tree *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct node *n = t->by_ino[i], *next; n; n = next) {
+			next = n->next_by_ino;
+			node_free(n);
+		}
+	}
+	free(t->by_ino);
+	free(t->by_name);
+	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->list_lock);
+	free(t);
+}
+
+/* ---- listing and merging ---- */
+
+struct listed_page {
+	struct s3_list_page page;
+	enum listing_mode mode;
+};
+
+struct batch {
+	struct listed_page *pages;
+	size_t npages, cap;
+};
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->npages; i++)
+		s3_list_page_free(&b->pages[i].page);
+	free(b->pages);
+	memset(b, 0, sizeof(*b));
+}
+
+static struct listed_page *batch_next(struct batch *b)
+{
+	if (b->npages == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 8;
+		struct listed_page *p = realloc(b->pages, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		b->pages = p;
+		b->cap = cap;
+	}
+	return &b->pages[b->npages];
+}
+
+/* Fetches every page of one listing into b. */
+static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
+{
+	const char *token = NULL;
+	do {
+		struct listed_page *lp = batch_next(b);
+		if (!lp)
+			return -ENOMEM;
+		struct aws_error err;
+		int rc = s3_list_page(t->s3, l->s3_prefix, NULL, token, &lp->page, &err);
+		if (rc < 0) {
+			char desc[512];
+			s3_error_describe(&err, desc, sizeof(desc));
+			log_error("listing prefix '%s' failed: %s", l->s3_prefix, desc);
+			return rc;
+		}
+		lp->mode = l->mode;
+		b->npages++;
+		/* A server repeating its token would keep us here forever. */
+		if (lp->page.truncated && token && strcmp(token, lp->page.next_token) == 0) {
+			log_error("listing prefix '%s': the server sent the same continuation token twice",
+			          l->s3_prefix);
+			return -EIO;
+		}
+		token = lp->page.truncated ? lp->page.next_token : NULL;
+	} while (token);
+	return 0;
+}
+
+static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
+{
+	struct listing ls[2];
+	int n = keymap_dir_listings(t->map, dirpath, ls);
+	if (n < 0)
+		return n;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = fetch_listing(t, &ls[i], b);
+		keymap_listing_free(&ls[i]);
+	}
+	return rc;
+}
+
+/* Walks (and with gen != 0, creates) the directories of path[0..len). An old file where a
+ * directory is needed gives way to it. Returns the directory, or NULL. */
+static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint64_t gen)
+{
+	struct node *dir = t->root;
+	char name[256];
+	for (size_t start = 0; start < len && dir;) {
+		const char *slash = memchr(path + start, '/', len - start);
+		size_t end = slash ? (size_t)(slash - path) : len;
+		snprintf(name, sizeof(name), "%.*s", (int)(end - start), path + start);
+		struct node *child = find_child(t, dir, name);
+		if (child && !child->is_dir && gen) {
+			remove_child(t, dir, child);
+			child = NULL;
+		}
+		if (!child && gen)
+			child = node_new(t, dir, name, strlen(name), true);
+		if (child && !child->is_dir)
+			child = NULL;
+		if (child && gen)
+			child->gen = gen;
+		dir = child;
+		start = end + 1;
+	}
+	return dir;
+}
+
+static void put_file(struct tree *t, const char *path, const struct s3_object *obj, uint64_t gen)
+{
+	const char *slash = strrchr(path, '/');
+	struct node *dir = walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
+	const char *name = slash ? slash + 1 : path;
+	if (!dir)
+		return;
+	struct node *n = find_child(t, dir, name);
+	if (n && n->is_dir && n->gen == gen) {
+		t->stats.shadowed_objects++;
+		log_debug("object '%s' is hidden by a directory of the same name", obj->key);
+		return;
+	}
+	if (n && n->is_dir) {
+		remove_child(t, dir, n);
+		n = NULL;
+	}
+	if (!n && !(n = node_new(t, dir, name, strlen(name), false)))
+		return;
+	if (!n->key || strcmp(n->key, obj->key) != 0) {
+		char *key = strdup(obj->key);
+		if (!key) {
+			remove_child(t, dir, n);
+			return;
+		}
+		free(n->key);
+		n->key = key;
+	}
+	if (!n->etag || strcmp(n->etag, obj->etag ? obj->etag : "") != 0) {
+		free(n->etag);
+		n->etag = strdup(obj->etag ? obj->etag : "");
+	}
+	n->size = obj->size;
+	n->mtime = obj->mtime;
+	n->gen = gen;
+	/* A directory shows the time of the newest state below it. */
+	for (struct node *p = dir; p; p = p->parent)
+		if (p->mtime < obj->mtime)
+			p->mtime = obj->mtime;
+}
+
+/* Two passes, so that a key that is both an object and a prefix ("a/b" and "a/b/c")
+ * always resolves the same way: the directory wins, whatever the order of the keys. */
+static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < b->npages; i++) {
+			const struct s3_list_page *pg = &b->pages[i].page;
+			for (size_t j = 0; j < pg->nobjects; j++) {
+				const struct s3_object *o = &pg->objects[j];
+				char *path = NULL;
+				int v = keymap_key_to_path(t->map, b->pages[i].mode, o->key, o->key_len, &path);
+				if (pass == 0 && v == KEY_DIR_MARKER) {
+					walk_dirs(t, path, strlen(path), gen);
+				} else if (pass == 0 && v == KEY_FILE) {
+					const char *slash = strrchr(path, '/');
+					walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
+				} else if (pass == 1 && v == KEY_FILE) {
+					put_file(t, path, o, gen);
+				} else if (pass == 1 && v > KEY_OUTSIDE) {
+					t->stats.hidden_keys++;
+					log_debug("key '%s' is not shown: %s", o->key,
+					          keymap_verdict_str((enum key_verdict)v));
+				}
+				free(path);
+			}
+		}
+	}
+}
+
+/* Removes what the listing of generation gen did not see below dir. */
+static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
+{
+	dir->listed_at = now;
+	for (size_t i = 0; i < dir->nchildren;) {
+		struct node *c = dir->children[i];
+		if (c->gen != gen) {
+			dir->children[i] = dir->children[--dir->nchildren];
+			node_detach(t, c);
+			continue;
+		}
+		if (c->is_dir)
+			sweep(t, c, gen, now);
+		i++;
+	}
+}
+
+static bool is_fresh(const struct tree *t, const struct node *dir, double now)
+{
+	return now - dir->listed_at < t->ttl;
+}
+
+/* Lists directory ino and its subtree when its listing has expired. */
+static int refresh_dir(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, ino);
+	bool fresh = dir && is_fresh(t, dir, now_mono());
+	pthread_mutex_unlock(&t->lock);
+	if (!dir || fresh)
+		return 0;
+
+	pthread_mutex_lock(&t->list_lock);
+	pthread_mutex_lock(&t->lock);
+	dir = find_ino(t, ino);
+	char *path = NULL;
+	int rc = 0;
+	/* Another thread may have listed it while this one waited. */
+	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, now_mono())) {
+		path = node_path(dir);
+		rc = path ? 0 : -ENOMEM;
+	}
+	uint64_t gen = ++t->gen;
+	pthread_mutex_unlock(&t->lock);
+
+	struct batch b = { 0 };
+	if (path) {
+		double started = now_mono();
+		rc = fetch_dir(t, path, &b);
+		pthread_mutex_lock(&t->lock);
+		t->stats.listings++;
+		t->stats.pages += b.npages;
+		if (rc == 0) {
+			merge_batch(t, &b, gen);
+			struct node *d = walk_dirs(t, path, strlen(path), 0);
+			if (d)
+				sweep(t, d, gen, started);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&t->list_lock);
+	batch_free(&b);
+	free(path);
+	return rc;
+}
+
+static void fill_attr(const struct node *n, struct tree_attr *a)
+{
+	a->ino = n->ino;
+	a->is_dir = n->is_dir;
+	a->size = n->size;
+	a->mtime = n->mtime;
+}
+
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr)
+{
+	int rc = refresh_dir(t, parent);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent), *n = NULL;
+	if (!dir)
+		rc = -ENOENT;
+	else if (!dir->is_dir)
+		rc = -ENOTDIR;
+	else if (!(n = find_child(t, dir, name)))
+		rc = -ENOENT;
+	if (n) {
+		n->nlookup++;
+		fill_attr(n, attr);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *node = find_ino(t, ino);
+	if (node) {
+		node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
+		if (node->detached && node->nlookup == 0) {
+			table_unlink_ino(t, node);
+			t->nnodes--;
+			node_free(node);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	if (n)
+		fill_attr(n, attr);
+	pthread_mutex_unlock(&t->lock);
+	return n ? 0 : -ENOENT;
+}
+
+void tree_dir_free(struct tree_dir *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->count; i++)
+		free(d->entries[i].name);
+	free(d->entries);
+	free(d);
+}
+
+static int snapshot_dir(const struct node *dir, struct tree_dir *d)
+{
+	d->entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*d->entries));
+	if (!d->entries)
+		return -ENOMEM;
+	for (size_t i = 0; i < dir->nchildren; i++, d->count++) {
+		if (!(d->entries[i].name = strdup(dir->children[i]->name)))
+			return -ENOMEM;
+		fill_attr(dir->children[i], &d->entries[i].attr);
+	}
+	return 0;
+}
+
+int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
+{
+	int rc = refresh_dir(t, ino);
+	if (rc < 0)
+		return rc;
+	struct tree_dir *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, ino);
+	if (!dir)
+		rc = -ENOENT;
+	else if (!dir->is_dir)
+		rc = -ENOTDIR;
+	else
+		rc = snapshot_dir(dir, d);
+	pthread_mutex_unlock(&t->lock);
+	if (rc < 0) {
+		tree_dir_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+int tree_file_key(struct tree *t, uint64_t ino, char **key)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
+	if (rc == 0 && !(*key = strdup(n->key)))
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	if (n && !n->is_dir) {
+		n->size = size;
+		if (mtime)
+			n->mtime = mtime;
+		if (etag && *etag && (!n->etag || strcmp(n->etag, etag) != 0)) {
+			free(n->etag);
+			n->etag = strdup(etag);
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void tree_get_stats(struct tree *t, struct tree_stats *out)
+{
+	pthread_mutex_lock(&t->lock);
+	*out = t->stats;
+	pthread_mutex_unlock(&t->lock);
+}

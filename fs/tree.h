@@ -1,0 +1,70 @@
+/* The mounted tree: S3 keys as directories and files, filled from flat listings, with TTLs. */
+#ifndef TFS_FS_TREE_H
+#define TFS_FS_TREE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "fs/keymap.h"
+#include "s3/s3.h"
+
+#define TREE_ROOT_INO 1
+
+struct tree;
+
+struct tree_attr {
+	uint64_t ino;
+	bool is_dir;
+	uint64_t size;
+	time_t mtime;
+};
+
+struct tree_dirent {
+	char *name;
+	struct tree_attr attr;
+};
+
+/* A directory's entries at one moment (readdir works on it, so offsets stay stable). */
+struct tree_dir {
+	struct tree_dirent *entries;
+	size_t count;
+};
+
+/* What listings found that cannot be shown, for logs and the stats file. */
+struct tree_stats {
+	uint64_t listings;          /* flat listings run */
+	uint64_t pages;             /* ListObjectsV2 pages fetched */
+	uint64_t hidden_keys;       /* keys that cannot be a path (see keymap.h) */
+	uint64_t shadowed_objects;  /* objects hidden by a directory of the same name */
+};
+
+/* Creates the tree; s3 and map are borrowed and must outlive it. ttl_s: how long a
+ * listing stays fresh. */
+int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struct tree **out);
+void tree_free(struct tree *t);
+
+/* Finds name in directory parent, listing it first when its listing is older than the
+ * TTL. On success fills *attr and counts one kernel lookup on the entry.
+ * Returns 0, -ENOENT, -ENOTDIR, or the listing's errno. */
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr);
+
+/* The kernel forgets n lookups of ino. */
+void tree_forget(struct tree *t, uint64_t ino, uint64_t n);
+
+/* Attributes of ino (a removed entry still answers with its last ones while the kernel
+ * holds it). Returns 0 or -ENOENT. */
+int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr);
+
+/* The entries of directory ino, listing it first when stale. *out is malloc'd, free
+ * with tree_dir_free. Returns 0, -ENOTDIR, -ENOENT or the listing's errno. */
+int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out);
+void tree_dir_free(struct tree_dir *d);
+
+/* The S3 key of file ino (malloc'd). Returns 0, -EISDIR, -ENOENT, -ENOMEM. */
+int tree_file_key(struct tree *t, uint64_t ino, char **key);
+
+/* Records what a GET just said about file ino (its size and mtime now). */
+void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag);
+
+void tree_get_stats(struct tree *t, struct tree_stats *out);
+#endif

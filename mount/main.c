@@ -1,0 +1,197 @@
+/* tfstatefs: parse options, check the bucket answers, mount, daemonize, run the loop. */
+#define FUSE_USE_VERSION 314
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "fs/fs.h"
+#include "fs/keymap.h"
+#include "fs/tree.h"
+#include "mount/options.h"
+#include "s3/creds.h"
+#include "s3/http.h"
+#include "s3/log.h"
+#include "s3/s3.h"
+
+#ifndef TFSTATEFS_VERSION
+#define TFSTATEFS_VERSION "dev"
+#endif
+
+/* Everything the mount owns, freed in one place. */
+struct mount_state {
+	struct tfs_options opts;
+	struct fuse_cmdline_opts cmd;
+	struct aws_credentials creds;
+	char *region;
+	struct s3_client *s3;
+	struct keymap map;
+	struct tree *tree;
+	struct tfs fs;
+	struct fuse_session *se;
+};
+
+static void fail(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "tfstatefs: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+}
+
+/* Credentials, region, client; then one ListObjectsV2 to prove the bucket answers. */
+static int connect_bucket(struct mount_state *m)
+{
+	struct aws_config_sources src = { .profile = m->opts.profile };
+	char *err = NULL;
+	if (aws_credentials_load(&src, &m->creds, &err) < 0) {
+		fail("no usable AWS credentials: %s%s", err ? err : "", "");
+		free(err);
+		return -1;
+	}
+	m->region = aws_region_resolve(m->opts.region, &src);
+	if (!m->region && m->opts.endpoint)
+		m->region = strdup("us-east-1");  /* what S3-compatible servers expect by default */
+	if (!m->region) {
+		fail("no region: use -o region=NAME, or set AWS_REGION%s%s", "", "");
+		return -1;
+	}
+	struct s3_config cfg = {
+		.bucket = m->opts.bucket, .endpoint = m->opts.endpoint, .region = m->region,
+		.path_style = m->opts.use_path_style, .ca_file = m->opts.ca_file,
+		.debug = m->opts.debug_s3 || m->cmd.debug,
+	};
+	if (s3_client_new(&cfg, &m->creds, &m->s3, &err) < 0) {
+		fail("%s%s", err ? err : "out of memory", "");
+		free(err);
+		return -1;
+	}
+	char msg[1024];
+	if (s3_check_bucket(m->s3, m->map.prefix, msg, sizeof(msg)) < 0) {
+		fail("%s%s", msg, "");
+		return -1;
+	}
+	log_info("bucket %s answers at %s (region %s, credentials from %s)", m->opts.bucket,
+	         s3_client_endpoint(m->s3), m->region, m->creds.source ? m->creds.source : "?");
+	return 0;
+}
+
+static int add_fuse_options(struct mount_state *m, struct fuse_args *args)
+{
+	char fsname[512];
+	/* Commas would split the option: a source with one is named by its bucket only. */
+	snprintf(fsname, sizeof(fsname), "-ofsname=tfstatefs#%s",
+	         strchr(m->opts.source, ',') ? m->opts.bucket : m->opts.source);
+	if (fuse_opt_add_arg(args, "-odefault_permissions") < 0 ||
+	    fuse_opt_add_arg(args, fsname) < 0 ||
+	    (!m->cmd.nodefault_subtype && fuse_opt_add_arg(args, "-osubtype=tfstatefs") < 0))
+		return -1;
+	return 0;
+}
+
+static int run_loop(struct mount_state *m)
+{
+	if (m->cmd.singlethread)
+		return fuse_session_loop(m->se);
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	if (!lc)
+		return -1;
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned)m->cmd.clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, m->cmd.max_threads);
+	int rc = fuse_session_loop_mt(m->se, lc);
+	fuse_loop_cfg_destroy(lc);
+	return rc;
+}
+
+static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
+{
+	if (add_fuse_options(m, args) < 0)
+		return -1;
+	m->fs = (struct tfs){
+		.settings = {
+			.uid = m->opts.uid == OPTION_UNSET ? getuid() : m->opts.uid,
+			.gid = m->opts.gid == OPTION_UNSET ? getgid() : m->opts.gid,
+			.umask = m->opts.umask & 0777,
+			.cache_ttl = m->opts.cache_ttl,
+		},
+		.tree = m->tree, .s3 = m->s3,
+	};
+	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
+	if (!m->se)
+		return -1;
+	if (fuse_set_signal_handlers(m->se) != 0)
+		return -1;
+	if (fuse_session_mount(m->se, m->cmd.mountpoint) != 0) {
+		fuse_remove_signal_handlers(m->se);
+		return -1;
+	}
+	fuse_daemonize(m->cmd.foreground);
+	if (!m->cmd.foreground)
+		log_setup(m->cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, true);
+	int rc = run_loop(m);
+	fuse_session_unmount(m->se);
+	fuse_remove_signal_handlers(m->se);
+	return rc;
+}
+
+static void mount_state_free(struct mount_state *m)
+{
+	if (m->se)
+		fuse_session_destroy(m->se);
+	tree_free(m->tree);
+	keymap_free(&m->map);
+	s3_client_free(m->s3);
+	aws_credentials_free(&m->creds);
+	free(m->region);
+	free(m->cmd.mountpoint);
+	options_free(&m->opts);
+}
+
+static int prepare(struct mount_state *m, struct fuse_args *args)
+{
+	if (options_parse(args, &m->opts) < 0)
+		return -1;
+	if (m->opts.show_version) {
+		printf("tfstatefs %s (libfuse %s)\n", TFSTATEFS_VERSION, fuse_pkgversion());
+		return 1;
+	}
+	if (m->opts.show_help) {
+		options_print_help(args->argv[0]);
+		return 1;
+	}
+	if (fuse_parse_cmdline(args, &m->cmd) != 0)
+		return -1;
+	if (!m->cmd.mountpoint) {
+		fail("no mount point given%s%s", "", "");
+		return -1;
+	}
+	log_setup(m->cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_WARN, false);
+	int rc = keymap_init(&m->map, m->opts.prefix, m->opts.workspace_key_prefix);
+	if (rc < 0) {
+		fail("'%s' or workspace prefix '%s' has an empty, '.' or '..' name", m->opts.prefix,
+		     m->opts.workspace_key_prefix ? m->opts.workspace_key_prefix : "env:");
+		return -1;
+	}
+	if (connect_bucket(m) < 0)
+		return -1;
+	return tree_new(m->s3, &m->map, m->opts.cache_ttl, &m->tree) < 0 ? -1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct mount_state m = { 0 };
+	if (http_global_init() < 0) {
+		fail("cannot initialise libcurl%s%s", "", "");
+		return 1;
+	}
+	int rc = prepare(&m, &args);
+	if (rc == 0)
+		rc = mount_and_serve(&m, &args) == 0 ? 0 : 1;
+	else
+		rc = rc > 0 ? 0 : 1;
+	mount_state_free(&m);
+	fuse_opt_free_args(&args);
+	http_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,143 @@
+/* Command-line and -o options: the fuse_opt table, defaults, --help text. */
+#define FUSE_USE_VERSION 314
+#include "mount/options.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT(t, field, value) { t, offsetof(struct tfs_options, field), value }
+
+enum { KEY_HELP, KEY_VERSION };
+
+/* Option names follow Terraform's S3 backend where it has one. */
+static const struct fuse_opt option_spec[] = {
+	OPT("region=%s", region, 0),
+	OPT("endpoint=%s", endpoint, 0),
+	OPT("use_path_style", use_path_style, 1),
+	OPT("profile=%s", profile, 0),
+	OPT("workspace_key_prefix=%s", workspace_key_prefix, 0),
+	OPT("ca_file=%s", ca_file, 0),
+	OPT("cache_ttl=%lf", cache_ttl, 0),
+	OPT("uid=%u", uid, 0),
+	OPT("gid=%u", gid, 0),
+	OPT("umask=%o", umask, 0),
+	OPT("debug_s3", debug_s3, 1),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+/* The first plain argument is the bucket; libfuse keeps the rest (the mount point). */
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct tfs_options *opts = data;
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		opts->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		opts->show_version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (!opts->source) {
+			opts->source = strdup(arg);
+			return opts->source ? 0 : -1;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* "bucket", "bucket:/prefix", "bucket:prefix" or "s3://bucket/prefix". */
+static int split_source(struct tfs_options *opts)
+{
+	const char *s = opts->source;
+	size_t blen;
+	const char *rest;
+	if (strncmp(s, "s3://", 5) == 0) {
+		s += 5;
+		blen = strcspn(s, "/");
+		rest = s[blen] ? s + blen + 1 : "";
+	} else {
+		blen = strcspn(s, ":");
+		rest = s[blen] ? s + blen + 1 : "";
+	}
+	opts->bucket = strndup(s, blen);
+	opts->prefix = strdup(rest);
+	if (!opts->bucket || !opts->prefix)
+		return -1;
+	if (blen == 0 || strpbrk(opts->bucket, "/ \t\\")) {
+		fprintf(stderr, "tfstatefs: '%s' is not a bucket name: expected BUCKET or BUCKET:/PREFIX\n",
+		        opts->source);
+		return -1;
+	}
+	return 0;
+}
+
+int options_parse(struct fuse_args *args, struct tfs_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->cache_ttl = 30;
+	opts->uid = OPTION_UNSET;
+	opts->gid = OPTION_UNSET;
+	opts->umask = 022;
+	if (fuse_opt_parse(args, opts, option_spec, option_proc) == -1)
+		return -1;
+	if (opts->show_help || opts->show_version)
+		return 0;
+	if (!opts->source) {
+		fprintf(stderr, "tfstatefs: no bucket given\nusage: tfstatefs BUCKET[:/PREFIX] MOUNTPOINT [-o OPTIONS]\n");
+		return -1;
+	}
+	if (opts->cache_ttl < 0) {
+		fprintf(stderr, "tfstatefs: cache_ttl must be 0 or more seconds\n");
+		return -1;
+	}
+	return split_source(opts);
+}
+
+void options_free(struct tfs_options *opts)
+{
+	free(opts->source);
+	free(opts->bucket);
+	free(opts->prefix);
+	free(opts->region);
+	free(opts->endpoint);
+	free(opts->profile);
+	free(opts->workspace_key_prefix);
+	free(opts->ca_file);
+}
+
+void options_print_help(const char *progname)
+{
+	printf("usage: %s BUCKET[:/PREFIX] MOUNTPOINT [-o OPTION,...]\n"
+	       "Mounts a Terraform state bucket: states as read-only files.\n"
+	       "\n"
+	       "S3 (names as in Terraform's S3 backend):\n"
+	       "  -o region=NAME             bucket region (else AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
+	       "  -o endpoint=URL            S3 endpoint, e.g. http://127.0.0.1:7480 (else AWS's)\n"
+	       "  -o use_path_style          bucket in the URL path, not the host name\n"
+	       "  -o profile=NAME            profile of ~/.aws/credentials and ~/.aws/config\n"
+	       "  -o workspace_key_prefix=P  where workspaces live (default env:)\n"
+	       "  -o ca_file=PATH            extra CA bundle for HTTPS\n"
+	       "\n"
+	       "Files:\n"
+	       "  -o cache_ttl=SECONDS       how long listings are trusted (default 30)\n"
+	       "  -o uid=N,gid=N             owner of every file (default: yours)\n"
+	       "  -o umask=OCTAL             directories 0777&~umask, files 0444&~umask (default 022)\n"
+	       "\n"
+	       "Running:\n"
+	       "  -f                         stay in the foreground\n"
+	       "  -d                         foreground with FUSE and S3 debug output\n"
+	       "  -s                         single-threaded\n"
+	       "  -o debug_s3                log every S3 request with its timing\n"
+	       "  -h, --help                 this text;  -V, --version  the version\n"
+	       "\n"
+	       "Unmount with: fusermount3 -u MOUNTPOINT\n", progname);
+}

@@ -1,0 +1,29 @@
+/* Command-line and -o options: the fuse_opt table, defaults, --help text. */
+#ifndef TFS_MOUNT_OPTIONS_H
+#define TFS_MOUNT_OPTIONS_H
+#include <fuse_opt.h>
+
+#define OPTION_UNSET ((unsigned)-1)
+
+struct tfs_options {
+	char *source;           /* BUCKET[:/PREFIX] as given */
+	char *bucket;           /* split out of source */
+	char *prefix;
+	char *region;
+	char *endpoint;
+	int use_path_style;
+	char *profile;
+	char *workspace_key_prefix;
+	char *ca_file;
+	double cache_ttl;
+	unsigned uid, gid, umask;   /* uid and gid are OPTION_UNSET unless given */
+	int debug_s3;
+	int show_help, show_version;
+};
+
+/* Parses argv into *opts and leaves in args what libfuse itself takes (the mount point,
+ * -f, -d, -s and FUSE's own -o options). Returns 0, or -1 after printing why to stderr. */
+int options_parse(struct fuse_args *args, struct tfs_options *opts);
+void options_free(struct tfs_options *opts);
+void options_print_help(const char *progname);
+#endif

@@ -1,0 +1,115 @@
+/* Unit tests for fs/keymap.c: which keys become which paths, and which are hidden. */
+#include <stdlib.h>
+#include <string.h>
+#include "fs/keymap.h"
+#include "check.h"
+
+static int verdict(const struct keymap *m, enum listing_mode mode, const char *key, const char *want_path)
+{
+	char *path = NULL;
+	int v = keymap_key_to_path(m, mode, key, strlen(key), &path);
+	if (want_path)
+		CHECK_STR(path, want_path);
+	else
+		CHECK(path == NULL);
+	free(path);
+	return v;
+}
+
+static void test_whole_bucket(void)
+{
+	struct keymap m;
+	CHECK_INT(keymap_init(&m, NULL, NULL), 0);
+	CHECK_STR(m.prefix, "");
+	CHECK_STR(m.ws_prefix, "env:");
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "prod/net/terraform.tfstate", "prod/net/terraform.tfstate"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "env:/staging/app/terraform.tfstate", "env:/staging/app/terraform.tfstate"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "with space/ü:x", "with space/ü:x"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "dir/", "dir"), KEY_DIR_MARKER);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a//b", NULL), KEY_EMPTY_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "/a", NULL), KEY_EMPTY_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "/", NULL), KEY_EMPTY_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a//", NULL), KEY_EMPTY_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a/./b", NULL), KEY_DOT_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "..", NULL), KEY_DOT_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a/../b/", NULL), KEY_DOT_SEGMENT);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a/...", "a/..."), KEY_FILE);
+	char longname[300];
+	memset(longname, 'n', sizeof(longname));
+	longname[256] = '\0';
+	CHECK_INT(verdict(&m, LISTING_PLAIN, longname, NULL), KEY_NAME_TOO_LONG);
+	longname[255] = '\0';
+	CHECK_INT(verdict(&m, LISTING_PLAIN, longname, longname), KEY_FILE);
+	char *path = NULL;
+	CHECK_INT(keymap_key_to_path(&m, LISTING_PLAIN, "a\0b", 3, &path), KEY_NUL_BYTE);
+	CHECK(path == NULL);
+
+	struct listing ls[2];
+	CHECK_INT(keymap_dir_listings(&m, "", ls), 1);
+	CHECK_STR(ls[0].s3_prefix, "");
+	keymap_listing_free(&ls[0]);
+	CHECK_INT(keymap_dir_listings(&m, "env:/staging", ls), 1);
+	CHECK_STR(ls[0].s3_prefix, "env:/staging/");
+	keymap_listing_free(&ls[0]);
+	keymap_free(&m);
+}
+
+static void test_prefix_mount(void)
+{
+	struct keymap m;
+	CHECK_INT(keymap_init(&m, "/teams/platform/", NULL), 0);
+	CHECK_STR(m.prefix, "teams/platform/");
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "teams/platform/dns/terraform.tfstate", "dns/terraform.tfstate"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "teams/platform/", NULL), KEY_OUTSIDE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "teams/platformx/a", NULL), KEY_OUTSIDE);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "env:/qa/teams/platform/dns/terraform.tfstate",
+	                  "env:/qa/dns/terraform.tfstate"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "env:/qa/teams/other/terraform.tfstate", NULL), KEY_OUTSIDE);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "env:/qa", NULL), KEY_OUTSIDE);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "env:/qa/teams/platform/", "env:/qa"), KEY_DIR_MARKER);
+
+	struct listing ls[2];
+	CHECK_INT(keymap_dir_listings(&m, "", ls), 2);
+	CHECK_STR(ls[0].s3_prefix, "teams/platform/");
+	CHECK_STR(ls[1].s3_prefix, "env:/");
+	CHECK_INT(ls[1].mode, LISTING_WORKSPACE);
+	keymap_listing_free(&ls[0]);
+	keymap_listing_free(&ls[1]);
+	CHECK_INT(keymap_dir_listings(&m, "env:", ls), 2);
+	CHECK_STR(ls[0].s3_prefix, "teams/platform/env:/");
+	CHECK_STR(ls[1].s3_prefix, "env:/");
+	keymap_listing_free(&ls[0]);
+	keymap_listing_free(&ls[1]);
+	CHECK_INT(keymap_dir_listings(&m, "env:/qa", ls), 2);
+	CHECK_STR(ls[1].s3_prefix, "env:/qa/teams/platform/");
+	keymap_listing_free(&ls[0]);
+	keymap_listing_free(&ls[1]);
+	CHECK_INT(keymap_dir_listings(&m, "env:/qa/dns", ls), 2);
+	CHECK_STR(ls[1].s3_prefix, "env:/qa/teams/platform/dns/");
+	keymap_listing_free(&ls[0]);
+	keymap_listing_free(&ls[1]);
+	CHECK_INT(keymap_dir_listings(&m, "dns", ls), 1);
+	CHECK_STR(ls[0].s3_prefix, "teams/platform/dns/");
+	keymap_listing_free(&ls[0]);
+	keymap_free(&m);
+}
+
+static void test_custom_workspace_prefix_and_bad_prefixes(void)
+{
+	struct keymap m;
+	CHECK_INT(keymap_init(&m, "p", "workspaces"), 0);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "workspaces/dev/p/x", "workspaces/dev/x"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_WORKSPACE, "env:/dev/p/x", NULL), KEY_OUTSIDE);
+	keymap_free(&m);
+	CHECK_INT(keymap_init(&m, "a//b", NULL), -22);
+	CHECK_INT(keymap_init(&m, "a/../b", NULL), -22);
+	CHECK_INT(keymap_init(&m, "a", "x/./y"), -22);
+}
+
+int main(void)
+{
+	test_whole_bucket();
+	test_prefix_mount();
+	test_custom_workspace_prefix_and_bad_prefixes();
+	return check_report("keymap");
+}
