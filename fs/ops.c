@@ -8,14 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "s3/log.h"
-
-/* What an open state file holds: its bytes as they were when it was opened, so that one
- * read through `cat` or `cp` is one consistent object even if it changes meanwhile. */
-struct open_file {
-	char *data;
-	size_t len;
-};
+#include "fs/reader.h"
 
 static struct tfs *tfs_of(fuse_req_t req)
 {
@@ -143,18 +136,6 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
-/* One line for the log and the errno for a failed GET of a state. */
-static int get_failed(const char *key, int rc, const struct aws_error *err)
-{
-	char desc[512];
-	s3_error_describe(err, desc, sizeof(desc));
-	if (rc == -ENOENT)
-		log_info("%s: gone from the bucket since it was listed (%s)", key, desc);
-	else
-		log_error("reading %s failed: %s", key, desc);
-	return rc == -ENOENT || rc == -EACCES ? rc : -EIO;
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs *fs = tfs_of(req);
@@ -163,55 +144,42 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	char *key = NULL;
+	struct reader *r = NULL;
+	struct s3_object_info info;
 	int rc = tree_file_key(fs->tree, ino, &key);
-	struct open_file *of = rc == 0 ? calloc(1, sizeof(*of)) : NULL;
-	if (rc == 0 && !of)
-		rc = -ENOMEM;
-	if (rc == 0) {
-		struct s3_object_info info;
-		struct aws_error err;
-		rc = s3_get_object(fs->s3, key, 0, 0, &of->data, &of->len, &info, &err);
-		if (rc < 0)
-			rc = get_failed(key, rc, &err);
-		else
-			tree_file_update(fs->tree, ino, of->len, info.mtime, info.etag);
-	}
+	if (rc == 0)
+		rc = reader_open(fs->s3, key, &r, &info);
 	free(key);
 	if (rc < 0) {
-		if (of)
-			free(of->data);
-		free(of);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uintptr_t)of;
-	/* The bytes read are the object as it is now, not a size the kernel cached. */
+	tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);
+	fi->fh = (uintptr_t)r;
+	/* Reads return the object as it is now, not as much as a size the kernel cached. */
 	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0) {
-		free(of->data);
-		free(of);
-	}
+	if (fuse_reply_open(req, fi) != 0)
+		reader_close(r);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
 	(void)ino;
-	const struct open_file *of = (const struct open_file *)(uintptr_t)fi->fh;
-	if (off < 0 || (size_t)off >= of->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	size_t n = of->len - (size_t)off < size ? of->len - (size_t)off : size;
-	fuse_reply_buf(req, of->data + off, n);
+	char *buf = malloc(size ? size : 1);
+	ssize_t n = buf ? reader_read((struct reader *)(uintptr_t)fi->fh, buf, size, (uint64_t)off)
+	                : -ENOMEM;
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
-	free(of->data);
-	free(of);
+	reader_close((struct reader *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

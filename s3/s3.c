@@ -298,27 +298,29 @@ static void object_info_from(const struct http_response *resp, struct s3_object_
 }
 
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
-                  char **data, size_t *data_len, struct s3_object_info *info,
-                  struct aws_error *err)
+                  const char *if_match, char **data, size_t *data_len,
+                  struct s3_object_info *info, struct aws_error *err)
 {
 	*data = NULL;
 	*data_len = 0;
 	char range[64];
-	struct http_header h = { "Range", range };
+	struct http_header h[2];
 	size_t nh = 0;
 	if (offset || len) {
 		if (len)
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
 		else
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
-		nh = 1;
+		h[nh++] = (struct http_header){ "Range", range };
 	}
+	if (if_match)
+		h[nh++] = (struct http_header){ "If-Match", if_match };
 	char *path = object_path(c, key);
 	if (!path)
 		return -ENOMEM;
 	struct http_response resp;
 	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
-	int rc = bucket_send(c, "GET", path, NULL, nh ? &h : NULL, nh, max, &resp, err);
+	int rc = bucket_send(c, "GET", path, NULL, nh ? h : NULL, nh, max, &resp, err);
 	if (rc == 0) {
 		object_info_from(&resp, info);
 		*data = resp.body;

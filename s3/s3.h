@@ -46,10 +46,11 @@ struct s3_object_info {
 
 /* Reads len bytes of key from offset (len 0: to the end) into *data (malloc'd, the
  * caller frees; *data_len may be short at the end of the object, 0 past it).
+ * if_match: an ETag the object must still have (412 otherwise: -ECANCELED), or NULL.
  * Returns 0 or a negative errno with *err filled. */
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
-                  char **data, size_t *data_len, struct s3_object_info *info,
-                  struct aws_error *err);
+                  const char *if_match, char **data, size_t *data_len,
+                  struct s3_object_info *info, struct aws_error *err);
 
 int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info,
                    struct aws_error *err);
