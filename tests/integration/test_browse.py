@@ -1,0 +1,221 @@
+"""A user browses a state bucket with ls, cat, stat and find: what they see is the bucket."""
+import errno
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from conftest import put_objects
+
+
+def state(serial, lineage="8e3ef5a2-6a4c-4c0e-9a0e-000000000001", size_pad=0):
+    doc = {"version": 4, "terraform_version": "1.11.4", "serial": serial, "lineage": lineage,
+           "outputs": {}, "resources": [], "check_results": None, "pad": "x" * size_pad}
+    return json.dumps(doc, indent=2).encode() + b"\n"
+
+
+NESTED = {
+    "prod/network/terraform.tfstate": state(7, size_pad=3000),
+    "prod/app/terraform.tfstate": state(12),
+    "staging/app/terraform.tfstate": state(3),
+    "env:/staging/app/terraform.tfstate": state(4),
+    "env:/dev/prod/network/terraform.tfstate": state(1),
+    "teams/platform/dns/terraform.tfstate": state(2),
+    "teams/platform/env:/x.tfstate": state(9),
+    "env:/qa/teams/platform/dns/terraform.tfstate": state(5),
+    "env:/qa/teams/other/terraform.tfstate": state(6),
+    "big/terraform.tfstate": os.urandom(3 * 1024 * 1024 + 17),
+}
+
+
+def walk_files(root):
+    found = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            found[os.path.relpath(p, root)] = p
+    return found
+
+
+def test_nested_states_and_workspaces_read_back_byte_for_byte(s3, bucket, mount):
+    put_objects(s3, bucket, NESTED)
+    m = mount(bucket)
+    assert sorted(os.listdir(m.path)) == ["big", "env:", "prod", "staging", "teams"]
+    assert sorted(os.listdir(m.p("env:"))) == ["dev", "qa", "staging"]
+    files = walk_files(m.path)
+    assert sorted(files) == sorted(NESTED)
+    for key, body in NESTED.items():
+        with open(files[key], "rb") as f:
+            assert f.read() == body, key
+    assert subprocess.run(["cat", m.p("env:/staging/app/terraform.tfstate")], check=True,
+                          capture_output=True).stdout == NESTED["env:/staging/app/terraform.tfstate"]
+
+
+def test_stat_shows_real_size_mtime_and_modes(s3, bucket, mount):
+    put_objects(s3, bucket, NESTED)
+    listed = {o["Key"]: o for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    m = mount(bucket)
+    for key in NESTED:
+        st = os.stat(m.p(key))
+        assert st.st_size == listed[key]["Size"] == len(NESTED[key])
+        assert int(st.st_mtime) == int(listed[key]["LastModified"].timestamp())
+        assert oct(st.st_mode & 0o7777) == "0o444"
+        assert st.st_uid == os.getuid() and st.st_gid == os.getgid()
+    dst = os.stat(m.p("prod"))
+    assert oct(dst.st_mode & 0o7777) == "0o755"
+    ls = subprocess.run(["ls", "-l", m.p("prod/network")], check=True, capture_output=True,
+                        text=True).stdout
+    assert str(len(NESTED["prod/network/terraform.tfstate"])) in ls and "-r--r--r--" in ls
+
+
+def test_owner_and_umask_options(s3, bucket, mount):
+    put_objects(s3, bucket, {"a/terraform.tfstate": state(1)})
+    m = mount(bucket, ["uid=1234", "gid=4321", "umask=027"])
+    st = os.stat(m.p("a/terraform.tfstate"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (1234, 4321, 0o440)
+    assert os.stat(m.p("a")).st_mode & 0o7777 == 0o750
+
+
+def test_find_over_1200_objects_in_one_directory(s3, bucket, mount):
+    objs = {"many/state-%04d.tfstate" % i: state(i) for i in range(1200)}
+    objs["many/sub/terraform.tfstate"] = state(1)
+    put_objects(s3, bucket, objs)
+    m = mount(bucket)
+    names = os.listdir(m.p("many"))
+    assert len(names) == 1201
+    out = subprocess.run(["find", m.path, "-type", "f"], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert sorted(os.path.relpath(p, m.path) for p in out) == sorted(objs)
+    for key in ("many/state-0000.tfstate", "many/state-0999.tfstate", "many/state-1199.tfstate"):
+        with open(m.p(key), "rb") as f:
+            assert f.read() == objs[key]
+
+
+def test_odd_keys_are_shown_or_hidden_never_wrong(s3, bucket, mount):
+    good = {
+        "with space/terraform.tfstate": b"space",
+        "colon:dir/a:b.tfstate": b"colon",
+        "ünïcødé/状态.tfstate": "utf8".encode(),
+        "plus+sign/x=y&z.tfstate": b"plus",
+        "both/leaf": b"nested under both",
+        "marker-only/": b"",
+        "percent%20literal/s": b"percent",
+    }
+    hidden = {
+        "both": b"object shadowed by the directory 'both'",
+        "double//slash": b"empty name",
+        "/leading": b"empty name",
+        "dot/./x": b"dot",
+        "dotdot/../x": b"dotdot",
+        ("long/" + "n" * 256): b"too long",
+        "ctl/\x01\x1f.tfstate": b"control chars are fine",
+    }
+    put_objects(s3, bucket, {**good, **hidden})
+    m = mount(bucket)
+    assert os.path.isdir(m.p("both"))
+    with open(m.p("both/leaf"), "rb") as f:
+        assert f.read() == b"nested under both"
+    for key, body in good.items():
+        if key.endswith("/"):
+            assert os.path.isdir(m.p(key)) and os.listdir(m.p(key)) == []
+            continue
+        with open(m.p(key), "rb") as f:
+            assert f.read() == body, key
+    # Control characters are legal in a name: shown as they are.
+    with open(m.p("ctl/\x01\x1f.tfstate"), "rb") as f:
+        assert f.read() == b"control chars are fine"
+    # A key that cannot be a path is hidden whole: not even its directories appear.
+    for name in ("double", "dot", "dotdot", "long", "leading", ""):
+        assert name not in os.listdir(m.path)
+    assert sorted(os.listdir(m.path)) == sorted({k.split("/")[0] for k in good} | {"both", "ctl"})
+    assert subprocess.run(["find", m.path], capture_output=True).returncode == 0
+
+
+def test_prefix_mount_shows_only_the_prefix_and_its_workspaces(s3, bucket, mount):
+    put_objects(s3, bucket, NESTED)
+    m = mount(bucket + ":/teams/platform")
+    assert sorted(os.listdir(m.path)) == ["dns", "env:"]
+    with open(m.p("dns/terraform.tfstate"), "rb") as f:
+        assert f.read() == NESTED["teams/platform/dns/terraform.tfstate"]
+    # The workspace copy of teams/platform/dns lives at env:/qa/teams/platform/dns/...
+    assert sorted(os.listdir(m.p("env:"))) == ["qa", "x.tfstate"]
+    with open(m.p("env:/qa/dns/terraform.tfstate"), "rb") as f:
+        assert f.read() == NESTED["env:/qa/teams/platform/dns/terraform.tfstate"]
+    assert not os.path.exists(m.p("env:/qa/other"))
+    with open(m.p("env:/x.tfstate"), "rb") as f:
+        assert f.read() == NESTED["teams/platform/env:/x.tfstate"]
+
+
+def test_listing_is_cached_for_cache_ttl_and_cat_reads_the_object_now(s3, bucket, mount):
+    put_objects(s3, bucket, {"app/terraform.tfstate": state(1)})
+    m = mount(bucket, ["cache_ttl=2"])
+    assert os.listdir(m.p("app")) == ["terraform.tfstate"]
+    s3.put_object(Bucket=bucket, Key="app/new.tfstate", Body=b"new")
+    s3.put_object(Bucket=bucket, Key="app/terraform.tfstate", Body=state(2))
+    # cat reads the object as it is now, whatever the listing said.
+    with open(m.p("app/terraform.tfstate"), "rb") as f:
+        assert f.read() == state(2)
+    deadline = time.time() + 10
+    while "new.tfstate" not in os.listdir(m.p("app")):
+        assert time.time() < deadline, "new key never showed up"
+        time.sleep(0.3)
+    s3.delete_object(Bucket=bucket, Key="app/new.tfstate")
+    deadline = time.time() + 10
+    while os.path.exists(m.p("app/new.tfstate")):
+        assert time.time() < deadline, "deleted key never went away"
+        time.sleep(0.3)
+
+
+def test_a_state_deleted_after_listing_reads_as_enoent(s3, bucket, mount):
+    put_objects(s3, bucket, {"gone/terraform.tfstate": state(1)})
+    m = mount(bucket, ["cache_ttl=60"])
+    assert os.listdir(m.p("gone")) == ["terraform.tfstate"]
+    s3.delete_object(Bucket=bucket, Key="gone/terraform.tfstate")
+    with pytest.raises(OSError) as e:
+        open(m.p("gone/terraform.tfstate"), "rb").read()
+    assert e.value.errno == errno.ENOENT
+
+
+def test_empty_bucket_mounts_empty(bucket, mount):
+    m = mount(bucket)
+    assert os.listdir(m.path) == []
+    assert os.statvfs(m.path).f_namemax == 255
+
+
+def test_large_state_streams_in_chunks_and_seeks(s3, bucket, mount):
+    body = os.urandom(20 * 1024 * 1024 + 12345)  # three 8 MiB chunks, the last one short
+    put_objects(s3, bucket, {"big/terraform.tfstate": body})
+    m = mount(bucket)
+    with open(m.p("big/terraform.tfstate"), "rb") as f:
+        assert f.read() == body
+        for off in (0, 8 * 1024 * 1024 - 3, 17 * 1024 * 1024 + 5, len(body) - 10, len(body) + 10):
+            f.seek(off)
+            assert f.read(4096) == body[off:off + 4096]
+
+
+def test_a_state_replaced_while_read_never_mixes_two_versions(s3, bucket, mount):
+    v1 = b"1" * (9 * 1024 * 1024)
+    v2 = b"2" * (9 * 1024 * 1024)
+    put_objects(s3, bucket, {"s/terraform.tfstate": v1})
+    m = mount(bucket)
+    with open(m.p("s/terraform.tfstate"), "rb", buffering=0) as f:
+        assert f.read(1024) == v1[:1024]
+        s3.put_object(Bucket=bucket, Key="s/terraform.tfstate", Body=v2)
+        f.seek(8 * 1024 * 1024 + 1)
+        with pytest.raises(OSError) as e:
+            f.read(1024)
+        assert e.value.errno == errno.ESTALE
+    with open(m.p("s/terraform.tfstate"), "rb") as f:
+        assert f.read() == v2
+
+
+def test_virtual_hosted_addressing(stack, s3, bucket, mount):
+    # radosgw answers <bucket>.localhost (rgw_dns_name) and curl resolves *.localhost
+    # to loopback: without use_path_style the bucket goes in the host name.
+    put_objects(s3, bucket, {"vh/terraform.tfstate": b"virtual host"})
+    port = stack["TFS_S3_ENDPOINT"].rsplit(":", 1)[1]
+    m = mount(bucket, ["debug_s3"], endpoint_options=["endpoint=http://localhost:" + port])
+    with open(m.p("vh/terraform.tfstate"), "rb") as f:
+        assert f.read() == b"virtual host"
+    assert "GET /vh/terraform.tfstate" in m.log()  # no bucket in the path
