@@ -2,9 +2,9 @@
 CC      ?= cc
 PKGS    := fuse3 libcurl libxml-2.0 json-c openssl
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -15,7 +15,7 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all unit check clean deps asan
+.PHONY: all unit check clean deps asan demo demo-stop
 all: $(BUILD)/tfstatefs
 
 $(BUILD)/tfstatefs: $(MAIN_OBJ) $(BUILD)/libtfstatefs.a
@@ -50,3 +50,10 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# The README's first command: a local stack with example states, mounted.
+demo:
+	examples/demo.sh start
+
+demo-stop:
+	examples/demo.sh stop
