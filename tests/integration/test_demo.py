@@ -1,0 +1,32 @@
+"""The README's first command: the demo mounts example states and stops cleanly."""
+import os
+import subprocess
+
+from conftest import REPO
+
+
+def test_demo_starts_mounts_and_stops(tmp_path):
+    demo = tmp_path / "demo"
+    env = dict(os.environ, TFS_DEMO_DIR=str(demo))
+    r = subprocess.run([os.path.join(REPO, "examples/demo.sh"), "start"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        mnt = demo / "mnt"
+        assert os.path.ismount(mnt)
+        for key in ("prod/network/terraform.tfstate", "teams/app/terraform.tfstate",
+                    "env:/staging/teams/app/terraform.tfstate", "legacy/billing/terraform.tfstate",
+                    "teams/crashed/terraform.tfstate.tflock"):
+            assert (mnt / key).is_file(), key
+        assert b'"version": 4' in (mnt / "prod/network/terraform.tfstate").read_bytes()
+        assert "Stop everything:" in r.stdout and str(mnt) in r.stdout
+        pids = [int(open(p).readline()) for p in (demo / "stack").glob("*.pid")]
+        assert len(pids) == 4
+    finally:
+        s = subprocess.run([os.path.join(REPO, "examples/demo.sh"), "stop"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert s.returncode == 0, s.stderr
+    assert not demo.exists()
+    for pid in pids:
+        assert not os.path.exists("/proc/%d/cmdline" % pid) or \
+            open("/proc/%d/stat" % pid).read().split()[2] == "Z", "pid %d still running" % pid
