@@ -1,6 +1,7 @@
 /* tfstatefs: parse options, check the bucket answers, mount, daemonize, run the loop. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
+#include <signal.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,9 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mount_state m = { 0 };
+	/* A server closing a connection must cost a request, not the process; libfuse only
+	 * ignores SIGPIPE once mounted, and the bucket check comes before. */
+	signal(SIGPIPE, SIG_IGN);
 	if (http_global_init() < 0) {
 		fail("cannot initialise libcurl%s%s", "", "");
 		return 1;

@@ -219,3 +219,37 @@ def test_virtual_hosted_addressing(stack, s3, bucket, mount):
     with open(m.p("vh/terraform.tfstate"), "rb") as f:
         assert f.read() == b"virtual host"
     assert "GET /vh/terraform.tfstate" in m.log()  # no bucket in the path
+
+
+def test_many_threads_read_many_states_at_once(s3, bucket, mount):
+    from concurrent.futures import ThreadPoolExecutor
+    objs = {"d%02d/s%03d/terraform.tfstate" % (i % 10, i): state(i, size_pad=i * 37) for i in range(300)}
+    put_objects(s3, bucket, objs)
+    m = mount(bucket)
+
+    def check(key):
+        st = os.stat(m.p(key))
+        with open(m.p(key), "rb") as f:
+            data = f.read()
+        return key, st.st_size == len(objs[key]) and data == objs[key]
+    with ThreadPoolExecutor(32) as ex:
+        results = dict(ex.map(check, list(objs) * 2))
+    assert all(results.values()), [k for k, ok in results.items() if not ok]
+
+
+def test_credentials_from_a_shared_profile(stack, s3, bucket, mount, tmp_path):
+    put_objects(s3, bucket, {"p/terraform.tfstate": b"profile"})
+    aws = tmp_path / ".aws"
+    aws.mkdir()
+    (aws / "credentials").write_text("[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n"
+                                     "[ops]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                                     % (stack["AWS_ACCESS_KEY_ID"], stack["AWS_SECRET_ACCESS_KEY"]))
+    (aws / "config").write_text("[profile ops]\nregion = us-east-1\n")
+    env = {"HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_REGION": ""}
+    m = mount(bucket, ["profile=ops"], env=env)
+    with open(m.p("p/terraform.tfstate"), "rb") as f:
+        assert f.read() == b"profile"
+    m2 = mount(bucket, [], env=dict(env, AWS_PROFILE="ops"))
+    with open(m2.p("p/terraform.tfstate"), "rb") as f:
+        assert f.read() == b"profile"
