@@ -1,5 +1,6 @@
 /* AWS Signature Version 4: canonical request, string to sign, signature, Authorization header. */
 #include "s3/sigv4.h"
+#include "s3/hex.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -106,17 +107,6 @@ static bool is_space(char c)
 static char ascii_lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static void sb_add_encoded_byte(struct sbuf *b, unsigned char c, bool keep_slash)

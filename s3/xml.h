@@ -33,8 +33,9 @@ struct s3_error {
 	char *request_id;   /* <RequestId> */
 };
 
-/* Parses a ListObjectsV2 result body. url_encoded: the request had encoding-type=url,
- * so keys, prefixes and the start-after fields are percent-decoded.
+/* Parses a ListObjectsV2 result body. url_encoded: the request had encoding-type=url;
+ * keys and prefixes are then percent-decoded if the page says <EncodingType>url</...>
+ * (a server that ignored the parameter sent them as they are).
  * Returns 0, or -EBADMSG when the body is not a ListBucketResult (or malformed),
  * -ENOMEM. On error *page is left zeroed. Entity expansion and network access are off. */
 int s3_xml_parse_list(const char *body, size_t len, bool url_encoded, struct s3_list_page *page);

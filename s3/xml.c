@@ -1,0 +1,731 @@
+/* S3 XML documents (ListObjectsV2 pages, error bodies) read with libxml2's SAX2 parser. */
+#include "s3/xml.h"
+#include "s3/hex.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
+/* The largest body we parse. A 1000-key page of 1024-byte keys, each byte percent-encoded,
+ * is about 3.5 MiB; past 16 MiB the server is broken or hostile. */
+#define XML_MAX_BODY (16u << 20)
+
+/* Parser options for bodies from a server we do not trust: no entity substitution
+ * (XML_PARSE_NOENT off), no DTD loading or default attributes (DTDLOAD, DTDATTR off), no
+ * network, and libxml2's own size and depth limits kept (XML_PARSE_HUGE off). On top of this
+ * the SAX handler below refuses any DOCTYPE, so no entity can even be declared. */
+#define XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+/* The document is read as SAX events rather than a DOM tree: a DOM costs some 30 times the
+ * body (a 16 MiB body of "<a/>" is 550 MiB of nodes), while these events only feed the result,
+ * a small multiple of the body at worst. No handler builds a document either (there is no
+ * startDocument). Only three levels matter: the root, its children (Contents, IsTruncated...)
+ * and their children (Key, Size...). */
+#define XML_DEPTHS 3
+
+enum xml_kind {
+	XML_SKIP,       /* not ours: it and everything under it is ignored */
+	XML_CONTAINER,  /* ours; its child elements are offered to the document */
+	XML_TEXT,       /* ours; its text is collected and handed over when it closes */
+};
+
+/* What one document type (a listing, an error) does with the elements it is offered. */
+struct xml_ops {
+	const char *root;
+	/* An element at depth 2 or 3 whose parent is a container opens: returns its xml_kind,
+	 * or a negative errno that ends the parse. */
+	int (*open)(void *doc, int depth, const char *name);
+	/* That element closes; text (NUL-terminated, len bytes) is its text for XML_TEXT,
+	 * NULL for a container. Returns 0 or a negative errno. */
+	int (*close)(void *doc, int depth, const char *text, size_t len);
+};
+
+/* State of one parse; it lives on the caller's stack, so parses never share anything. */
+struct xml_reader {
+	xmlParserCtxtPtr ctxt;
+	const struct xml_ops *ops;
+	void *doc;
+	int rc;                            /* first failure; once set, the parse is stopped */
+	int depth;                         /* of the innermost open element; the root is 1 */
+	unsigned char kind[XML_DEPTHS + 1]; /* xml_kind of the open element at each depth */
+	char *text;                        /* text of the open XML_TEXT element */
+	size_t text_len, text_cap;
+};
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init_once(void)
+{
+	xmlInitParser();
+}
+
+/* libxml2 wants xmlInitParser() once before threads parse concurrently; pthread_once makes
+ * this safe to call from every parse on any thread. */
+static void xml_init(void)
+{
+	pthread_once(&xml_once, xml_init_once);
+}
+
+static void reader_fail(struct xml_reader *r, int rc)
+{
+	if (!r->rc)
+		r->rc = rc;
+	xmlStopParser(r->ctxt);
+}
+
+/* The element's parent is a container of ours, so the document should see it. */
+static bool parent_is_container(const struct xml_reader *r, int depth)
+{
+	return depth >= 2 && depth <= XML_DEPTHS && r->kind[depth - 1] == XML_CONTAINER;
+}
+
+static void open_root(struct xml_reader *r, const char *name)
+{
+	if (strcmp(name, r->ops->root) != 0)
+		reader_fail(r, -EBADMSG);
+	r->kind[1] = XML_CONTAINER;
+}
+
+static void open_child(struct xml_reader *r, const char *name)
+{
+	int kind = r->ops->open(r->doc, r->depth, name);
+	if (kind < 0) {
+		reader_fail(r, kind);
+		return;
+	}
+	r->kind[r->depth] = (unsigned char)kind;
+	r->text_len = 0;
+}
+
+/* Matches on the local name alone: AWS and radosgw put their elements in the S3 namespace,
+ * other servers in none, and a prefix (s3:Key) is as valid as a default namespace. */
+static void on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+                     const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                     int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+	(void)prefix, (void)uri, (void)nb_namespaces, (void)namespaces;
+	(void)nb_attributes, (void)nb_defaulted, (void)attributes;
+	struct xml_reader *r = ctx;
+	if (r->rc)
+		return;
+	/* A field such as <Key> holds text only; markup inside one is a malformed body. */
+	if (r->depth >= 1 && r->depth <= XML_DEPTHS && r->kind[r->depth] == XML_TEXT) {
+		reader_fail(r, -EBADMSG);
+		return;
+	}
+	r->depth++;
+	if (r->depth == 1)
+		open_root(r, (const char *)localname);
+	else if (parent_is_container(r, r->depth))
+		open_child(r, (const char *)localname);
+	else if (r->depth <= XML_DEPTHS)
+		r->kind[r->depth] = XML_SKIP;
+}
+
+static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+	(void)localname, (void)prefix, (void)uri;
+	struct xml_reader *r = ctx;
+	if (r->rc)
+		return;
+	int depth = r->depth--;
+	if (depth < 2 || depth > XML_DEPTHS || r->kind[depth] == XML_SKIP)
+		return;
+	bool text = r->kind[depth] == XML_TEXT;
+	int rc = r->ops->close(r->doc, depth, text ? (r->text ? r->text : "") : NULL,
+	                       text ? r->text_len : 0);
+	if (rc < 0)
+		reader_fail(r, rc);
+}
+
+/* Appends to the text of the open field; the buffer stays NUL-terminated. */
+static int text_append(struct xml_reader *r, const char *s, size_t len)
+{
+	if (r->text_cap - r->text_len <= len) {
+		size_t cap = r->text_cap ? r->text_cap : 64;
+		while (cap - r->text_len <= len)
+			cap *= 2;
+		char *p = realloc(r->text, cap);
+		if (!p)
+			return -ENOMEM;
+		r->text = p;
+		r->text_cap = cap;
+	}
+	memcpy(r->text + r->text_len, s, len);
+	r->text_len += len;
+	r->text[r->text_len] = '\0';
+	return 0;
+}
+
+/* Character data and CDATA sections alike; libxml2 has already turned &amp; and &#65;
+ * into characters, so only text of a field is kept, the rest (indentation) dropped. */
+static void on_text(void *ctx, const xmlChar *s, int len)
+{
+	struct xml_reader *r = ctx;
+	if (r->rc || r->depth < 1 || r->depth > XML_DEPTHS || r->kind[r->depth] != XML_TEXT)
+		return;
+	int rc = text_append(r, (const char *)s, (size_t)len);
+	if (rc < 0)
+		reader_fail(r, rc);
+}
+
+/* S3 never sends a DOCTYPE. Stopping at one, before its internal subset is read, means no
+ * entity is ever declared: no billion laughs, no external entity (file:///etc/passwd). */
+static void on_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
+                       const xmlChar *system_id)
+{
+	(void)name, (void)external_id, (void)system_id;
+	reader_fail(ctx, -EBADMSG);
+}
+
+/* A reference to a declared entity. on_doctype makes this unreachable; kept as a backstop. */
+static void on_entity_ref(void *ctx, const xmlChar *name)
+{
+	(void)name;
+	reader_fail(ctx, -EBADMSG);
+}
+
+/* Parse errors end up in ctxt->wellFormed; nothing is printed for a server's bad body. */
+static void on_error(void *ctx, xmlErrorPtr error)
+{
+	(void)ctx, (void)error;
+}
+
+static void install_handler(xmlParserCtxtPtr ctxt, struct xml_reader *r)
+{
+	xmlSAXHandler *sax = ctxt->sax;
+	memset(sax, 0, sizeof(*sax));
+	sax->initialized = XML_SAX2_MAGIC;
+	sax->startElementNs = on_start;
+	sax->endElementNs = on_end;
+	/* Whitespace too, should libxml2 ever call it ignorable: a key may be " ". */
+	sax->characters = on_text;
+	sax->ignorableWhitespace = on_text;
+	sax->cdataBlock = on_text;
+	sax->internalSubset = on_doctype;
+	sax->reference = on_entity_ref;
+	sax->serror = on_error;
+	ctxt->userData = r;
+}
+
+/* Runs the parser over body, feeding ops. Returns 0, -EBADMSG or -ENOMEM. */
+static int xml_read(const char *body, size_t len, const struct xml_ops *ops, void *doc)
+{
+	if (!body || len == 0 || len > XML_MAX_BODY)
+		return -EBADMSG;
+	xml_init();
+	struct xml_reader r = { .ops = ops, .doc = doc };
+	r.ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
+	if (!r.ctxt)
+		return -ENOMEM;
+	/* Options first: xmlCtxtUseOptions edits the SAX handler that install_handler replaces. */
+	xmlCtxtUseOptions(r.ctxt, XML_OPTIONS);
+	install_handler(r.ctxt, &r);
+	xmlParseDocument(r.ctxt);
+	int rc = r.rc;
+	if (!rc && !r.ctxt->wellFormed)
+		rc = r.ctxt->errNo == XML_ERR_NO_MEMORY ? -ENOMEM : -EBADMSG;
+	xmlFreeParserCtxt(r.ctxt);
+	free(r.text);
+	return rc;
+}
+
+/* ---- field values ---- */
+
+static char *memdup_str(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+/* Undoes S3's encoding-type=url: %XX is one byte (any byte, %00 included). '+' stays '+':
+ * S3 writes a space as %20 and '+' as %2B, so a bare '+' can only be a literal one. */
+static int percent_decode(const char *s, size_t len, char **out, size_t *out_len)
+{
+	char *p = malloc(len + 1);
+	if (!p)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			p[n++] = s[i];
+			continue;
+		}
+		int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
+		int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+		if (hi < 0 || lo < 0) {
+			free(p);
+			return -EBADMSG;
+		}
+		p[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	p[n] = '\0';
+	*out = p;
+	*out_len = n;
+	return 0;
+}
+
+/* Decimal digits only: no sign, no blanks, no overflow past UINT64_MAX. */
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	if (len == 0)
+		return -EBADMSG;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EBADMSG;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EBADMSG;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A string field that must appear at most once: a second copy makes the body ambiguous. */
+static int set_once(char **field, const char *text, size_t len)
+{
+	if (*field)
+		return -EBADMSG;
+	return (*field = memdup_str(text, len)) ? 0 : -ENOMEM;
+}
+
+/* ---- ListBucketResult ---- */
+
+enum list_field {
+	LF_NONE, LF_KEY, LF_SIZE, LF_MTIME, LF_ETAG, LF_PREFIX, LF_TRUNCATED, LF_TOKEN,
+	LF_ENCODING,
+};
+
+struct list_doc {
+	struct s3_list_page *page;
+	bool url_requested;      /* the request asked for encoding-type=url */
+	char *encoding;          /* <EncodingType>: what the server actually did */
+	enum list_field field;   /* the text field open now */
+	bool in_contents;        /* the depth-2 container open now is Contents (else CommonPrefixes) */
+	bool have_size, have_mtime, have_prefix, have_truncated;
+	size_t prefixes_cap, objects_cap;
+};
+
+static int grow(void **array, size_t *cap, size_t count, size_t size)
+{
+	if (count < *cap)
+		return 0;
+	size_t n = *cap ? *cap * 2 : 16;
+	void *p = reallocarray(*array, n, size);
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*cap = n;
+	return 0;
+}
+
+/* A new, empty object; it counts at once, so s3_list_page_free sees whatever it gets. */
+static int contents_begin(struct list_doc *d)
+{
+	struct s3_list_page *pg = d->page;
+	void *objects = pg->objects;
+	int rc = grow(&objects, &d->objects_cap, pg->nobjects, sizeof(*pg->objects));
+	pg->objects = objects;
+	if (rc < 0)
+		return rc;
+	memset(&pg->objects[pg->nobjects++], 0, sizeof(*pg->objects));
+	d->in_contents = true;
+	d->have_size = d->have_mtime = false;
+	return XML_CONTAINER;
+}
+
+static int list_open_top(struct list_doc *d, const char *name)
+{
+	if (strcmp(name, "Contents") == 0)
+		return contents_begin(d);
+	if (strcmp(name, "CommonPrefixes") == 0) {
+		d->in_contents = false;
+		d->have_prefix = false;
+		return XML_CONTAINER;
+	}
+	if (strcmp(name, "IsTruncated") == 0)
+		d->field = LF_TRUNCATED;
+	else if (strcmp(name, "NextContinuationToken") == 0)
+		d->field = LF_TOKEN;
+	else if (strcmp(name, "EncodingType") == 0)
+		d->field = LF_ENCODING;
+	else
+		return XML_SKIP;
+	return XML_TEXT;
+}
+
+static int list_open(void *doc, int depth, const char *name)
+{
+	struct list_doc *d = doc;
+	if (depth == 2)
+		return list_open_top(d, name);
+	static const struct { const char *name; enum list_field field; bool contents; } fields[] = {
+		{ "Key", LF_KEY, true }, { "Size", LF_SIZE, true },
+		{ "LastModified", LF_MTIME, true }, { "ETag", LF_ETAG, true },
+		{ "Prefix", LF_PREFIX, false },
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i].contents == d->in_contents && strcmp(name, fields[i].name) == 0) {
+			d->field = fields[i].field;
+			return XML_TEXT;
+		}
+	}
+	return XML_SKIP;
+}
+
+/* Kept as sent until the whole page says whether it is url-encoded (decode_page).
+ * An empty key is as impossible in S3 as a missing one. */
+static int set_key(struct s3_object *o, const char *text, size_t len)
+{
+	if (o->key)
+		return -EBADMSG;
+	if (!(o->key = memdup_str(text, len)))
+		return -ENOMEM;
+	o->key_len = len;
+	return len ? 0 : -EBADMSG;
+}
+
+static int set_size(struct list_doc *d, struct s3_object *o, const char *text, size_t len)
+{
+	if (d->have_size)
+		return -EBADMSG;
+	d->have_size = true;
+	return parse_u64(text, len, &o->size);
+}
+
+static int set_mtime(struct list_doc *d, struct s3_object *o, const char *text)
+{
+	if (d->have_mtime)
+		return -EBADMSG;
+	d->have_mtime = true;
+	return s3_parse_iso8601(text, &o->mtime) < 0 ? -EBADMSG : 0;
+}
+
+/* Kept as sent, like keys, until decode_page. */
+static int add_prefix(struct list_doc *d, const char *text, size_t len)
+{
+	struct s3_list_page *pg = d->page;
+	if (d->have_prefix)
+		return -EBADMSG;
+	d->have_prefix = true;
+	char *prefix = memdup_str(text, len);
+	if (!prefix)
+		return -ENOMEM;
+	void *prefixes = pg->prefixes;
+	int rc = grow(&prefixes, &d->prefixes_cap, pg->nprefixes, sizeof(*pg->prefixes));
+	pg->prefixes = prefixes;
+	if (rc < 0) {
+		free(prefix);
+		return rc;
+	}
+	pg->prefixes[pg->nprefixes++] = prefix;
+	return 0;
+}
+
+static int set_truncated(struct list_doc *d, const char *text)
+{
+	if (d->have_truncated)
+		return -EBADMSG;
+	d->have_truncated = true;
+	if (strcmp(text, "true") == 0)
+		d->page->truncated = true;
+	else if (strcmp(text, "false") != 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* The object of the open Contents; Contents fields are only offered inside one. */
+static struct s3_object *current_object(struct list_doc *d)
+{
+	return &d->page->objects[d->page->nobjects - 1];
+}
+
+static int list_close_field(struct list_doc *d, const char *text, size_t len)
+{
+	switch (d->field) {
+	case LF_KEY:       return set_key(current_object(d), text, len);
+	case LF_SIZE:      return set_size(d, current_object(d), text, len);
+	case LF_MTIME:     return set_mtime(d, current_object(d), text);
+	case LF_ETAG:      return set_once(&current_object(d)->etag, text, len);
+	case LF_PREFIX:    return add_prefix(d, text, len);
+	case LF_TRUNCATED: return set_truncated(d, text);
+	case LF_TOKEN:     return set_once(&d->page->next_token, text, len);
+	case LF_ENCODING:  return set_once(&d->encoding, text, len);
+	case LF_NONE:      break;
+	}
+	return -EBADMSG;
+}
+
+/* A Contents needs its key, size and date; a CommonPrefixes its prefix. */
+static int list_close_container(struct list_doc *d)
+{
+	if (!d->in_contents)
+		return d->have_prefix ? 0 : -EBADMSG;
+	return current_object(d)->key && d->have_size && d->have_mtime ? 0 : -EBADMSG;
+}
+
+static int list_close(void *doc, int depth, const char *text, size_t len)
+{
+	struct list_doc *d = doc;
+	if (!text)
+		return list_close_container(d);
+	(void)depth;
+	int rc = list_close_field(d, text, len);
+	d->field = LF_NONE;
+	return rc;
+}
+
+static int decode_in_place(char **s, size_t *len)
+{
+	char *out;
+	size_t out_len;
+	int rc = percent_decode(*s, strlen(*s), &out, &out_len);
+	if (rc < 0)
+		return rc;
+	free(*s);
+	*s = out;
+	*len = out_len;
+	return 0;
+}
+
+/* The page header has no length for prefixes, so one that decodes to hold a NUL cannot be
+ * returned whole; cut short, it would name a different prefix. It is left out, as a key
+ * with a NUL can never become a path anyway. */
+static int decode_prefixes(struct s3_list_page *pg)
+{
+	size_t kept = 0, i;
+	int rc = 0;
+	for (i = 0; i < pg->nprefixes && rc == 0; i++) {
+		size_t len;
+		rc = decode_in_place(&pg->prefixes[i], &len);
+		if (rc == 0 && strlen(pg->prefixes[i]) != len)
+			free(pg->prefixes[i]);
+		else
+			pg->prefixes[kept++] = pg->prefixes[i];
+	}
+	/* On an error the rest stay as they were, so that the page frees each one once. */
+	for (; i < pg->nprefixes; i++)
+		pg->prefixes[kept++] = pg->prefixes[i];
+	pg->nprefixes = kept;
+	return rc;
+}
+
+/* Keys are percent-decoded only when the request asked for encoding-type=url and the page
+ * says it was applied: a server that ignores the parameter sends keys as they are, and
+ * decoding those would turn "50%41" into "50A". */
+static int decode_page(const struct list_doc *d)
+{
+	struct s3_list_page *pg = d->page;
+	if (!d->url_requested || !d->encoding || strcmp(d->encoding, "url") != 0)
+		return 0;
+	for (size_t i = 0; i < pg->nobjects; i++) {
+		int rc = decode_in_place(&pg->objects[i].key, &pg->objects[i].key_len);
+		if (rc < 0)
+			return rc;
+	}
+	return decode_prefixes(pg);
+}
+
+/* A truncated page without a token could only be followed by starting over (a loop) or by
+ * stopping early (a silently short listing); neither is acceptable, so the page is bad. */
+static int list_finish(struct s3_list_page *page)
+{
+	if (!page->truncated) {
+		free(page->next_token);
+		page->next_token = NULL;
+		return 0;
+	}
+	return page->next_token && page->next_token[0] ? 0 : -EBADMSG;
+}
+
+static const struct xml_ops list_ops = {
+	.root = "ListBucketResult", .open = list_open, .close = list_close,
+};
+
+int s3_xml_parse_list(const char *body, size_t len, bool url_encoded, struct s3_list_page *page)
+{
+	memset(page, 0, sizeof(*page));
+	struct list_doc d = { .page = page, .url_requested = url_encoded };
+	int rc = xml_read(body, len, &list_ops, &d);
+	if (!rc)
+		rc = decode_page(&d);
+	if (!rc)
+		rc = list_finish(page);
+	free(d.encoding);
+	if (rc)
+		s3_list_page_free(page);
+	return rc;
+}
+
+void s3_list_page_free(struct s3_list_page *page)
+{
+	for (size_t i = 0; i < page->nobjects; i++) {
+		free(page->objects[i].key);
+		free(page->objects[i].etag);
+	}
+	free(page->objects);
+	for (size_t i = 0; i < page->nprefixes; i++)
+		free(page->prefixes[i]);
+	free(page->prefixes);
+	free(page->next_token);
+	memset(page, 0, sizeof(*page));
+}
+
+/* ---- Error ---- */
+
+/* The field a child of <Error> fills, or NULL for one we do not keep (Resource, HostId...). */
+static char **error_field(struct s3_error *err, const char *name)
+{
+	if (strcmp(name, "Code") == 0)
+		return &err->code;
+	if (strcmp(name, "Message") == 0)
+		return &err->message;
+	if (strcmp(name, "Region") == 0)
+		return &err->region;
+	if (strcmp(name, "RequestId") == 0)
+		return &err->request_id;
+	return NULL;
+}
+
+struct error_doc {
+	struct s3_error *err;
+	char **field;    /* the text field open now */
+};
+
+static int error_open(void *doc, int depth, const char *name)
+{
+	struct error_doc *d = doc;
+	if (depth != 2)
+		return XML_SKIP;
+	d->field = error_field(d->err, name);
+	return d->field ? XML_TEXT : XML_SKIP;
+}
+
+static int error_close(void *doc, int depth, const char *text, size_t len)
+{
+	(void)depth;
+	struct error_doc *d = doc;
+	return set_once(d->field, text, len);
+}
+
+static const struct xml_ops error_ops = {
+	.root = "Error", .open = error_open, .close = error_close,
+};
+
+int s3_xml_parse_error(const char *body, size_t len, struct s3_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	struct error_doc d = { .err = err };
+	int rc = xml_read(body, len, &error_ops, &d);
+	if (rc)
+		s3_error_free(err);
+	return rc;
+}
+
+void s3_error_free(struct s3_error *err)
+{
+	free(err->code);
+	free(err->message);
+	free(err->region);
+	free(err->request_id);
+	memset(err, 0, sizeof(*err));
+}
+
+/* ---- ISO 8601 ---- */
+
+/* Reads exactly n decimal digits. */
+static bool read_digits(const char **s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		char c = (*s)[i];
+		if (c < '0' || c > '9')
+			return false;
+		v = v * 10 + (c - '0');
+	}
+	*s += n;
+	*out = v;
+	return true;
+}
+
+static bool expect(const char **s, char c)
+{
+	if (**s != c)
+		return false;
+	(*s)++;
+	return true;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* "YYYY-MM-DDTHH:MM:SS", checked field by field so that timegm never normalizes a
+ * nonsense date (Feb 30) into a real one. */
+static bool read_date_time(const char **s, struct tm *tm)
+{
+	int y, mo, d, h, mi, sec;
+	if (!read_digits(s, 4, &y) || !expect(s, '-') || !read_digits(s, 2, &mo) ||
+	    !expect(s, '-') || !read_digits(s, 2, &d) || !expect(s, 'T') ||
+	    !read_digits(s, 2, &h) || !expect(s, ':') || !read_digits(s, 2, &mi) ||
+	    !expect(s, ':') || !read_digits(s, 2, &sec))
+		return false;
+	/* 60 is a leap second, which timegm folds into the next minute. */
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+		return false;
+	*tm = (struct tm){ .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+	                   .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	return true;
+}
+
+/* "Z" or "+HH:MM"/"-HH:MM" into seconds east of UTC. A time without a zone is local to some
+ * unknown place, so it is refused. */
+static bool read_zone(const char **s, long *offset)
+{
+	if (expect(s, 'Z')) {
+		*offset = 0;
+		return true;
+	}
+	int sign = **s == '+' ? 1 : **s == '-' ? -1 : 0;
+	int h, m;
+	if (!sign)
+		return false;
+	(*s)++;
+	if (!read_digits(s, 2, &h) || !expect(s, ':') || !read_digits(s, 2, &m) || h > 23 || m > 59)
+		return false;
+	*offset = sign * (h * 3600L + m * 60L);
+	return true;
+}
+
+int s3_parse_iso8601(const char *s, time_t *out)
+{
+	struct tm tm;
+	long offset;
+	if (!s || !read_date_time(&s, &tm))
+		return -EINVAL;
+	/* Fractions of a second: at least one digit, then dropped (mtime is whole seconds). */
+	if (expect(&s, '.')) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (!read_zone(&s, &offset) || *s)
+		return -EINVAL;
+	*out = timegm(&tm) - (time_t)offset;
+	return 0;
+}
