@@ -15,7 +15,7 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all unit check clean deps asan demo demo-stop
+.PHONY: all unit check clean deps asan fuzz demo demo-stop
 all: $(BUILD)/tfstatefs
 
 $(BUILD)/tfstatefs: $(MAIN_OBJ) $(BUILD)/libtfstatefs.a
@@ -42,6 +42,14 @@ asan:
 
 check:
 	tests/check.sh
+
+# libFuzzer (clang): each tests/fuzz/fuzz_NAME.c runs FUZZ_SECONDS from its seed corpus
+# tests/fuzz/corpus/NAME (new inputs go to a scratch copy, not into the repo).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) CC=clang BUILD=build/fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libtfstatefs.a
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_SRC)
 
 deps:
 	tests/stack/deps.sh

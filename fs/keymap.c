@@ -52,6 +52,10 @@ int keymap_init(struct keymap *m, const char *prefix, const char *ws_prefix)
 		keymap_free(m);
 		return -ENOMEM;
 	}
+	if (!m->ws_prefix[0]) {  /* "/" and the like: no name left */
+		keymap_free(m);
+		return -EINVAL;
+	}
 	/* Stored without the trailing slash: it is a directory name in the mount. */
 	m->ws_prefix[strlen(m->ws_prefix) - 1] = '\0';
 	size_t plen = strlen(m->prefix);

@@ -104,6 +104,9 @@ static void test_custom_workspace_prefix_and_bad_prefixes(void)
 	CHECK_INT(keymap_init(&m, "a//b", NULL), -22);
 	CHECK_INT(keymap_init(&m, "a/../b", NULL), -22);
 	CHECK_INT(keymap_init(&m, "a", "x/./y"), -22);
+	/* Found by fuzz_keymap: a workspace prefix of slashes only wrote before its buffer. */
+	CHECK_INT(keymap_init(&m, "a", "/"), -22);
+	CHECK_INT(keymap_init(&m, NULL, "///"), -22);
 }
 
 int main(void)
