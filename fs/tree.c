@@ -42,7 +42,12 @@ struct tree {
 	struct node **by_ino, **by_name;
 	size_t nbuckets, nnodes;
 	uint64_t next_ino, gen;
-	struct tree_stats stats;
+};
+
+/* What one listing found that cannot be shown, for its log line. */
+struct merge_counts {
+	size_t hidden;      /* keys that cannot be a path (see keymap.h) */
+	size_t shadowed;    /* objects hidden by a directory of the same name */
 };
 
 static double now_mono(void)
@@ -321,7 +326,7 @@ static int fetch_listing(struct tree *t, const struct listing *l, struct batch *
 			char desc[512];
 			s3_error_describe(&err, desc, sizeof(desc));
 			log_error("listing prefix '%s' failed: %s", l->s3_prefix, desc);
-			return rc;
+			return rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
 		}
 		lp->mode = l->mode;
 		b->npages++;
@@ -378,7 +383,8 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 	return dir;
 }
 
-static void put_file(struct tree *t, const char *path, const struct s3_object *obj, uint64_t gen)
+static void put_file(struct tree *t, const char *path, const struct s3_object *obj, uint64_t gen,
+                     struct merge_counts *counts)
 {
 	const char *slash = strrchr(path, '/');
 	struct node *dir = walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
@@ -387,7 +393,7 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 		return;
 	struct node *n = find_child(t, dir, name);
 	if (n && n->is_dir && n->gen == gen) {
-		t->stats.shadowed_objects++;
+		counts->shadowed++;
 		log_debug("object '%s' is hidden by a directory of the same name", obj->key);
 		return;
 	}
@@ -421,7 +427,8 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 
 /* Two passes, so that a key that is both an object and a prefix ("a/b" and "a/b/c")
  * always resolves the same way: the directory wins, whatever the order of the keys. */
-static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen)
+static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen,
+                        struct merge_counts *counts)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < b->npages; i++) {
@@ -436,9 +443,9 @@ static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen)
 					const char *slash = strrchr(path, '/');
 					walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
 				} else if (pass == 1 && v == KEY_FILE) {
-					put_file(t, path, o, gen);
+					put_file(t, path, o, gen, counts);
 				} else if (pass == 1 && v > KEY_OUTSIDE) {
-					t->stats.hidden_keys++;
+					counts->hidden++;
 					log_debug("key '%s' is not shown: %s", o->key,
 					          keymap_verdict_str((enum key_verdict)v));
 				}
@@ -498,15 +505,18 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 		double started = now_mono();
 		rc = fetch_dir(t, path, &b);
 		pthread_mutex_lock(&t->lock);
-		t->stats.listings++;
-		t->stats.pages += b.npages;
+		struct merge_counts counts = { 0 };
 		if (rc == 0) {
-			merge_batch(t, &b, gen);
+			merge_batch(t, &b, gen, &counts);
 			struct node *d = walk_dirs(t, path, strlen(path), 0);
 			if (d)
 				sweep(t, d, gen, started);
 		}
 		pthread_mutex_unlock(&t->lock);
+		if (counts.hidden || counts.shadowed)
+			log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
+			         "directory of the same name (-d names each)", path, counts.hidden,
+			         counts.shadowed);
 	}
 	pthread_mutex_unlock(&t->list_lock);
 	batch_free(&b);
@@ -643,9 +653,3 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 	pthread_mutex_unlock(&t->lock);
 }
 
-void tree_get_stats(struct tree *t, struct tree_stats *out)
-{
-	pthread_mutex_lock(&t->lock);
-	*out = t->stats;
-	pthread_mutex_unlock(&t->lock);
-}

@@ -30,14 +30,6 @@ struct tree_dir {
 	size_t count;
 };
 
-/* What listings found that cannot be shown, for logs and the stats file. */
-struct tree_stats {
-	uint64_t listings;          /* flat listings run */
-	uint64_t pages;             /* ListObjectsV2 pages fetched */
-	uint64_t hidden_keys;       /* keys that cannot be a path (see keymap.h) */
-	uint64_t shadowed_objects;  /* objects hidden by a directory of the same name */
-};
-
 /* Creates the tree; s3 and map are borrowed and must outlive it. ttl_s: how long a
  * listing stays fresh. */
 int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struct tree **out);
@@ -66,5 +58,4 @@ int tree_file_key(struct tree *t, uint64_t ino, char **key);
 /* Records what a GET just said about file ino (its size and mtime now). */
 void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag);
 
-void tree_get_stats(struct tree *t, struct tree_stats *out);
 #endif

@@ -1,4 +1,4 @@
-/* S3 operations on one bucket (list, get, head), errors mapped to errno and a message. */
+/* S3 operations on one bucket (list, get), errors mapped to errno and a message. */
 #include "s3/s3.h"
 
 #include <arpa/inet.h>
@@ -330,21 +330,6 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 		rc = 0;  /* a range past the end: no bytes */
 		memset(info, 0, sizeof(*info));
 	}
-	http_response_free(&resp);
-	free(path);
-	return rc;
-}
-
-int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info,
-                   struct aws_error *err)
-{
-	char *path = object_path(c, key);
-	if (!path)
-		return -ENOMEM;
-	struct http_response resp;
-	int rc = bucket_send(c, "HEAD", path, NULL, NULL, 0, 0, &resp, err);
-	if (rc == 0)
-		object_info_from(&resp, info);
 	http_response_free(&resp);
 	free(path);
 	return rc;

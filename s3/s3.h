@@ -1,4 +1,4 @@
-/* S3 operations on one bucket (list, get, head), errors mapped to errno and a message.
+/* S3 operations on one bucket (list, get), errors mapped to errno and a message.
  * This is the header the filesystem layer talks to S3 through. */
 #ifndef TFS_S3_S3_H
 #define TFS_S3_S3_H
@@ -51,9 +51,6 @@ struct s3_object_info {
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
                   const char *if_match, char **data, size_t *data_len,
                   struct s3_object_info *info, struct aws_error *err);
-
-int s3_head_object(struct s3_client *c, const char *key, struct s3_object_info *info,
-                   struct aws_error *err);
 
 /* The errno for an S3 answer: 404 -ENOENT, 403 -EACCES, 412 -ECANCELED, a wrong region
  * -EREMOTE, 400 -EINVAL, anything else -EIO. */

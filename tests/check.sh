@@ -40,6 +40,11 @@ else
 	record asan-build 0 1
 fi
 
+step "fuzzing smoke (libFuzzer, ${FUZZ_SECONDS:-10}s a target; make fuzz runs longer)"
+fuzz_out=$(make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" 2>&1); printf '%s\n' "$fuzz_out" | grep '^fuzz:'
+record fuzz "$(grep -c '^fuzz: .* exit 0$' <<<"$fuzz_out")" "$(grep -c '^fuzz: .* exit [1-9]' <<<"$fuzz_out")"
+grep -q '^fuzz:' <<<"$fuzz_out" || { printf '%s\n' "$fuzz_out" | tail -n 20; record fuzz-build 0 1; }
+
 step "local stack (radosgw, dynalite)"
 STACK_DIR=$(mktemp -d /tmp/tfs-check-stack.XXXXXX)
 trap 'tests/stack/stop.sh "$STACK_DIR" >/dev/null 2>&1' EXIT
