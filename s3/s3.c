@@ -341,7 +341,10 @@ static void describe_check_failure(struct s3_client *c, int rc, const struct aws
 	const char *b = c->bucket, *ep = c->endpoint_url;
 	char detail[512];
 	s3_error_describe(err, detail, sizeof(detail));
-	if (!err->http_status)
+	if (!err->http_status && rc == -EPROTO)
+		snprintf(msg, msglen, "cannot reach S3 endpoint %s securely: %s; for a private CA "
+		         "use -o ca_file=PATH", ep, err->message);
+	else if (!err->http_status)
 		snprintf(msg, msglen, "cannot reach S3 endpoint %s: %s; check the endpoint and the network",
 		         ep, err->message);
 	else if (rc == -EREMOTE && err->region[0])

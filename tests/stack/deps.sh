@@ -15,7 +15,7 @@ CACHE="${TFS_CACHE:-/var/cache/tfstatefs-test}"
 
 die() { echo "deps.sh: error: $*" >&2; exit 1; }
 
-PKGS=(build-essential pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
+PKGS=(build-essential pkg-config openssl libfuse3-dev fuse3 libcurl4-openssl-dev
       libxml2-dev libjson-c-dev libssl-dev radosgw ceph-mon ceph-osd
       ceph-common python3-pytest python3-boto3 attr valgrind clang
       libfuzzer-14-dev libclang-rt-14-dev s3fs psmisc procps curl)

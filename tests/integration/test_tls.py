@@ -1,0 +1,22 @@
+"""HTTPS endpoints: the certificate is verified; -o ca_file= adds a private CA."""
+import os
+
+from conftest import put_objects
+from test_mount_errors import assert_one_clear_line, run_mount
+from tls_proxy import TlsProxy, make_cert
+
+
+def test_untrusted_certificate_is_refused_and_ca_file_trusts_it(stack, s3, bucket, mount, tmp_path):
+    put_objects(s3, bucket, {"tls/terraform.tfstate": b"over https"})
+    cert, key = make_cert(tmp_path)
+    proxy = TlsProxy(int(stack["TFS_S3_PORT"]), cert, key)
+    try:
+        endpoint = "endpoint=https://127.0.0.1:%d" % proxy.port
+        r, mounted = run_mount(stack, bucket, [endpoint, "use_path_style"])
+        assert_one_clear_line(r, mounted, "cannot reach", "certificate", "-o ca_file=")
+        m = mount(bucket, ["ca_file=" + cert], endpoint_options=[endpoint, "use_path_style"])
+        with open(m.p("tls/terraform.tfstate"), "rb") as f:
+            assert f.read() == b"over https"
+        m.unmount()
+    finally:
+        proxy.close()
