@@ -321,7 +321,13 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 	struct http_response resp;
 	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
 	int rc = bucket_send(c, "GET", path, NULL, nh ? h : NULL, nh, max, &resp, err);
-	if (rc == 0) {
+	if (rc == 0 && offset && resp.status != 206) {
+		/* The whole object from byte 0 where bytes from offset were asked for: taking it
+		 * would show the wrong bytes as the right ones. */
+		snprintf(err->message, sizeof(err->message),
+		         "the server ignored Range: bytes=%" PRIu64 "- (HTTP %ld)", offset, resp.status);
+		rc = -EIO;
+	} else if (rc == 0) {
 		object_info_from(&resp, info);
 		*data = resp.body;
 		*data_len = resp.body_len;

@@ -253,3 +253,31 @@ def test_credentials_from_a_shared_profile(stack, s3, bucket, mount, tmp_path):
     m2 = mount(bucket, [], env=dict(env, AWS_PROFILE="ops"))
     with open(m2.p("p/terraform.tfstate"), "rb") as f:
         assert f.read() == b"profile"
+
+
+def test_a_server_ignoring_range_never_shows_wrong_bytes(stack, s3, bucket, mount):
+    from s3_proxy import S3Proxy
+    body = b"A" * (8 * 1024 * 1024) + b"Z"   # one byte past the first 8 MiB chunk
+    put_objects(s3, bucket, {"r/terraform.tfstate": body})
+    proxy = S3Proxy(int(stack["TFS_S3_PORT"]))
+
+    def ignore_later_ranges(method, path, req_headers, status, headers, data):
+        """Honours the first chunk, then answers ranged GETs with the whole object (200)."""
+        if method == "GET" and req_headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+            return status, headers, data
+        return 200, [(k, v) for k, v in headers if k.lower() != "content-range"], body
+    proxy.rewrite_response = ignore_later_ranges
+    try:
+        m = mount(bucket, endpoint_options=["endpoint=" + proxy.endpoint, "use_path_style"])
+        with open(m.p("r/terraform.tfstate"), "rb", buffering=0) as f:
+            assert f.read(16) == b"A" * 16
+            f.seek(len(body) - 1)
+            with pytest.raises(OSError) as e:
+                f.read(1)  # the old code answered b"A" here: byte 0, not the last byte
+            assert e.value.errno == errno.EIO, m.log()
+        assert any(r[0] == "GET" and r[2].get("Range", "").startswith("bytes=8388608-")
+                   for r in proxy.requests)
+        assert "ignored Range" in m.log(), m.log()
+        m.unmount()
+    finally:
+        proxy.close()
