@@ -190,6 +190,20 @@ int keymap_key_to_path(const struct keymap *m, enum listing_mode mode, const cha
 	return (int)v;
 }
 
+char *keymap_path_to_key(const struct keymap *m, const char *path)
+{
+	char *key = NULL;
+	size_t wslen = strlen(m->ws_prefix);
+	const char *name = path + wslen + 1;
+	const char *slash = strchr(name, '/');
+	bool in_workspace = m->prefix[0] && strncmp(path, m->ws_prefix, wslen) == 0 &&
+	                    path[wslen] == '/' && slash;
+	int n = in_workspace
+		? asprintf(&key, "%.*s%s%s", (int)(slash + 1 - path), path, m->prefix, slash + 1)
+		: asprintf(&key, "%s%s", m->prefix, path);
+	return n < 0 ? NULL : key;
+}
+
 const char *keymap_verdict_str(enum key_verdict v)
 {
 	switch (v) {

@@ -46,6 +46,11 @@ enum key_verdict {
 int keymap_key_to_path(const struct keymap *m, enum listing_mode mode, const char *key,
                        size_t key_len, char **path);
 
+/* The S3 key that path (relative, no slashes at either end) stands for: the inverse of
+ * keymap_key_to_path. In a prefix mount "<ws_prefix>/<ws>/rest" is the workspace's key
+ * "<ws_prefix>/<ws>/<prefix>rest". Returns a malloc'd key or NULL (out of memory). */
+char *keymap_path_to_key(const struct keymap *m, const char *path);
+
 /* A short phrase for a verdict, for logs and the README's table. */
 const char *keymap_verdict_str(enum key_verdict v);
 #endif

@@ -195,7 +195,7 @@ static int bucket_send(struct s3_client *c, const char *method, const char *path
 	struct aws_request req = {
 		.method = method, .endpoint = &c->endpoint, .host = c->vhost, .path = path,
 		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
-		.idempotent = true, .content_sha256_header = true,
+		.idempotent = strcmp(method, "DELETE") != 0, .content_sha256_header = true,
 	};
 	int rc = aws_send(c->aws, &req, resp, err);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))
@@ -336,6 +336,20 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 		rc = 0;  /* a range past the end: no bytes */
 		memset(info, 0, sizeof(*info));
 	}
+	http_response_free(&resp);
+	free(path);
+	return rc;
+}
+
+int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
+                     struct aws_error *err)
+{
+	char *path = object_path(c, key);
+	if (!path)
+		return -ENOMEM;
+	struct http_header h = { "If-Match", if_match };
+	struct http_response resp;
+	int rc = bucket_send(c, "DELETE", path, NULL, &h, 1, 0, &resp, err);
 	http_response_free(&resp);
 	free(path);
 	return rc;

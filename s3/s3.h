@@ -52,6 +52,14 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
                   const char *if_match, char **data, size_t *data_len,
                   struct s3_object_info *info, struct aws_error *err);
 
+/* Deletes key only while it still has ETag if_match (DeleteObject with If-Match, never a
+ * versionId: on a versioned bucket that leaves a delete marker, as Terraform does, and
+ * cannot bring an older version back). Sent once, never retried: the caller re-checks
+ * an unclear outcome. Returns 0, -ECANCELED (412: the object changed), -ENOENT, or
+ * another negative errno with *err filled. */
+int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
+                     struct aws_error *err);
+
 /* The errno for an S3 answer: 404 -ENOENT, 403 -EACCES, 412 -ECANCELED, a wrong region
  * -EREMOTE, 400 -EINVAL, anything else -EIO. */
 int s3_errno(long http_status, const char *code);

@@ -48,6 +48,9 @@ static void test_whole_bucket(void)
 	CHECK_INT(keymap_dir_listings(&m, "", ls), 1);
 	CHECK_STR(ls[0].s3_prefix, "");
 	keymap_listing_free(&ls[0]);
+	char *key = keymap_path_to_key(&m, "env:/staging/app/terraform.tfstate.tflock");
+	CHECK_STR(key, "env:/staging/app/terraform.tfstate.tflock");
+	free(key);
 	CHECK_INT(keymap_dir_listings(&m, "env:/staging", ls), 1);
 	CHECK_STR(ls[0].s3_prefix, "env:/staging/");
 	keymap_listing_free(&ls[0]);
@@ -88,6 +91,15 @@ static void test_prefix_mount(void)
 	CHECK_STR(ls[1].s3_prefix, "env:/qa/teams/platform/dns/");
 	keymap_listing_free(&ls[0]);
 	keymap_listing_free(&ls[1]);
+	char *key = keymap_path_to_key(&m, "env:/qa/dns/terraform.tfstate.tflock");
+	CHECK_STR(key, "env:/qa/teams/platform/dns/terraform.tfstate.tflock");
+	free(key);
+	key = keymap_path_to_key(&m, "dns/terraform.tfstate.tflock");
+	CHECK_STR(key, "teams/platform/dns/terraform.tfstate.tflock");
+	free(key);
+	key = keymap_path_to_key(&m, "env:/x.tflock");   /* no workspace name: a plain key */
+	CHECK_STR(key, "teams/platform/env:/x.tflock");
+	free(key);
 	CHECK_INT(keymap_dir_listings(&m, "dns", ls), 1);
 	CHECK_STR(ls[0].s3_prefix, "teams/platform/dns/");
 	keymap_listing_free(&ls[0]);
