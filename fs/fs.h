@@ -3,6 +3,7 @@
 #define TFS_FS_FS_H
 #include <stdbool.h>
 #include <sys/types.h>
+#include "fs/guard.h"
 #include "fs/tree.h"
 
 struct tfs_settings {
@@ -10,12 +11,14 @@ struct tfs_settings {
 	gid_t gid;
 	mode_t umask;           /* directories 0777 & ~umask, files 0444 & ~umask */
 	double cache_ttl;       /* seconds a listing, entry and attribute stay fresh */
+	double lock_ttl;        /* the same for lock files, and for names that are not locks */
 };
 
 struct tfs {
 	struct tfs_settings settings;
 	struct tree *tree;      /* borrowed */
 	struct s3_client *s3;   /* borrowed */
+	struct guard *guard;    /* borrowed */
 };
 
 struct fuse_lowlevel_ops;

@@ -8,7 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "fs/lock.h"
 #include "fs/reader.h"
+
+#define LOCK_XATTR "user.tflock.json"
+
+/* An open file: a state streamed from S3, or a lock file's text as it was at open. */
+struct handle {
+	struct reader *reader;
+	char *text;
+	size_t len;
+};
 
 static struct tfs *tfs_of(fuse_req_t req)
 {
@@ -35,6 +45,12 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 	}
 }
 
+/* Lock files come and go with Terraform runs: they are trusted for lock_ttl only. */
+static double ttl_for(const struct tfs *fs, bool is_lock)
+{
+	return is_lock ? fs->settings.lock_ttl : fs->settings.cache_ttl;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct tfs *fs = tfs_of(req);
@@ -43,7 +59,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc = tree_lookup(fs->tree, parent, name, &a);
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel remembers the name is absent for the TTL. */
-		e.entry_timeout = fs->settings.cache_ttl;
+		e.entry_timeout = ttl_for(fs, lock_name(name));
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -52,7 +68,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = a.ino;
-	e.attr_timeout = e.entry_timeout = fs->settings.cache_ttl;
+	e.attr_timeout = e.entry_timeout = ttl_for(fs, a.is_lock);
 	attr_to_stat(fs, &a, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -82,7 +98,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	attr_to_stat(fs, &a, &st);
-	fuse_reply_attr(req, &st, fs->settings.cache_ttl);
+	fuse_reply_attr(req, &st, ttl_for(fs, a.is_lock));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -136,6 +152,33 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	fuse_reply_err(req, 0);
 }
 
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	reader_close(h->reader);
+	free(h->text);
+	free(h);
+}
+
+/* A state: streamed from S3 as it is now. A lock file: its decoded text, which the
+ * guard then takes as shown. */
+static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
+{
+	int rc = tree_lock_read(fs->tree, ino, &h->text, &h->len);
+	if (rc != -EINVAL)
+		return rc;
+	char *key = NULL;
+	struct s3_object_info info;
+	rc = tree_file_key(fs->tree, ino, &key);
+	if (rc == 0)
+		rc = reader_open(fs->s3, key, &h->reader, &info);
+	free(key);
+	if (rc == 0)
+		tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);
+	return rc;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs *fs = tfs_of(req);
@@ -143,32 +186,33 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	char *key = NULL;
-	struct reader *r = NULL;
-	struct s3_object_info info;
-	int rc = tree_file_key(fs->tree, ino, &key);
-	if (rc == 0)
-		rc = reader_open(fs->s3, key, &r, &info);
-	free(key);
+	struct handle *h = calloc(1, sizeof(*h));
+	int rc = h ? open_handle(fs, ino, h) : -ENOMEM;
 	if (rc < 0) {
+		handle_free(h);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);
-	fi->fh = (uintptr_t)r;
+	fi->fh = (uintptr_t)h;
 	/* Reads return the object as it is now, not as much as a size the kernel cached. */
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		reader_close(r);
+		handle_free(h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
 	(void)ino;
+	const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+	if (!h->reader) {
+		size_t start = off < 0 || (size_t)off > h->len ? h->len : (size_t)off;
+		size_t n = h->len - start < size ? h->len - start : size;
+		fuse_reply_buf(req, h->text + start, n);
+		return;
+	}
 	char *buf = malloc(size ? size : 1);
-	ssize_t n = buf ? reader_read((struct reader *)(uintptr_t)fi->fh, buf, size, (uint64_t)off)
-	                : -ENOMEM;
+	ssize_t n = buf ? reader_read(h->reader, buf, size, (uint64_t)off) : -ENOMEM;
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -179,7 +223,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	reader_close((struct reader *)(uintptr_t)fi->fh);
+	handle_free((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -192,22 +236,37 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* Extended attributes come in a later release; until then there are none. */
+/* Lock files carry their raw JSON as user.tflock.json; nothing else has attributes yet. */
+static void reply_xattr(fuse_req_t req, const char *value, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	(void)ino;
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
-	else
-		fuse_reply_buf(req, NULL, 0);
+	struct tree_attr a;
+	bool lock = tree_getattr(tfs_of(req)->tree, ino, &a) == 0 && a.is_lock;
+	reply_xattr(req, LOCK_XATTR, lock ? sizeof(LOCK_XATTR) : 0, size);
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	(void)ino;
-	(void)name;
-	(void)size;
-	fuse_reply_err(req, ENODATA);
+	char *raw = NULL;
+	size_t len = 0;
+	int rc = strcmp(name, LOCK_XATTR) == 0 ? tree_lock_raw(tfs_of(req)->tree, ino, &raw, &len)
+	                                       : -ENODATA;
+	if (rc == -EINVAL)
+		rc = -ENODATA;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_xattr(req, raw, len, size);
+	free(raw);
 }
 
 /* ---- every change to the bucket is refused ---- */
@@ -236,7 +295,19 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	refuse(req);
 }
 
+/* Removing a lock file is a guarded force-unlock; nothing else can be removed. */
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (!lock_name(name)) {
+		refuse(req);
+		return;
+	}
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int rc = guard_unlink(tfs_of(req)->guard, parent, name, ctx->uid, ctx->pid);
+	fuse_reply_err(req, -rc);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent, (void)name;
 	refuse(req);
@@ -306,7 +377,7 @@ static const struct fuse_lowlevel_ops tfs_ops = {
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
-	.rmdir = op_unlink,
+	.rmdir = op_rmdir,
 	.symlink = op_symlink,
 	.rename = op_rename,
 	.link = op_link,

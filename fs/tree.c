@@ -26,16 +26,28 @@ struct node {
 	uint64_t gen;               /* the last listing that saw it */
 	uint64_t nlookup;
 	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
+	double locks_scanned_at;    /* directories: when its lock files were last listed */
+	bool is_lock;               /* files: a "<state>.tflock" lock file */
+	struct lock_view *lock;     /* lock files: what S3 held at lock_checked, NULL until fetched */
+	double lock_checked;
+	struct shown_lock *shown;   /* lock files: what the filesystem last showed of it */
+	bool scan_seen;             /* lock files: found by the lock scan under way */
 	struct node **children;
 	size_t nchildren, cap;
 	struct node *next_by_ino;   /* hash chains */
 	struct node *next_by_name;
 };
 
+/* The lock a lock file last showed: what the guard holds an unlink to. */
+struct shown_lock {
+	char etag[130];
+	char *id, *who, *operation, *created;
+};
+
 struct tree {
 	struct s3_client *s3;
 	const struct keymap *map;
-	double ttl;
+	double ttl, lock_ttl;
 	pthread_mutex_t lock;       /* guards every node and the tables */
 	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
 	struct node *root;
@@ -149,8 +161,21 @@ static struct node *find_child(const struct tree *t, const struct node *dir, con
 	return NULL;
 }
 
+static void shown_free(struct shown_lock *s)
+{
+	if (!s)
+		return;
+	free(s->id);
+	free(s->who);
+	free(s->operation);
+	free(s->created);
+	free(s);
+}
+
 static void node_free(struct node *n)
 {
+	lock_view_free(n->lock);
+	shown_free(n->shown);
 	free(n->name);
 	free(n->key);
 	free(n->etag);
@@ -238,7 +263,8 @@ static char *node_path(const struct node *n)
 	return path;
 }
 
-int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struct tree **out)
+int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, double lock_ttl_s,
+             struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	if (!t || tables_grow(t) < 0) {
@@ -248,6 +274,7 @@ int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struc
 	t->s3 = s3;
 	t->map = map;
 	t->ttl = ttl_s;
+	t->lock_ttl = lock_ttl_s;
 	t->next_ino = TREE_ROOT_INO;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->list_lock, NULL);
@@ -401,7 +428,11 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 		remove_child(t, dir, n);
 		n = NULL;
 	}
-	if (!n && !(n = node_new(t, dir, name, strlen(name), false)))
+	if (!n && (n = node_new(t, dir, name, strlen(name), false))) {
+		n->is_lock = lock_name(name);
+		n->lock_checked = -1e18;
+	}
+	if (!n)
 		return;
 	if (!n->key || strcmp(n->key, obj->key) != 0) {
 		char *key = strdup(obj->key);
@@ -416,7 +447,12 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 		free(n->etag);
 		n->etag = strdup(obj->etag ? obj->etag : "");
 	}
-	n->size = obj->size;
+	/* A lock file's size is that of its decoded text, known once it is fetched; a new
+	 * ETag means that text is out of date. */
+	if (n->is_lock && n->lock && strcmp(n->lock->etag, n->etag) != 0)
+		n->lock_checked = -1e18;
+	if (!n->is_lock)
+		n->size = obj->size;
 	n->mtime = obj->mtime;
 	n->gen = gen;
 	/* A directory shows the time of the newest state below it. */
@@ -528,14 +564,274 @@ static void fill_attr(const struct node *n, struct tree_attr *a)
 {
 	a->ino = n->ino;
 	a->is_dir = n->is_dir;
-	a->size = n->size;
+	a->is_lock = n->is_lock;
+	a->size = n->is_lock ? (n->lock ? n->lock->text_len : 0) : n->size;
 	a->mtime = n->mtime;
+}
+
+/* ---- lock files ---- */
+
+static bool lock_is_fresh(const struct tree *t, const struct node *n, double now)
+{
+	return n->lock && now - n->lock_checked < t->lock_ttl;
+}
+
+static struct shown_lock *shown_from(const struct lock_view *v)
+{
+	struct shown_lock *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->etag, v->etag, sizeof(s->etag));
+	const struct lockinfo *li = &v->info;
+	s->id = strdup(li->id ? li->id : "");
+	s->who = strdup(li->who ? li->who : "");
+	s->operation = strdup(li->operation ? li->operation : "");
+	s->created = strdup(li->created ? li->created : "");
+	if (!s->id || !s->who || !s->operation || !s->created) {
+		shown_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The lock's current view is now what the filesystem shows. */
+static void mark_shown(struct node *n)
+{
+	struct shown_lock *s = n->lock ? shown_from(n->lock) : NULL;
+	if (s) {
+		shown_free(n->shown);
+		n->shown = s;
+	}
+}
+
+/* Installs a freshly fetched view. The first view a lock file gets is what its lookup
+ * shows; later ones only change what it shows once its content is read again. */
+static void install_view(struct node *n, struct lock_view *v)
+{
+	lock_view_free(n->lock);
+	n->lock = v;
+	n->lock_checked = now_mono();
+	n->mtime = v->mtime ? v->mtime : n->mtime;
+	char *etag = strdup(v->etag);
+	if (etag) {
+		free(n->etag);
+		n->etag = etag;
+	}
+	if (!n->shown)
+		mark_shown(n);
+}
+
+/* Records the result of a fetch of lock file name in dir: a view (taken over), or
+ * -ENOENT (the file goes). Returns the node, or NULL. Called with t->lock held. */
+static struct node *apply_fetch(struct tree *t, struct node *dir, const char *name, char **key,
+                                int rc, struct lock_view **v)
+{
+	struct node *n = find_child(t, dir, name);
+	if (rc == -ENOENT) {
+		if (n && n->is_lock)
+			remove_child(t, dir, n);
+		return NULL;
+	}
+	if (rc < 0 || (n && !n->is_lock))
+		return n;
+	if (!n) {
+		if (!(n = node_new(t, dir, name, strlen(name), false)))
+			return NULL;
+		n->is_lock = true;
+		n->key = *key;
+		*key = NULL;
+		n->gen = t->gen;
+	}
+	install_view(n, *v);
+	*v = NULL;
+	return n;
+}
+
+/* Brings lock file name in directory parent up to date when its view is older than
+ * lock_ttl. Returns 0, -ENOENT when there is no such lock, or the fetch's errno. */
+static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent);
+	struct node *n = dir && dir->is_dir && !dir->detached ? find_child(t, dir, name) : NULL;
+	char *key = NULL, *path = NULL;
+	int rc = 0;
+	if (!dir || !dir->is_dir || dir->detached)
+		rc = -ENOENT;
+	else if (n && (!n->is_lock || lock_is_fresh(t, n, now_mono())))
+		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
+	else if (n)
+		key = strdup(n->key);
+	else if ((path = node_path(dir)) && asprintf(&key, "%s%s%s", path, *path ? "/" : "", name) >= 0) {
+		char *rel = key;
+		key = keymap_path_to_key(t->map, rel);
+		free(rel);
+	}
+	free(path);
+	pthread_mutex_unlock(&t->lock);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	if (!key)
+		return -ENOMEM;
+
+	struct lock_view *v = NULL;
+	rc = lock_fetch(t->s3, key, &v);
+	pthread_mutex_lock(&t->lock);
+	dir = find_ino(t, parent);
+	if (dir && dir->is_dir && !dir->detached)
+		apply_fetch(t, dir, name, &key, rc, &v);
+	pthread_mutex_unlock(&t->lock);
+	lock_view_free(v);
+	free(key);
+	return rc;
+}
+
+/* The same for lock file ino. A lock found gone leaves the tree. */
+static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	int rc = !n || n->detached ? -ENOENT : !n->is_lock ? -EINVAL : 0;
+	bool fresh = rc == 0 && lock_is_fresh(t, n, now_mono());
+	char *name = rc == 0 && !fresh ? strdup(n->name) : NULL;
+	uint64_t parent = rc == 0 && n->parent ? n->parent->ino : 0;
+	pthread_mutex_unlock(&t->lock);
+	if (rc < 0 || fresh)
+		return rc;
+	if (!name)
+		return -ENOMEM;
+	rc = parent ? lock_refresh_by_name(t, parent, name) : -ENOENT;
+	free(name);
+	return rc;
+}
+
+struct scanned_lock {
+	char *name;
+	char *etag;
+};
+
+/* Lists the lock objects directly in dirpath (a delimiter listing, one page per 1,000
+ * keys of that directory alone). */
+static int scan_listing(struct tree *t, const char *dirpath, const struct listing *l,
+                        struct scanned_lock **found, size_t *nfound)
+{
+	char *token = NULL;
+	size_t dlen = strlen(dirpath);
+	int rc;
+	do {
+		struct s3_list_page pg;
+		struct aws_error err;
+		if ((rc = s3_list_page(t->s3, l->s3_prefix, "/", token, &pg, &err)) < 0)
+			break;
+		for (size_t i = 0; i < pg.nobjects && rc == 0; i++) {
+			char *path = NULL;
+			int v = keymap_key_to_path(t->map, l->mode, pg.objects[i].key, pg.objects[i].key_len, &path);
+			const char *name = path && dlen ? path + dlen + 1 : path;
+			if (v == KEY_FILE && (!dlen || (strncmp(path, dirpath, dlen) == 0 && path[dlen] == '/')) &&
+			    !strchr(name, '/') && lock_name(name)) {
+				struct scanned_lock *f = realloc(*found, (*nfound + 1) * sizeof(**found));
+				if (f) {
+					*found = f;
+					f[*nfound].name = strdup(name);
+					f[(*nfound)++].etag = strdup(pg.objects[i].etag ? pg.objects[i].etag : "");
+				}
+				rc = f ? 0 : -ENOMEM;
+			}
+			free(path);
+		}
+		free(token);
+		token = pg.truncated ? strdup(pg.next_token) : NULL;
+		s3_list_page_free(&pg);
+	} while (rc == 0 && token);
+	free(token);
+	return rc < 0 ? (rc == -EACCES || rc == -ENOMEM ? rc : -EIO) : 0;
+}
+
+/* Puts what a scan found into directory dir: new lock files appear (fetched when first
+ * looked at), changed ones are due a fetch, vanished ones go. */
+static void apply_scan(struct tree *t, struct node *dir, const struct scanned_lock *found,
+                       size_t nfound)
+{
+	for (size_t i = 0; i < dir->nchildren; i++)
+		dir->children[i]->scan_seen = false;
+	for (size_t i = 0; i < nfound; i++) {
+		if (!found[i].name || !found[i].etag)
+			continue;
+		struct node *n = find_child(t, dir, found[i].name);
+		if (!n && (n = node_new(t, dir, found[i].name, strlen(found[i].name), false))) {
+			char *rel = node_path(n);
+			n->key = rel ? keymap_path_to_key(t->map, rel) : NULL;
+			free(rel);
+			n->is_lock = true;
+			n->lock_checked = -1e18;
+		}
+		if (!n || !n->is_lock)
+			continue;
+		if (!n->key) {
+			remove_child(t, dir, n);
+			continue;
+		}
+		if (!n->lock || strcmp(n->lock->etag, found[i].etag) != 0)
+			n->lock_checked = -1e18;
+		n->scan_seen = true;
+	}
+	for (size_t i = 0; i < dir->nchildren;) {
+		struct node *c = dir->children[i];
+		if (c->is_lock && !c->scan_seen) {
+			dir->children[i] = dir->children[--dir->nchildren];
+			node_detach(t, c);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Lock files come and go faster than states: when neither a listing nor a scan has
+ * covered directory ino within lock_ttl, list its own keys for locks. */
+static int scan_locks(struct tree *t, uint64_t ino)
+{
+	double now = now_mono();
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, ino);
+	bool due = dir && dir->is_dir && !dir->detached &&
+	           now - (dir->listed_at > dir->locks_scanned_at ? dir->listed_at : dir->locks_scanned_at) >= t->lock_ttl;
+	char *path = due ? node_path(dir) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (!due)
+		return 0;
+	if (!path)
+		return -ENOMEM;
+	struct listing ls[2];
+	int n = keymap_dir_listings(t->map, path, ls), rc = n < 0 ? n : 0;
+	struct scanned_lock *found = NULL;
+	size_t nfound = 0;
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = scan_listing(t, path, &ls[i], &found, &nfound);
+		keymap_listing_free(&ls[i]);
+	}
+	pthread_mutex_lock(&t->lock);
+	dir = find_ino(t, ino);
+	if (rc == 0 && dir && !dir->detached) {
+		apply_scan(t, dir, found, nfound);
+		dir->locks_scanned_at = now;
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 0; i < nfound; i++) {
+		free(found[i].name);
+		free(found[i].etag);
+	}
+	free(found);
+	free(path);
+	return rc;
 }
 
 int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr)
 {
 	int rc = refresh_dir(t, parent);
-	if (rc < 0)
+	if (rc == 0 && lock_name(name))
+		rc = lock_refresh_by_name(t, parent, name);
+	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent), *n = NULL;
@@ -570,6 +866,9 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 {
+	int rc = lock_refresh_by_ino(t, ino);
+	if (rc < 0 && rc != -EINVAL)
+		return rc;
 	pthread_mutex_lock(&t->lock);
 	struct node *n = find_ino(t, ino);
 	if (n)
@@ -604,6 +903,8 @@ static int snapshot_dir(const struct node *dir, struct tree_dir *d)
 int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 {
 	int rc = refresh_dir(t, ino);
+	if (rc == 0)
+		rc = scan_locks(t, ino);
 	if (rc < 0)
 		return rc;
 	struct tree_dir *d = calloc(1, sizeof(*d));
@@ -653,3 +954,83 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 	pthread_mutex_unlock(&t->lock);
 }
 
+
+/* ---- what the guard and the file operations ask of lock files ---- */
+
+/* Copies the current text (or raw bytes) of lock file ino, which now counts as shown. */
+static int lock_copy(struct tree *t, uint64_t ino, bool raw, char **out, size_t *len)
+{
+	int rc = lock_refresh_by_ino(t, ino);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	const struct lock_view *v = n && !n->detached ? n->lock : NULL;
+	const char *src = v ? (raw ? v->raw : v->text) : NULL;
+	*len = v ? (raw ? v->raw_len : v->text_len) : 0;
+	*out = v ? malloc(*len + 1) : NULL;
+	rc = !v ? -ENOENT : !*out ? -ENOMEM : 0;
+	if (rc == 0) {
+		memcpy(*out, src ? src : "", *len);
+		(*out)[*len] = '\0';
+		mark_shown(n);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int tree_lock_read(struct tree *t, uint64_t ino, char **text, size_t *len)
+{
+	return lock_copy(t, ino, false, text, len);
+}
+
+int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len)
+{
+	return lock_copy(t, ino, true, raw, len);
+}
+
+void tree_lock_shown_free(struct tree_lock_shown *s)
+{
+	free(s->key);
+	free(s->path);
+	free(s->id);
+	free(s->who);
+	free(s->operation);
+	free(s->created);
+	memset(s, 0, sizeof(*s));
+}
+
+int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : !n->shown ? -ENOENT : 0;
+	if (rc == 0) {
+		const struct shown_lock *s = n->shown;
+		memcpy(out->etag, s->etag, sizeof(out->etag));
+		out->key = strdup(n->key);
+		out->path = node_path(n);
+		out->id = strdup(s->id);
+		out->who = strdup(s->who);
+		out->operation = strdup(s->operation);
+		out->created = strdup(s->created);
+		if (!out->key || !out->path || !out->id || !out->who || !out->operation || !out->created)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (rc < 0)
+		tree_lock_shown_free(out);
+	return rc;
+}
+
+void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	if (n && n->is_lock)
+		remove_child(t, dir, n);
+	pthread_mutex_unlock(&t->lock);
+}

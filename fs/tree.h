@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "fs/keymap.h"
+#include "fs/lock.h"
 #include "s3/s3.h"
 
 #define TREE_ROOT_INO 1
@@ -15,6 +16,7 @@ struct tree;
 struct tree_attr {
 	uint64_t ino;
 	bool is_dir;
+	bool is_lock;           /* a "<state>.tflock" file: short TTLs, guarded unlink */
 	uint64_t size;
 	time_t mtime;
 };
@@ -31,8 +33,9 @@ struct tree_dir {
 };
 
 /* Creates the tree; s3 and map are borrowed and must outlive it. ttl_s: how long a
- * listing stays fresh. */
-int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, struct tree **out);
+ * listing stays fresh; lock_ttl_s: how long what is known of a lock file stays fresh. */
+int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, double lock_ttl_s,
+             struct tree **out);
 void tree_free(struct tree *t);
 
 /* Finds name in directory parent, listing it first when its listing is older than the
@@ -58,4 +61,33 @@ int tree_file_key(struct tree *t, uint64_t ino, char **key);
 /* Records what a GET just said about file ino (its size and mtime now). */
 void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag);
 
+/* ---- lock files ----
+ * A lock file's content is fetched when first needed and again once lock_ttl has passed.
+ * What the filesystem last *showed* of it (at its first lookup, and at every read of its
+ * content) is kept apart from what a later revalidation found, so that a lock replaced
+ * between `stat` and `rm` is seen as changed, not silently taken for the one shown. */
+
+/* The lock that was shown, for the guard; strings owned by the caller (free with
+ * tree_lock_shown_free). */
+struct tree_lock_shown {
+	char *key;              /* the lock object's S3 key */
+	char *path;             /* the lock file's path in the mount */
+	char etag[130];
+	char *id, *who, *operation, *created;
+};
+
+/* The current text of lock file ino (revalidated when stale), which now counts as shown.
+ * *text is malloc'd. Returns 0, -ENOENT (the lock is gone), -EINVAL (not a lock file),
+ * or the fetch's errno. */
+int tree_lock_read(struct tree *t, uint64_t ino, char **text, size_t *len);
+
+/* The raw lock object bytes of ino (as tree_lock_read, which it also counts as shown). */
+int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len);
+
+/* What was shown of lock file name in directory parent. Returns 0, -ENOENT, -EINVAL. */
+int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out);
+void tree_lock_shown_free(struct tree_lock_shown *s);
+
+/* The lock file name in parent is gone (removed or found missing): drop it from the tree. */
+void tree_lock_forget(struct tree *t, uint64_t parent, const char *name);
 #endif

@@ -29,6 +29,8 @@ struct mount_state {
 	struct s3_client *s3;
 	struct keymap map;
 	struct tree *tree;
+	struct audit *audit;
+	struct guard guard;
 	struct tfs fs;
 	struct fuse_session *se;
 };
@@ -114,8 +116,9 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 			.gid = m->opts.gid == OPTION_UNSET ? getgid() : m->opts.gid,
 			.umask = m->opts.umask & 0777,
 			.cache_ttl = m->opts.cache_ttl,
+			.lock_ttl = m->opts.lock_ttl,
 		},
-		.tree = m->tree, .s3 = m->s3,
+		.tree = m->tree, .s3 = m->s3, .guard = &m->guard,
 	};
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
 	if (!m->se)
@@ -140,6 +143,7 @@ static void mount_state_free(struct mount_state *m)
 	if (m->se)
 		fuse_session_destroy(m->se);
 	tree_free(m->tree);
+	audit_close(m->audit);
 	keymap_free(&m->map);
 	s3_client_free(m->s3);
 	aws_credentials_free(&m->creds);
@@ -175,7 +179,20 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 	}
 	if (connect_bucket(m) < 0)
 		return -1;
-	return tree_new(m->s3, &m->map, m->opts.cache_ttl, &m->tree) < 0 ? -1 : 0;
+	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {
+		fail("cannot open the audit log %s: %s", m->opts.audit_log, strerror(-rc));
+		return -1;
+	}
+	if (tree_new(m->s3, &m->map, m->opts.cache_ttl, m->opts.lock_ttl, &m->tree) < 0)
+		return -1;
+	m->guard = (struct guard){
+		.tree = m->tree, .s3 = m->s3, .audit = m->audit,
+		.policy = {
+			.unlock_off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
+			.min_age_s = m->opts.min_age_s,
+		},
+	};
+	return 0;
 }
 
 int main(int argc, char *argv[])

@@ -9,7 +9,7 @@
 
 #define OPT(t, field, value) { t, offsetof(struct tfs_options, field), value }
 
-enum { KEY_HELP, KEY_VERSION };
+enum { KEY_HELP, KEY_VERSION, KEY_RO };
 
 /* Option names follow Terraform's S3 backend where it has one. */
 static const struct fuse_opt option_spec[] = {
@@ -20,6 +20,11 @@ static const struct fuse_opt option_spec[] = {
 	OPT("workspace_key_prefix=%s", workspace_key_prefix, 0),
 	OPT("ca_file=%s", ca_file, 0),
 	OPT("cache_ttl=%lf", cache_ttl, 0),
+	OPT("lock_ttl=%lf", lock_ttl, 0),
+	OPT("unlock_min_age=%s", unlock_min_age, 0),
+	OPT("unlock=%s", unlock, 0),
+	OPT("audit_log=%s", audit_log, 0),
+	FUSE_OPT_KEY("ro", KEY_RO),
 	OPT("uid=%u", uid, 0),
 	OPT("gid=%u", gid, 0),
 	OPT("umask=%o", umask, 0),
@@ -43,6 +48,9 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_VERSION:
 		opts->show_version = 1;
 		return 0;
+	case KEY_RO:
+		opts->read_only = 1;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->source) {
 			opts->source = strdup(arg);
@@ -52,6 +60,43 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	default:
 		return 1;
 	}
+}
+
+/* "90", "90s", "15m", "2h", "1d" -> seconds. Returns 0 or -1. */
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	static const struct { char unit; double seconds; } units[] = {
+		{ '\0', 1 }, { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	if (end == s || v < 0 || (*end && end[1]))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (*end == units[i].unit) {
+			*out = v * units[i].seconds;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int check_lock_options(struct tfs_options *opts)
+{
+	if (opts->lock_ttl < 0) {
+		fprintf(stderr, "tfstatefs: lock_ttl must be 0 or more seconds\n");
+		return -1;
+	}
+	if (opts->unlock_min_age && parse_duration(opts->unlock_min_age, &opts->min_age_s) < 0) {
+		fprintf(stderr, "tfstatefs: unlock_min_age=%s is not a duration such as 90, 90s, 15m, 2h or 1d\n",
+		        opts->unlock_min_age);
+		return -1;
+	}
+	if (opts->unlock && strcmp(opts->unlock, "on") != 0 && strcmp(opts->unlock, "off") != 0) {
+		fprintf(stderr, "tfstatefs: unlock=%s: say unlock=on or unlock=off\n", opts->unlock);
+		return -1;
+	}
+	return 0;
 }
 
 /* "bucket", "bucket:/prefix", "bucket:prefix" or "s3://bucket/prefix". */
@@ -84,6 +129,7 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->cache_ttl = 30;
+	opts->lock_ttl = 1;
 	opts->uid = OPTION_UNSET;
 	opts->gid = OPTION_UNSET;
 	opts->umask = 022;
@@ -99,6 +145,8 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 		fprintf(stderr, "tfstatefs: cache_ttl must be 0 or more seconds\n");
 		return -1;
 	}
+	if (check_lock_options(opts) < 0)
+		return -1;
 	return split_source(opts);
 }
 
@@ -112,6 +160,9 @@ void options_free(struct tfs_options *opts)
 	free(opts->profile);
 	free(opts->workspace_key_prefix);
 	free(opts->ca_file);
+	free(opts->unlock_min_age);
+	free(opts->unlock);
+	free(opts->audit_log);
 }
 
 void options_print_help(const char *progname)
@@ -129,13 +180,16 @@ void options_print_help(const char *progname)
 	       "\n"
 	       "Files:\n"
 	       "  -o cache_ttl=SECONDS       how long listings are trusted (default 30)\n"
-	       "  -o uid=N,gid=N             owner of every file (default: yours)\n"
-	       "  -o umask=OCTAL             directories 0777&~umask, files 0444&~umask (default 022)\n"
+	       "  -o lock_ttl=SECONDS        how long a .tflock file is trusted (default 1)\n"
+	       "  -o uid=N,gid=N,umask=OCTAL owner and modes (default: yours, 022)\n"
+	       "\n"
+	       "Unlocking (rm of a .tflock file):\n"
+	       "  -o unlock_min_age=DURATION refuse locks younger than this (90s, 15m, 2h, 1d)\n"
+	       "  -o unlock=off, -o ro       refuse every unlock\n"
+	       "  -o audit_log=FILE          also write each attempt as a JSON line to FILE\n"
 	       "\n"
 	       "Running:\n"
-	       "  -f                         stay in the foreground\n"
-	       "  -d                         foreground with FUSE and S3 debug output\n"
-	       "  -s                         single-threaded\n"
+	       "  -f, -s, -d                 foreground; single-threaded; with FUSE and S3 debug\n"
 	       "  -o debug_s3                log every S3 request with its timing\n"
 	       "  -h, --help                 this text;  -V, --version  the version\n"
 	       "\n"

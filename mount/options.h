@@ -16,6 +16,12 @@ struct tfs_options {
 	char *workspace_key_prefix;
 	char *ca_file;
 	double cache_ttl;
+	double lock_ttl;
+	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */
+	double min_age_s;
+	char *unlock;           /* "on" or "off" */
+	int read_only;          /* -o ro: handled here, so that refused unlocks are audited */
+	char *audit_log;
 	unsigned uid, gid, umask;   /* uid and gid are OPTION_UNSET unless given */
 	int debug_s3;
 	int show_help, show_version;

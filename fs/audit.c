@@ -1,0 +1,136 @@
+/* One audit record per unlock attempt: to syslog, and as a JSON line to -o audit_log=FILE. */
+#include "fs/audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include "s3/log.h"
+
+struct audit {
+	int fd;                 /* -1: syslog only */
+	pthread_mutex_t lock;   /* one whole line at a time */
+};
+
+int audit_open(const char *path, struct audit **out)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->fd = -1;
+	if (path && (a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		int rc = -errno;
+		free(a);
+		return rc;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	*out = a;
+	return 0;
+}
+
+void audit_close(struct audit *a)
+{
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+static void command_of(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "re");
+	out[0] = '\0';
+	if (f) {
+		if (fgets(out, (int)len, f))
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case 0: return "";
+	case EBUSY: return "EBUSY";
+	case EPERM: return "EPERM";
+	case EROFS: return "EROFS";
+	case ENOENT: return "ENOENT";
+	case EACCES: return "EACCES";
+	case ENOMEM: return "ENOMEM";
+	default: return "EIO";
+	}
+}
+
+static void add(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+}
+
+static char *record_json(const struct audit_record *r, const char *command)
+{
+	char when[40];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+
+	json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	add(o, "time", when);
+	json_object_object_add(o, "uid", json_object_new_int64(r->uid));
+	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
+	add(o, "command", command);
+	add(o, "path", r->path);
+	add(o, "key", r->key);
+	add(o, "lock_id", r->lock_id);
+	add(o, "who", r->who);
+	add(o, "operation", r->operation);
+	add(o, "created", r->created);
+	add(o, "backend", r->backend);
+	add(o, "result", r->result);
+	add(o, "errno", errno_name(r->error));
+	add(o, "reason", r->reason);
+	char *line = NULL;
+	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	             JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
+		line = NULL;
+	json_object_put(o);
+	return line;
+}
+
+void audit_write(struct audit *a, const struct audit_record *r)
+{
+	char command[32];
+	command_of(r->pid, command, sizeof(command));
+	syslog(LOG_AUTHPRIV | LOG_NOTICE, "unlock %s%s%s: %s (lock %s, %s, %s) by uid %d pid %d (%s): %s",
+	       r->result, r->error ? " " : "", errno_name(r->error), r->path ? r->path : "",
+	       r->lock_id ? r->lock_id : "", r->who ? r->who : "", r->backend ? r->backend : "",
+	       (int)r->uid, (int)r->pid, command, r->reason ? r->reason : "");
+	log_info("unlock %s: %s: %s", r->result, r->path ? r->path : "", r->reason ? r->reason : "");
+	if (a->fd < 0)
+		return;
+	char *line = record_json(r, command);
+	if (!line) {
+		log_error("audit record for %s could not be written: out of memory", r->path);
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	size_t len = strlen(line);
+	if (write(a->fd, line, len) != (ssize_t)len)
+		log_error("audit log write failed: %s", strerror(errno));
+	pthread_mutex_unlock(&a->lock);
+	free(line);
+}
