@@ -4,6 +4,9 @@ change what passes, to play S3 behaviours and faults radosgw does not have.
     proxy = S3Proxy(backend_port)
     proxy.rewrite_response = lambda method, path, req_headers, status, headers, body: \
         (status, headers, body)                  # may answer something else
+    proxy.before_forward = lambda method, path, req_headers: \
+        None                                     # forward as usual, or
+        (status, [(name, value), ...], body)     # answer this instead, radosgw never asked
     proxy.requests      -> [(method, path, headers), ...]
 
 Requests go through unchanged: every header the client signed must reach radosgw as it
@@ -19,6 +22,7 @@ class S3Proxy:
         self.backend_port = backend_port
         self.requests = []
         self.rewrite_response = None
+        self.before_forward = None
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -29,6 +33,11 @@ class S3Proxy:
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items()}
                 proxy.requests.append((self.command, self.path, dict(headers)))
+                if proxy.before_forward:
+                    answer = proxy.before_forward(self.command, self.path, dict(headers))
+                    if answer is not None:
+                        self._reply(*answer)
+                        return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.backend_port, timeout=30)
                 # Host stays as the client sent and signed it.
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -40,6 +49,10 @@ class S3Proxy:
                 if proxy.rewrite_response:
                     status, rheaders, data = proxy.rewrite_response(
                         self.command, self.path, headers, status, rheaders, data)
+                conn.close()
+                self._reply(status, rheaders, data)
+
+            def _reply(self, status, rheaders, data):
                 self.send_response_only(status)
                 for k, v in rheaders:
                     if k.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -48,7 +61,6 @@ class S3Proxy:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
-                conn.close()
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 

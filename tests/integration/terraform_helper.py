@@ -32,9 +32,14 @@ class Terraform:
             lock += '\n    dynamodb_table = "%s"' % dynamodb_table
         sleep = ""
         if sleep_seconds:
+            # A provisioner runs only when the resource is created: triggers_replace =
+            # timestamp() replaces it on every apply, so every apply holds the lock for
+            # sleep_seconds (plan shows a replacement, which is fine for these tests).
+            # exec: the sleep is the process terraform kills on Ctrl-C, none is left behind.
             sleep = textwrap.dedent('''
+                triggers_replace = timestamp()
                 provisioner "local-exec" {
-                  command = "sleep %d"
+                  command = "exec sleep %d"
                 }''' % sleep_seconds)
         with open(os.path.join(self.dir, "main.tf"), "w") as f:
             f.write(textwrap.dedent('''\
@@ -80,3 +85,59 @@ class Terraform:
 
     def apply(self, n=1, *extra):
         return self.run("apply", "-auto-approve", "-input=false", "-no-color", "-var", "n=%d" % n, *extra)
+
+
+def descendants(pid):
+    """Every process below pid (children, grandchildren...), found through /proc."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def kill_tree(proc, sig=None):
+    """Kills a Popen'd terraform first (so it cannot clean up), then what it started
+    (the provisioner's sh and sleep, plugin processes), then reaps it."""
+    import signal
+    sig = signal.SIGKILL if sig is None else sig
+    below = descendants(proc.pid)
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+    for p in below:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def interrupt(proc, timeout=60):
+    """Ctrl-C for a Popen'd terraform: it stops, releases its lock and exits; whatever it
+    started and left running is killed after."""
+    import signal
+    below = descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=timeout)
+    for p in below:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
