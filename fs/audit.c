@@ -94,6 +94,13 @@ static char *record_json(const struct audit_record *r, const char *command)
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
 	add(o, "command", command);
 	add(o, "path", r->path);
+	/* The state the lock guards: the lock file's path without ".tflock". */
+	char *state = r->path ? strdup(r->path) : NULL;
+	char *dot = state ? strrchr(state, '.') : NULL;
+	if (dot && strcmp(dot, ".tflock") == 0)
+		*dot = '\0';
+	add(o, "state", state);
+	free(state);
 	add(o, "key", r->key);
 	add(o, "lock_id", r->lock_id);
 	add(o, "who", r->who);

@@ -10,11 +10,12 @@ from conftest import put_objects
 from test_locks import assert_rm_refused, get, lock_body
 
 
-def test_stat_then_lock_replaced_then_rm_after_lock_ttl_is_ebusy(s3, bucket, mount):
+def test_stat_then_lock_replaced_then_rm_after_lock_ttl_is_ebusy(s3, bucket, mount, tmp_path):
     key = "team/app/terraform.tfstate.tflock"
     first = lock_body(bucket, "team/app/terraform.tfstate", who="alice@laptop")
     put_objects(s3, bucket, {"team/app/terraform.tfstate": b"{}", key: first})
-    m = mount(bucket, ["lock_ttl=1"])
+    audit = str(tmp_path / "audit.jsonl")
+    m = mount(bucket, ["lock_ttl=1", "audit_log=" + audit])
     os.stat(m.p(key))                       # the user looked: this lock is the one shown
     second = lock_body(bucket, "team/app/terraform.tfstate", who="bob@ci")
     s3.put_object(Bucket=bucket, Key=key, Body=second)
@@ -29,3 +30,7 @@ def test_stat_then_lock_replaced_then_rm_after_lock_ttl_is_ebusy(s3, bucket, mou
     assert json.loads(second)["ID"] not in subprocess.run(
         ["ls", m.p("team/app")], capture_output=True, text=True).stdout
     assert not os.path.exists(m.p(key))
+    records = [json.loads(line) for line in open(audit)]
+    assert [(r["result"], r["errno"], r["who"]) for r in records] == [
+        ("refused", "EBUSY", "alice@laptop"), ("unlocked", "", "bob@ci")]
+    assert all(r["state"] == "team/app/terraform.tfstate" and r["path"] == key for r in records)
