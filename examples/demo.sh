@@ -108,11 +108,12 @@ start_demo() {
 	ls -lR "$DEMO/mnt"
 	say "\$ head -c 300 $DEMO/mnt/prod/network/terraform.tfstate"
 	head -c 300 "$DEMO/mnt/prod/network/terraform.tfstate"; echo
-	say "\$ cat $DEMO/mnt/teams/crashed/terraform.tfstate.tflock   # the stale lock object"
-	cat "$DEMO/mnt/teams/crashed/terraform.tfstate.tflock"; echo
+	say "\$ cat $DEMO/mnt/teams/crashed/terraform.tfstate.tflock   # who holds the stale lock"
+	cat "$DEMO/mnt/teams/crashed/terraform.tfstate.tflock"
 	cat <<-EOT
 
 	The mount stays up: browse it with ls, cat, find, stat.
+	  Remove the stale lock (guarded):  rm $DEMO/mnt/teams/crashed/terraform.tfstate.tflock
 	  S3 credentials for other tools:  source $DEMO/stack/env
 	  Unmount only:                    fusermount3 -u $DEMO/mnt
 	  Stop everything:                 make demo-stop
