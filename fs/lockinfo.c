@@ -1,5 +1,6 @@
 /* Terraform's lock info JSON decoded into printable fields, and the text a .tflock file shows. */
 #include "fs/lockinfo.h"
+#include "s3/xml.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -426,81 +427,8 @@ char *lockinfo_format(const struct lockinfo *li, const char *backend)
 	return b.s;
 }
 
-/* Reads exactly n digits at *s into *v and moves past them. */
-static bool digits(const char **s, int n, int *v)
-{
-	int x = 0;
-	for (int i = 0; i < n; i++) {
-		if ((*s)[i] < '0' || (*s)[i] > '9')
-			return false;
-		x = x * 10 + ((*s)[i] - '0');
-	}
-	*s += n;
-	*v = x;
-	return true;
-}
-
-/* Moves past one character of set; the terminating NUL never matches. */
-static bool expect(const char **s, const char *set)
-{
-	if (!**s || !strchr(set, **s))
-		return false;
-	(*s)++;
-	return true;
-}
-
-static int days_in(int year, int month)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" with an optional fraction of any length, which is dropped. */
-static bool parse_date_time(const char **s, struct tm *tm)
-{
-	int y, mo, d, h, mi, sec;
-	if (!digits(s, 4, &y) || !expect(s, "-") || !digits(s, 2, &mo) || !expect(s, "-") ||
-	    !digits(s, 2, &d) || !expect(s, "Tt") || !digits(s, 2, &h) || !expect(s, ":") ||
-	    !digits(s, 2, &mi) || !expect(s, ":") || !digits(s, 2, &sec))
-		return false;
-	/* RFC 3339 allows second 60 (a leap second); timegm carries it into the next minute. */
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in(y, mo) || h > 23 || mi > 59 || sec > 60)
-		return false;
-	if (expect(s, ".")) {
-		if (**s < '0' || **s > '9')
-			return false;
-		while (**s >= '0' && **s <= '9')
-			(*s)++;
-	}
-	*tm = (struct tm){ .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	                   .tm_hour = h, .tm_min = mi, .tm_sec = sec };
-	return true;
-}
-
-/* "Z" or "±hh:mm" into seconds east of UTC. */
-static bool parse_zone(const char **s, long *east)
-{
-	int h, m;
-	if (expect(s, "Zz")) {
-		*east = 0;
-		return true;
-	}
-	const char *sign = *s;
-	if (!expect(s, "+-") || !digits(s, 2, &h) || !expect(s, ":") || !digits(s, 2, &m) ||
-	    h > 23 || m > 59)
-		return false;
-	*east = (*sign == '-' ? -1L : 1L) * (h * 3600L + m * 60L);
-	return true;
-}
-
+/* Created is RFC 3339, as S3 dates are: one parser serves both. */
 int lockinfo_created_time(const struct lockinfo *li, time_t *out)
 {
-	const char *s = li ? li->created : NULL;
-	struct tm tm;
-	long east;
-	if (!s || !parse_date_time(&s, &tm) || !parse_zone(&s, &east) || *s)
-		return -EINVAL;
-	*out = timegm(&tm) - (time_t)east;
-	return 0;
+	return s3_parse_iso8601(li ? li->created : NULL, out);
 }

@@ -680,7 +680,7 @@ static bool read_date_time(const char **s, struct tm *tm)
 {
 	int y, mo, d, h, mi, sec;
 	if (!read_digits(s, 4, &y) || !expect(s, '-') || !read_digits(s, 2, &mo) ||
-	    !expect(s, '-') || !read_digits(s, 2, &d) || !expect(s, 'T') ||
+	    !expect(s, '-') || !read_digits(s, 2, &d) || !(expect(s, 'T') || expect(s, 't')) ||
 	    !read_digits(s, 2, &h) || !expect(s, ':') || !read_digits(s, 2, &mi) ||
 	    !expect(s, ':') || !read_digits(s, 2, &sec))
 		return false;
@@ -696,7 +696,7 @@ static bool read_date_time(const char **s, struct tm *tm)
  * unknown place, so it is refused. */
 static bool read_zone(const char **s, long *offset)
 {
-	if (expect(s, 'Z')) {
+	if (expect(s, 'Z') || expect(s, 'z')) {  /* RFC 3339 allows either case */
 		*offset = 0;
 		return true;
 	}
