@@ -339,33 +339,71 @@ static struct listed_page *batch_next(struct batch *b)
 	return &b->pages[b->npages];
 }
 
-/* Fetches every page of one listing into b. */
-static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
+/* Takes over one page of a listing; returns 0 or a negative errno that ends it. */
+typedef int (*page_fn)(void *ctx, struct s3_list_page *page);
+
+/* Hands every page of one ListObjectsV2 below prefix, in order, to on_page, which owns
+ * each page from then on. The one place that pages: failures are logged here, and a
+ * server repeating its continuation token ends the listing instead of looping forever. */
+static int list_pages(struct tree *t, const char *prefix, const char *delimiter,
+                      page_fn on_page, void *ctx)
 {
-	const char *token = NULL;
+	char *token = NULL;
+	int rc;
 	do {
-		struct listed_page *lp = batch_next(b);
-		if (!lp)
-			return -ENOMEM;
+		struct s3_list_page page;
 		struct aws_error err;
-		int rc = s3_list_page(t->s3, l->s3_prefix, NULL, token, &lp->page, &err);
-		if (rc < 0) {
+		if ((rc = s3_list_page(t->s3, prefix, delimiter, token, &page, &err)) < 0) {
 			char desc[512];
 			s3_error_describe(&err, desc, sizeof(desc));
-			log_error("listing prefix '%s' failed: %s", l->s3_prefix, desc);
-			return rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
+			log_error("listing prefix '%s' failed: %s", prefix, desc);
+			rc = rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
+			break;
 		}
-		lp->mode = l->mode;
-		b->npages++;
-		/* A server repeating its token would keep us here forever. */
-		if (lp->page.truncated && token && strcmp(token, lp->page.next_token) == 0) {
+		char *next = page.truncated ? strdup(page.next_token) : NULL;
+		bool repeated = next && token && strcmp(next, token) == 0;
+		if (page.truncated && !next) {
+			s3_list_page_free(&page);
+			rc = -ENOMEM;
+		} else {
+			rc = on_page(ctx, &page);
+		}
+		free(token);
+		token = next;
+		if (rc == 0 && repeated) {
 			log_error("listing prefix '%s': the server sent the same continuation token twice",
-			          l->s3_prefix);
-			return -EIO;
+			          prefix);
+			rc = -EIO;
 		}
-		token = lp->page.truncated ? lp->page.next_token : NULL;
-	} while (token);
+	} while (rc == 0 && token);
+	free(token);
+	return rc;
+}
+
+struct batch_fill {
+	struct batch *batch;
+	enum listing_mode mode;
+};
+
+static int batch_take_page(void *ctx, struct s3_list_page *page)
+{
+	struct batch_fill *f = ctx;
+	struct listed_page *lp = batch_next(f->batch);
+	if (!lp) {
+		s3_list_page_free(page);
+		return -ENOMEM;
+	}
+	lp->page = *page;
+	lp->mode = f->mode;
+	f->batch->npages++;
 	return 0;
+}
+
+/* Fetches every page of one flat listing into b. */
+static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
+{
+	struct batch_fill f = { .batch = b, .mode = l->mode };
+	return list_pages(t, l->s3_prefix, NULL, batch_take_page, &f);
 }
 
 static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
@@ -647,6 +685,18 @@ static struct node *apply_fetch(struct tree *t, struct node *dir, const char *na
 	return n;
 }
 
+/* The S3 key of lock file name in directory dir, which may have no node yet (a lock
+ * without a state beside it). Malloc'd, or NULL. */
+static char *lock_key(const struct tree *t, const struct node *dir, const char *name)
+{
+	char *dirpath = node_path(dir), *rel = NULL, *key = NULL;
+	if (dirpath && asprintf(&rel, "%s%s%s", dirpath, *dirpath ? "/" : "", name) >= 0)
+		key = keymap_path_to_key(t->map, rel);
+	free(dirpath);
+	free(rel);
+	return key;
+}
+
 /* Brings lock file name in directory parent up to date when its view is older than
  * lock_ttl. Returns 0, -ENOENT when there is no such lock, or the fetch's errno. */
 static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
@@ -654,20 +704,14 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent);
 	struct node *n = dir && dir->is_dir && !dir->detached ? find_child(t, dir, name) : NULL;
-	char *key = NULL, *path = NULL;
+	char *key = NULL;
 	int rc = 0;
 	if (!dir || !dir->is_dir || dir->detached)
 		rc = -ENOENT;
 	else if (n && (!n->is_lock || lock_is_fresh(t, n, now_mono())))
 		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
-	else if (n)
-		key = strdup(n->key);
-	else if ((path = node_path(dir)) && asprintf(&key, "%s%s%s", path, *path ? "/" : "", name) >= 0) {
-		char *rel = key;
-		key = keymap_path_to_key(t->map, rel);
-		free(rel);
-	}
-	free(path);
+	else
+		key = n ? strdup(n->key) : lock_key(t, dir, name);
 	pthread_mutex_unlock(&t->lock);
 	if (rc)
 		return rc < 0 ? rc : 0;
@@ -712,39 +756,52 @@ struct scanned_lock {
 
 /* Lists the lock objects directly in dirpath (a delimiter listing, one page per 1,000
  * keys of that directory alone). */
-static int scan_listing(struct tree *t, const char *dirpath, const struct listing *l,
-                        struct scanned_lock **found, size_t *nfound)
+struct scan {
+	const struct keymap *map;
+	const char *dirpath;        /* the directory scanned */
+	enum listing_mode mode;
+	struct scanned_lock *found;
+	size_t nfound;
+};
+
+/* The name of path if it is directly in dir ("" for the root), else NULL. */
+static const char *name_in(const char *path, const char *dir)
 {
-	char *token = NULL;
-	size_t dlen = strlen(dirpath);
-	int rc;
-	do {
-		struct s3_list_page pg;
-		struct aws_error err;
-		if ((rc = s3_list_page(t->s3, l->s3_prefix, "/", token, &pg, &err)) < 0)
-			break;
-		for (size_t i = 0; i < pg.nobjects && rc == 0; i++) {
-			char *path = NULL;
-			int v = keymap_key_to_path(t->map, l->mode, pg.objects[i].key, pg.objects[i].key_len, &path);
-			const char *name = path && dlen ? path + dlen + 1 : path;
-			if (v == KEY_FILE && (!dlen || (strncmp(path, dirpath, dlen) == 0 && path[dlen] == '/')) &&
-			    !strchr(name, '/') && lock_name(name)) {
-				struct scanned_lock *f = realloc(*found, (*nfound + 1) * sizeof(**found));
-				if (f) {
-					*found = f;
-					f[*nfound].name = strdup(name);
-					f[(*nfound)++].etag = strdup(pg.objects[i].etag ? pg.objects[i].etag : "");
-				}
-				rc = f ? 0 : -ENOMEM;
-			}
-			free(path);
-		}
-		free(token);
-		token = pg.truncated ? strdup(pg.next_token) : NULL;
-		s3_list_page_free(&pg);
-	} while (rc == 0 && token);
-	free(token);
-	return rc < 0 ? (rc == -EACCES || rc == -ENOMEM ? rc : -EIO) : 0;
+	size_t dlen = strlen(dir);
+	if (dlen && (strncmp(path, dir, dlen) != 0 || path[dlen] != '/'))
+		return NULL;
+	const char *name = dlen ? path + dlen + 1 : path;
+	return strchr(name, '/') ? NULL : name;
+}
+
+static int scan_add(struct scan *sc, const char *name, const char *etag)
+{
+	struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	sc->found = f;
+	f[sc->nfound].name = strdup(name);
+	f[sc->nfound++].etag = strdup(etag ? etag : "");
+	return 0;
+}
+
+/* Keeps the lock objects of one page of a delimiter listing. */
+static int scan_page(void *ctx, struct s3_list_page *page)
+{
+	struct scan *sc = ctx;
+	int rc = 0;
+	for (size_t i = 0; i < page->nobjects && rc == 0; i++) {
+		const struct s3_object *o = &page->objects[i];
+		char *path = NULL;
+		const char *name = NULL;
+		if (keymap_key_to_path(sc->map, sc->mode, o->key, o->key_len, &path) == KEY_FILE)
+			name = name_in(path, sc->dirpath);
+		if (name && lock_name(name))
+			rc = scan_add(sc, name, o->etag);
+		free(path);
+	}
+	s3_list_page_free(page);
+	return rc;
 }
 
 /* Puts what a scan found into directory dir: new lock files appear (fetched when first
@@ -759,9 +816,7 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scanned_lo
 			continue;
 		struct node *n = find_child(t, dir, found[i].name);
 		if (!n && (n = node_new(t, dir, found[i].name, strlen(found[i].name), false))) {
-			char *rel = node_path(n);
-			n->key = rel ? keymap_path_to_key(t->map, rel) : NULL;
-			free(rel);
+			n->key = lock_key(t, dir, found[i].name);
 			n->is_lock = true;
 			n->lock_checked = -1e18;
 		}
@@ -803,25 +858,25 @@ static int scan_locks(struct tree *t, uint64_t ino)
 		return -ENOMEM;
 	struct listing ls[2];
 	int n = keymap_dir_listings(t->map, path, ls), rc = n < 0 ? n : 0;
-	struct scanned_lock *found = NULL;
-	size_t nfound = 0;
+	struct scan sc = { .map = t->map, .dirpath = path };
 	for (int i = 0; i < n; i++) {
+		sc.mode = ls[i].mode;
 		if (rc == 0)
-			rc = scan_listing(t, path, &ls[i], &found, &nfound);
+			rc = list_pages(t, ls[i].s3_prefix, "/", scan_page, &sc);
 		keymap_listing_free(&ls[i]);
 	}
 	pthread_mutex_lock(&t->lock);
 	dir = find_ino(t, ino);
 	if (rc == 0 && dir && !dir->detached) {
-		apply_scan(t, dir, found, nfound);
+		apply_scan(t, dir, sc.found, sc.nfound);
 		dir->locks_scanned_at = now;
 	}
 	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 0; i < nfound; i++) {
-		free(found[i].name);
-		free(found[i].etag);
+	for (size_t i = 0; i < sc.nfound; i++) {
+		free(sc.found[i].name);
+		free(sc.found[i].etag);
 	}
-	free(found);
+	free(sc.found);
 	free(path);
 	return rc;
 }

@@ -34,3 +34,27 @@ def test_stat_then_lock_replaced_then_rm_after_lock_ttl_is_ebusy(s3, bucket, mou
     assert [(r["result"], r["errno"], r["who"]) for r in records] == [
         ("refused", "EBUSY", "alice@laptop"), ("unlocked", "", "bob@ci")]
     assert all(r["state"] == "team/app/terraform.tfstate" and r["path"] == key for r in records)
+
+
+def test_a_server_repeating_its_token_ends_the_lock_scan(stack, s3, bucket, mount):
+    from s3_proxy import S3Proxy
+    put_objects(s3, bucket, {"d/terraform.tfstate": b"{}"})
+    proxy = S3Proxy(int(stack["TFS_S3_PORT"]))
+    endless = (b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>%s</Name>'
+               b'<EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>'
+               b'<NextContinuationToken>same</NextContinuationToken></ListBucketResult>'
+               % bucket.encode())
+    # The lock scan's delimiter listings always answer "more, from token 'same'".
+    proxy.before_forward = lambda method, path, headers: (
+        (200, [("Content-Type", "application/xml")], endless) if "delimiter=%2F" in path
+        and "max-keys=1000" in path else None)
+    try:
+        m = mount(bucket, ["lock_ttl=0"], endpoint_options=["endpoint=" + proxy.endpoint,
+                                                           "use_path_style"])
+        r = subprocess.run(["ls", m.p("d")], capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0 and "Input/output error" in r.stderr, r
+        assert "same continuation token twice" in m.log()
+        assert os.path.exists(m.p("d/terraform.tfstate"))   # the mount still answers
+        m.unmount()
+    finally:
+        proxy.close()
