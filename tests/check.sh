@@ -47,7 +47,8 @@ grep -q '^fuzz:' <<<"$fuzz_out" || { printf '%s\n' "$fuzz_out" | tail -n 20; rec
 
 step "local stack (radosgw, dynalite)"
 STACK_DIR=$(mktemp -d /tmp/tfs-check-stack.XXXXXX)
-trap 'tests/stack/stop.sh "$STACK_DIR" >/dev/null 2>&1' EXIT
+# stop.sh leaves the directory while it holds the test reports: remove them too.
+trap 'tests/stack/stop.sh "$STACK_DIR" >/dev/null 2>&1; rm -rf "$STACK_DIR"' EXIT
 if ! tests/stack/start.sh "$STACK_DIR"; then
 	record stack 0 1
 else

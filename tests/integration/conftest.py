@@ -93,9 +93,13 @@ class Mount:
         deadline = time.time() + 20
         while not os.path.ismount(self.path):
             if self.proc.poll() is not None:
+                os.rmdir(self.path)
                 raise AssertionError("tfstatefs exited %d: %s" % (self.proc.returncode, self.log()))
             if time.time() > deadline:
                 self.proc.kill()
+                self.proc.wait()
+                subprocess.run(["fusermount3", "-uz", self.path], capture_output=True)
+                os.rmdir(self.path)
                 raise AssertionError("mount did not appear: " + self.log())
             time.sleep(0.05)
 
