@@ -2,6 +2,7 @@
 #define FUSE_USE_VERSION 314
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +36,16 @@ struct mount_state {
 	struct fuse_session *se;
 };
 
-static void fail(const char *fmt, const char *a, const char *b)
+/* One line on stderr, before the mount goes to the background. */
+__attribute__((format(printf, 1, 2)))
+static void fail(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "tfstatefs: ");
-	fprintf(stderr, fmt, a, b);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 }
 
 /* Credentials, region, client; then one ListObjectsV2 to prove the bucket answers. */
@@ -48,7 +54,7 @@ static int connect_bucket(struct mount_state *m)
 	struct aws_config_sources src = { .profile = m->opts.profile };
 	char *err = NULL;
 	if (aws_credentials_load(&src, &m->creds, &err) < 0) {
-		fail("no usable AWS credentials: %s%s", err ? err : "", "");
+		fail("no usable AWS credentials: %s", err ? err : "");
 		free(err);
 		return -1;
 	}
@@ -56,7 +62,7 @@ static int connect_bucket(struct mount_state *m)
 	if (!m->region && m->opts.endpoint)
 		m->region = strdup("us-east-1");  /* what S3-compatible servers expect by default */
 	if (!m->region) {
-		fail("no region: use -o region=NAME, or set AWS_REGION%s%s", "", "");
+		fail("no region: use -o region=NAME, or set AWS_REGION");
 		return -1;
 	}
 	struct s3_config cfg = {
@@ -65,13 +71,13 @@ static int connect_bucket(struct mount_state *m)
 		.debug = m->opts.debug_s3 || m->cmd.debug,
 	};
 	if (s3_client_new(&cfg, &m->creds, &m->s3, &err) < 0) {
-		fail("%s%s", err ? err : "out of memory", "");
+		fail("%s", err ? err : "out of memory");
 		free(err);
 		return -1;
 	}
 	char msg[1024];
 	if (s3_check_bucket(m->s3, m->map.prefix, msg, sizeof(msg)) < 0) {
-		fail("%s%s", msg, "");
+		fail("%s", msg);
 		return -1;
 	}
 	log_info("bucket %s answers at %s (region %s, credentials from %s)", m->opts.bucket,
@@ -167,7 +173,7 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 	if (fuse_parse_cmdline(args, &m->cmd) != 0)
 		return -1;
 	if (!m->cmd.mountpoint) {
-		fail("no mount point given%s%s", "", "");
+		fail("no mount point given");
 		return -1;
 	}
 	log_setup(m->cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_WARN, false);
@@ -203,7 +209,7 @@ int main(int argc, char *argv[])
 	 * ignores SIGPIPE once mounted, and the bucket check comes before. */
 	signal(SIGPIPE, SIG_IGN);
 	if (http_global_init() < 0) {
-		fail("cannot initialise libcurl%s%s", "", "");
+		fail("cannot initialise libcurl");
 		return 1;
 	}
 	int rc = prepare(&m, &args);
