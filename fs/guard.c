@@ -104,7 +104,7 @@ static int delete_shown(struct attempt *a)
 	}
 	if (err.http_status == 0)
 		return recheck_after_delete(a, rc);
-	s3_error_describe(&err, a->reason, sizeof(a->reason));
+	aws_error_describe(&err, a->reason, sizeof(a->reason));
 	return finish(a, "failed", rc == -EACCES ? EACCES : EIO);
 }
 

@@ -51,7 +51,7 @@ int lock_fetch(struct s3_client *s3, const char *key, struct lock_view **out)
 	if (rc < 0) {
 		if (rc != -ENOENT) {
 			char desc[512];
-			s3_error_describe(&err, desc, sizeof(desc));
+			aws_error_describe(&err, desc, sizeof(desc));
 			log_error("reading lock %s failed: %s", key, desc);
 		}
 		lock_view_free(v);

@@ -22,7 +22,7 @@ struct reader {
 static int get_failed(const char *key, int rc, const struct aws_error *err)
 {
 	char desc[512];
-	s3_error_describe(err, desc, sizeof(desc));
+	aws_error_describe(err, desc, sizeof(desc));
 	if (rc == -ENOENT) {
 		log_info("%s: gone from the bucket since it was listed (%s)", key, desc);
 		return rc;

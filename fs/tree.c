@@ -355,7 +355,7 @@ static int list_pages(struct tree *t, const char *prefix, const char *delimiter,
 		struct aws_error err;
 		if ((rc = s3_list_page(t->s3, prefix, delimiter, token, &page, &err)) < 0) {
 			char desc[512];
-			s3_error_describe(&err, desc, sizeof(desc));
+			aws_error_describe(&err, desc, sizeof(desc));
 			log_error("listing prefix '%s' failed: %s", prefix, desc);
 			rc = rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
 			break;

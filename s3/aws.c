@@ -203,7 +203,8 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
 		rc = send_once(c, req, url, resp);
 		if (rc == -ENOMEM || rc == -EPROTO || rc == -EFBIG)
 			break;
-		if (rc == 0 && !status_is_retryable(resp->status))
+		if (rc == 0 && !status_is_retryable(resp->status) &&
+		    !(req->is_throttle && req->is_throttle(resp)))
 			break;
 	}
 	free(url);
@@ -212,4 +213,16 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
 		snprintf(err->message, sizeof(err->message), "%s",
 		         resp->curl_error[0] ? resp->curl_error : strerror(-rc));
 	return rc;
+}
+
+void aws_error_describe(const struct aws_error *err, char *buf, size_t len)
+{
+	if (!err->http_status) {
+		snprintf(buf, len, "no answer: %s", err->message[0] ? err->message : "transport error");
+		return;
+	}
+	snprintf(buf, len, "%s (HTTP %ld)%s%s%s%s%s", err->code[0] ? err->code : "error",
+	         err->http_status, err->message[0] ? ": " : "", err->message,
+	         err->request_id[0] ? " [request " : "", err->request_id,
+	         err->request_id[0] ? "]" : "");
 }

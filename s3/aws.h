@@ -49,13 +49,19 @@ struct aws_request {
 	size_t body_len;
 	size_t max_body;              /* 0: the http default */
 	bool idempotent;              /* may be retried after a transport error or a 5xx */
+	/* Services that answer "slow down" with another status (DynamoDB's throttling is a
+	 * 400): says whether this response is one. NULL: the status alone decides. */
+	bool (*is_throttle)(const struct http_response *resp);
 	bool content_sha256_header;   /* S3 wants x-amz-content-sha256 */
 };
 
 /* Sends req signed, retrying idempotent requests on transport errors, 500, 502, 503,
- * 504 and 429 with capped exponential backoff and jitter. Returns 0 when a response
- * arrived (any status: the caller interprets it) or a negative errno from the transport
- * after the last attempt, with err->message saying why. resp is always to be freed. */
+ * 504, 429 and what req->is_throttle recognises, with capped exponential backoff and
+ * jitter. Returns 0 when a response arrived (any status: the caller interprets it) or
+ * a negative errno from the transport after the last attempt, with err->message saying why. resp is always to be freed. */
 int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
              struct aws_error *err);
+/* One line describing err for a log or a message: "NoSuchKey (HTTP 404): The specified
+ * key does not exist. [request 1234]", or "no answer: <transport error>". */
+void aws_error_describe(const struct aws_error *err, char *buf, size_t len);
 #endif

@@ -138,18 +138,6 @@ int s3_errno(long http_status, const char *code)
 	}
 }
 
-void s3_error_describe(const struct aws_error *err, char *buf, size_t len)
-{
-	if (!err->http_status) {
-		snprintf(buf, len, "no answer: %s", err->message[0] ? err->message : "transport error");
-		return;
-	}
-	snprintf(buf, len, "%s (HTTP %ld)%s%s%s%s%s", err->code[0] ? err->code : "error",
-	         err->http_status, err->message[0] ? ": " : "", err->message,
-	         err->request_id[0] ? " [request " : "", err->request_id,
-	         err->request_id[0] ? "]" : "");
-}
-
 /* Fills err from a non-2xx answer and returns its errno. */
 static int answer_error(const struct http_response *resp, struct aws_error *err)
 {
@@ -360,7 +348,7 @@ static void describe_check_failure(struct s3_client *c, int rc, const struct aws
 {
 	const char *b = c->bucket, *ep = c->endpoint_url;
 	char detail[512];
-	s3_error_describe(err, detail, sizeof(detail));
+	aws_error_describe(err, detail, sizeof(detail));
 	if (!err->http_status && rc == -EPROTO)
 		snprintf(msg, msglen, "cannot reach S3 endpoint %s securely: %s; for a private CA "
 		         "use -o ca_file=PATH", ep, err->message);

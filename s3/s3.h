@@ -64,9 +64,6 @@ int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
  * -EREMOTE, 400 -EINVAL, anything else -EIO. */
 int s3_errno(long http_status, const char *code);
 
-/* One line describing err for a log or a message: "NoSuchKey (404): The specified key
- * does not exist. [request 1234]". */
-void s3_error_describe(const struct aws_error *err, char *buf, size_t len);
 
 /* Checks with one ListObjectsV2 that the bucket answers to these credentials, in this
  * region. Returns 0, or a negative errno with msg holding one line that says what is
