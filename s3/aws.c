@@ -226,3 +226,85 @@ void aws_error_describe(const struct aws_error *err, char *buf, size_t len)
 	         err->request_id[0] ? " [request " : "", err->request_id,
 	         err->request_id[0] ? "]" : "");
 }
+
+static char *default_endpoint(const char *service, const char *region)
+{
+	char *url = NULL;
+	const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+	if (asprintf(&url, "https://%s.%s.%s", service, region, suffix) < 0)
+		return NULL;
+	return url;
+}
+
+static int service_fail(struct aws_service *s, char **err, int rc, const char *msg)
+{
+	if (err && asprintf(err, "%s", msg) < 0)
+		*err = NULL;
+	aws_service_free(s);
+	return rc;
+}
+
+int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg,
+                     const struct aws_credentials *creds, char **err)
+{
+	memset(s, 0, sizeof(*s));
+	if (err)
+		*err = NULL;
+	s->name = cfg->name;
+	s->debug = cfg->debug;
+	/* SigV4 signs for a region even where the endpoint is a local one. */
+	if (!cfg->region || !*cfg->region)
+		return service_fail(s, err, -EINVAL, "no region: set -o region=");
+	s->endpoint_url = cfg->endpoint ? strdup(cfg->endpoint)
+	                                : default_endpoint(cfg->signing_name, cfg->region);
+	if (!s->endpoint_url)
+		return service_fail(s, err, -ENOMEM, "out of memory");
+	if (aws_endpoint_parse(s->endpoint_url, &s->endpoint) < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s endpoint '%s' is not an http:// or https:// URL with a "
+		         "host name", s->name, s->endpoint_url);
+		return service_fail(s, err, -EINVAL, msg);
+	}
+	struct http_settings hs = { .ca_file = cfg->ca_file, .verbose = false };
+	int rc = http_pool_new(&hs, &s->http);
+	if (rc == 0)
+		rc = aws_client_new(s->http, creds, cfg->region, cfg->signing_name, &s->aws);
+	return rc < 0 ? service_fail(s, err, rc, "out of memory") : 0;
+}
+
+void aws_service_free(struct aws_service *s)
+{
+	aws_client_free(s->aws);
+	http_pool_free(s->http);
+	aws_endpoint_free(&s->endpoint);
+	free(s->endpoint_url);
+	memset(s, 0, sizeof(*s));
+}
+
+static void trace(const struct aws_service *s, const char *op, const char *what,
+                  const struct aws_error *err, const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	/* Keys and lock IDs come from whoever can write the bucket, and end on a terminal. */
+	char shown[512];
+	snprintf(shown, sizeof(shown), "%s", what);
+	for (char *p = shown; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "%s: %s %s -> %ld in %.1f ms (%d attempt%s)\n", s->name, op, shown,
+	        err->http_status, ms, err->attempts, err->attempts == 1 ? "" : "s");
+}
+
+int aws_service_send(struct aws_service *s, struct aws_request *req, const char *op,
+                     const char *what, struct http_response *resp, struct aws_error *err)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	req->endpoint = &s->endpoint;
+	int rc = aws_send(s->aws, req, resp, err);
+	if (s->debug)
+		trace(s, op, what, err, &t0);
+	return rc;
+}

@@ -8,18 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
+#include "s3/log.h"
 #include "s3/sigv4.h"
 
 #define S3_LIST_MAX_BODY (16u << 20)
+#define S3_MD5_CHUNK (8u << 20)
 
 struct s3_client {
-	struct http_pool *http;
-	struct aws_client *aws;
-	struct aws_endpoint endpoint;
-	char *endpoint_url;
+	struct aws_service svc;
 	char *bucket;
 	char *vhost;            /* "<bucket>.<endpoint host>" with virtual-hosted addressing, else NULL */
-	bool debug;
 };
 
 /* A virtual host name only works where DNS and TLS certificates can carry the bucket:
@@ -38,18 +37,9 @@ static bool needs_path_style(const struct aws_endpoint *e, const char *bucket)
 	return strcmp(e->scheme, "https") == 0 && strchr(bucket, '.');
 }
 
-static char *default_endpoint(const char *region)
-{
-	char *url = NULL;
-	const char *suffix = strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
-	if (asprintf(&url, "https://s3.%s.%s", region, suffix) < 0)
-		return NULL;
-	return url;
-}
-
 static int client_fail(struct s3_client *c, char **err, int rc, const char *fmt, const char *arg)
 {
-	if (err && asprintf(err, fmt, arg) < 0)
+	if (err && !*err && asprintf(err, fmt, arg) < 0)
 		*err = NULL;
 	s3_client_free(c);
 	return rc;
@@ -63,25 +53,18 @@ int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *cre
 	struct s3_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->debug = cfg->debug;
-	c->bucket = strdup(cfg->bucket);
-	c->endpoint_url = cfg->endpoint ? strdup(cfg->endpoint) : default_endpoint(cfg->region);
-	if (!c->bucket || !c->endpoint_url)
+	if (!(c->bucket = strdup(cfg->bucket)))
 		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
-	if (aws_endpoint_parse(c->endpoint_url, &c->endpoint) < 0)
-		return client_fail(c, err, -EINVAL,
-		                   "endpoint '%s' is not an http:// or https:// URL with a host name",
-		                   c->endpoint_url);
-	if (!cfg->path_style && !needs_path_style(&c->endpoint, c->bucket) &&
-	    asprintf(&c->vhost, "%s.%s", c->bucket, c->endpoint.host) < 0)
-		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
-
-	struct http_settings hs = { .ca_file = cfg->ca_file, .verbose = false };
-	int rc = http_pool_new(&hs, &c->http);
-	if (rc == 0)
-		rc = aws_client_new(c->http, creds, cfg->region, "s3", &c->aws);
+	struct aws_service_config sc = {
+		.name = "S3", .signing_name = "s3", .endpoint = cfg->endpoint, .region = cfg->region,
+		.ca_file = cfg->ca_file, .debug = cfg->debug,
+	};
+	int rc = aws_service_init(&c->svc, &sc, creds, err);
 	if (rc < 0)
 		return client_fail(c, err, rc, "%s", "out of memory");
+	if (!cfg->path_style && !needs_path_style(&c->svc.endpoint, c->bucket) &&
+	    asprintf(&c->vhost, "%s.%s", c->bucket, c->svc.endpoint.host) < 0)
+		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
 	*out = c;
 	return 0;
 }
@@ -90,10 +73,7 @@ void s3_client_free(struct s3_client *c)
 {
 	if (!c)
 		return;
-	aws_client_free(c->aws);
-	http_pool_free(c->http);
-	aws_endpoint_free(&c->endpoint);
-	free(c->endpoint_url);
+	aws_service_free(&c->svc);
 	free(c->bucket);
 	free(c->vhost);
 	free(c);
@@ -101,7 +81,7 @@ void s3_client_free(struct s3_client *c)
 
 const char *s3_client_endpoint(const struct s3_client *c)
 {
-	return c->endpoint_url;
+	return c->svc.endpoint_url;
 }
 
 /* "/bucket/key" (path-style) or "/key" (virtual host), percent-encoded. */
@@ -161,34 +141,19 @@ static int answer_error(const struct http_response *resp, struct aws_error *err)
 	return s3_errno(resp->status, err->code);
 }
 
-static void trace(const struct s3_client *c, const char *method, const char *what,
-                  const struct aws_error *err, const struct timespec *t0)
-{
-	if (!c->debug)
-		return;
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-	fprintf(stderr, "s3: %s %s -> %ld in %.1f ms (%d attempt%s)\n", method, what,
-	        err->http_status, ms, err->attempts, err->attempts == 1 ? "" : "s");
-}
-
 /* Sends a request on the bucket; returns 0 with a 2xx response or a negative errno. */
 static int bucket_send(struct s3_client *c, const char *method, const char *path,
                        const char *query, const struct http_header *headers, size_t nheaders,
                        size_t max_body, struct http_response *resp, struct aws_error *err)
 {
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct aws_request req = {
-		.method = method, .endpoint = &c->endpoint, .host = c->vhost, .path = path,
+		.method = method, .host = c->vhost, .path = path,
 		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
 		.idempotent = strcmp(method, "DELETE") != 0, .content_sha256_header = true,
 	};
-	int rc = aws_send(c->aws, &req, resp, err);
+	int rc = aws_service_send(&c->svc, &req, method, path, resp, err);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))
 		rc = answer_error(resp, err);
-	trace(c, method, path, err, &t0);
 	return rc;
 }
 
@@ -262,6 +227,43 @@ int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
 	return list_page_n(c, prefix, delimiter, token, 1000, page, err);
 }
 
+/* The one place that pages: a server repeating its continuation token ends the listing
+ * instead of looping forever. */
+int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
+                 s3_page_fn on_page, void *ctx)
+{
+	char *token = NULL;
+	int rc;
+	do {
+		struct s3_list_page page;
+		struct aws_error err;
+		if ((rc = s3_list_page(c, prefix, delimiter, token, &page, &err)) < 0) {
+			char desc[512];
+			aws_error_describe(&err, desc, sizeof(desc));
+			log_error("listing prefix '%s' failed: %s", prefix, desc);
+			rc = rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
+			break;
+		}
+		char *next = page.truncated ? strdup(page.next_token) : NULL;
+		bool repeated = next && token && strcmp(next, token) == 0;
+		if (page.truncated && !next) {
+			s3_list_page_free(&page);
+			rc = -ENOMEM;
+		} else {
+			rc = on_page(ctx, &page);
+		}
+		free(token);
+		token = next;
+		if (rc == 0 && repeated) {
+			log_error("listing prefix '%s': the server sent the same continuation token twice",
+			          prefix);
+			rc = -EIO;
+		}
+	} while (rc == 0 && token);
+	free(token);
+	return rc;
+}
+
 static void object_info_from(const struct http_response *resp, struct s3_object_info *info)
 {
 	memset(info, 0, sizeof(*info));
@@ -329,6 +331,39 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 	return rc;
 }
 
+int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, char hex[33],
+                  struct aws_error *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -ENOMEM;
+	}
+	int rc = 0;
+	for (uint64_t off = 0;;) {
+		char *data = NULL;
+		size_t n = 0;
+		struct s3_object_info info;
+		rc = s3_get_object(c, key, off, S3_MD5_CHUNK, if_match, &data, &n, &info, err);
+		if (rc == 0 && n)
+			EVP_DigestUpdate(md, data, n);
+		free(data);
+		off += n;
+		if (rc < 0 || n < S3_MD5_CHUNK || off >= info.size)
+			break;
+	}
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	if (rc == 0 && EVP_DigestFinal_ex(md, sum, &len) == 1 && len == 16) {
+		for (unsigned i = 0; i < 16; i++)
+			snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
 int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
                      struct aws_error *err)
 {
@@ -346,7 +381,7 @@ int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
 static void describe_check_failure(struct s3_client *c, int rc, const struct aws_error *err,
                                    char *msg, size_t msglen)
 {
-	const char *b = c->bucket, *ep = c->endpoint_url;
+	const char *b = c->bucket, *ep = c->svc.endpoint_url;
 	char detail[512];
 	aws_error_describe(err, detail, sizeof(detail));
 	if (!err->http_status && rc == -EPROTO)
@@ -357,10 +392,10 @@ static void describe_check_failure(struct s3_client *c, int rc, const struct aws
 		         ep, err->message);
 	else if (rc == -EREMOTE && err->region[0])
 		snprintf(msg, msglen, "bucket %s is in region %s, not %s: mount with -o region=%s",
-		         b, err->region, aws_client_region(c->aws), err->region);
+		         b, err->region, aws_client_region(c->svc.aws), err->region);
 	else if (rc == -EREMOTE)
 		snprintf(msg, msglen, "bucket %s is not in region %s (%s): set -o region= to the bucket's region",
-		         b, aws_client_region(c->aws), detail);
+		         b, aws_client_region(c->svc.aws), detail);
 	else if (strcmp(err->code, "NoSuchBucket") == 0)
 		snprintf(msg, msglen, "bucket %s does not exist at %s: check the bucket name", b, ep);
 	else if (strcmp(err->code, "InvalidAccessKeyId") == 0)

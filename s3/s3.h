@@ -37,6 +37,16 @@ const char *s3_client_endpoint(const struct s3_client *c);
 int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
                  const char *token, struct s3_list_page *page, struct aws_error *err);
 
+/* Takes over one page of a listing (it frees it); returns 0 or a negative errno that
+ * ends the listing. */
+typedef int (*s3_page_fn)(void *ctx, struct s3_list_page *page);
+
+/* Hands every page of one ListObjectsV2 below prefix, in order, to on_page. Failures are
+ * logged here. Returns 0, -EACCES, -ENOMEM, -EIO (also for a server that repeats its
+ * continuation token), or on_page's error. */
+int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
+                 s3_page_fn on_page, void *ctx);
+
 /* What GET and HEAD say about an object. */
 struct s3_object_info {
 	uint64_t size;          /* the whole object's size */
@@ -51,6 +61,12 @@ struct s3_object_info {
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
                   const char *if_match, char **data, size_t *data_len,
                   struct s3_object_info *info, struct aws_error *err);
+
+/* The lowercase hex MD5 of key's bytes (what Terraform keeps as a state's DynamoDB
+ * digest), read in ranges all pinned to ETag if_match when given. Returns 0, -ECANCELED
+ * (the object changed while read), -ENOENT, or a negative errno with *err filled. */
+int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, char hex[33],
+                  struct aws_error *err);
 
 /* Deletes key only while it still has ETag if_match (DeleteObject with If-Match, never a
  * versionId: on a versioned bucket that leaves a delete marker, as Terraform does, and

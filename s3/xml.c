@@ -1,5 +1,6 @@
 /* S3 XML documents (ListObjectsV2 pages, error bodies) read with libxml2's SAX2 parser. */
 #include "s3/xml.h"
+#include "s3/memdup.h"
 #include "s3/hex.h"
 
 #include <errno.h>
@@ -236,16 +237,6 @@ static int xml_read(const char *body, size_t len, const struct xml_ops *ops, voi
 
 /* ---- field values ---- */
 
-static char *memdup_str(const char *s, size_t len)
-{
-	char *p = malloc(len + 1);
-	if (p) {
-		memcpy(p, s, len);
-		p[len] = '\0';
-	}
-	return p;
-}
-
 /* Undoes S3's encoding-type=url: %XX is one byte (any byte, %00 included). '+' stays '+':
  * S3 writes a space as %20 and '+' as %2B, so a bare '+' can only be a literal one. */
 static int percent_decode(const char *s, size_t len, char **out, size_t *out_len)
@@ -297,7 +288,7 @@ static int set_once(char **field, const char *text, size_t len)
 {
 	if (*field)
 		return -EBADMSG;
-	return (*field = memdup_str(text, len)) ? 0 : -ENOMEM;
+	return (*field = memdup_nul(text, len)) ? 0 : -ENOMEM;
 }
 
 /* ---- ListBucketResult ---- */
@@ -390,7 +381,7 @@ static int set_key(struct s3_object *o, const char *text, size_t len)
 {
 	if (o->key)
 		return -EBADMSG;
-	if (!(o->key = memdup_str(text, len)))
+	if (!(o->key = memdup_nul(text, len)))
 		return -ENOMEM;
 	o->key_len = len;
 	return len ? 0 : -EBADMSG;
@@ -419,7 +410,7 @@ static int add_prefix(struct list_doc *d, const char *text, size_t len)
 	if (d->have_prefix)
 		return -EBADMSG;
 	d->have_prefix = true;
-	char *prefix = memdup_str(text, len);
+	char *prefix = memdup_nul(text, len);
 	if (!prefix)
 		return -ENOMEM;
 	void *prefixes = pg->prefixes;
