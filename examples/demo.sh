@@ -103,13 +103,20 @@ start_demo() {
 		/usr/bin/python3 examples/seed-demo.py states "$BUCKET" "$TABLE"
 	fi
 	say "Mounting s3://$BUCKET at $DEMO/mnt"
-	build/tfstatefs "$BUCKET" "$DEMO/mnt" -o "endpoint=$TFS_S3_ENDPOINT,use_path_style,region=us-east-1"
+	build/tfstatefs "$BUCKET" "$DEMO/mnt" -o "endpoint=$TFS_S3_ENDPOINT,use_path_style,region=us-east-1" \
+		-o "dynamodb_table=$TABLE,dynamodb_endpoint=$TFS_DDB_ENDPOINT"
 	say "\$ ls -lR $DEMO/mnt"
 	ls -lR "$DEMO/mnt"
 	say "\$ head -c 300 $DEMO/mnt/prod/network/terraform.tfstate"
 	head -c 300 "$DEMO/mnt/prod/network/terraform.tfstate"; echo
 	say "\$ cat $DEMO/mnt/teams/crashed/terraform.tfstate.tflock   # who holds the stale lock"
 	cat "$DEMO/mnt/teams/crashed/terraform.tfstate.tflock"
+	say "\$ cat $DEMO/mnt/legacy/billing/terraform.tfstate.tflock   # a DynamoDB lock, held"
+	cat "$DEMO/mnt/legacy/billing/terraform.tfstate.tflock"
+	say "\$ cat $DEMO/mnt/.tfstatefs/locks       # every lock: path, backend, ID, Who, Operation, Created"
+	cat "$DEMO/mnt/.tfstatefs/locks"
+	say "\$ cat $DEMO/mnt/.tfstatefs/migration   # path, S3 lockfile, DynamoDB lock, digest, note"
+	cat "$DEMO/mnt/.tfstatefs/migration"
 	cat <<-EOT
 
 	The mount stays up: browse it with ls, cat, find, stat.

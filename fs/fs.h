@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "fs/guard.h"
+#include "fs/reports.h"
 #include "fs/tree.h"
 
 struct tfs_settings {
@@ -19,6 +20,7 @@ struct tfs {
 	struct tree *tree;      /* borrowed */
 	struct s3_client *s3;   /* borrowed */
 	struct guard *guard;    /* borrowed */
+	struct reports *reports;    /* borrowed: the files of /.tfstatefs/ */
 };
 
 struct fuse_lowlevel_ops;

@@ -2,11 +2,20 @@
 #include "fs/guard.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "fs/lock.h"
+
+/* What became of one backend's lock. */
+enum outcome {
+	NOT_SHOWN,      /* no lock of this backend was shown or is there */
+	REMOVED,        /* deleted by this attempt */
+	GONE,           /* already gone when its turn came */
+	CHANGED,        /* its condition failed: it changed hands */
+	FAILED,         /* the delete failed; the lock is still there */
+};
 
 /* One unlock attempt as it goes: what was shown, who asks, what came of it. */
 struct attempt {
@@ -16,16 +25,33 @@ struct attempt {
 	const char *name;
 	uid_t uid;
 	pid_t pid;
-	char reason[512];
+	enum outcome s3, ddb;
+	int error;              /* the errno of a FAILED part */
+	char reason[1024];
 };
+
+/* Appends a sentence to the reason the audit record gives. */
+static void say(struct attempt *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct attempt *a, const char *fmt, ...)
+{
+	size_t used = strlen(a->reason);
+	if (used && used + 2 < sizeof(a->reason)) {
+		memcpy(a->reason + used, "; ", 3);
+		used += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->reason + used, sizeof(a->reason) - used, fmt, ap);
+	va_end(ap);
+}
 
 static int finish(struct attempt *a, const char *result, int error)
 {
 	struct audit_record r = {
 		.uid = a->uid, .pid = a->pid, .path = a->shown.path, .key = a->shown.key,
 		.lock_id = a->shown.id, .who = a->shown.who, .operation = a->shown.operation,
-		.created = a->shown.created, .backend = "s3", .result = result, .error = error,
-		.reason = a->reason,
+		.created = a->shown.created, .backend = a->shown.backend, .result = result,
+		.error = error, .reason = a->reason,
 	};
 	audit_write(a->g->audit, &r);
 	return -error;
@@ -36,76 +62,167 @@ static int refuse(struct attempt *a, int error)
 	return finish(a, "refused", error);
 }
 
-/* Has the lock changed hands since it was shown? */
-static bool changed(const struct attempt *a, const struct lock_view *now)
+static const char *or_q(const char *s)
 {
-	const char *id = now->info.id ? now->info.id : "";
-	return strcmp(now->etag, a->shown.etag) != 0 || strcmp(id, a->shown.id) != 0;
+	return s ? s : "?";
+}
+
+/* Has a backend's lock changed hands since it was shown? A lock where none was shown
+ * counts as changed: removing the one shown would leave a state half unlocked. */
+static bool s3_changed(const struct attempt *a, const struct lock_view *now)
+{
+	if (!now->s3.held)
+		return false;
+	const char *id = now->s3.info.id ? now->s3.info.id : "";
+	return !a->shown.s3_held || strcmp(now->s3.etag, a->shown.etag) != 0 ||
+	       strcmp(id, a->shown.id) != 0;
+}
+
+static bool ddb_changed(const struct attempt *a, const struct lock_view *now)
+{
+	if (!now->ddb.held)
+		return false;
+	return !a->shown.ddb_held || now->ddb.raw_len != a->shown.ddb_info_len ||
+	       memcmp(now->ddb.raw, a->shown.ddb_info, now->ddb.raw_len) != 0;
 }
 
 static int refuse_changed(struct attempt *a, const struct lock_view *now)
 {
-	snprintf(a->reason, sizeof(a->reason), "the lock changed hands since it was shown: shown "
-	         "ID %s (ETag %s), now ID %s (ETag %s) held by %s; read the lock file again",
-	         a->shown.id, a->shown.etag, now->info.id ? now->info.id : "?", now->etag,
-	         now->info.who ? now->info.who : "?");
+	bool s3 = s3_changed(a, now);
+	const struct lock_part *p = s3 ? &now->s3 : &now->ddb;
+	const char *shown_as = s3 ? (a->shown.s3_held ? "" : " (none was shown there)")
+	                          : (a->shown.ddb_held ? "" : " (none was shown there)");
+	say(a, "the lock changed hands since it was shown: shown ID %s (%s), now the %s lock%s has "
+	    "ID %s held by %s; read the lock file again", a->shown.id, a->shown.backend,
+	    s3 ? "S3" : "DynamoDB", shown_as, or_q(p->info.id), or_q(p->info.who));
 	return refuse(a, EBUSY);
 }
 
-/* Seconds since the lock was taken: its Created, else the object's time. */
+/* Seconds since the lock was taken: its Created, else the lockfile's time. */
 static double lock_age(const struct lock_view *v)
 {
 	time_t created;
-	if (lockinfo_created_time(&v->info, &created) < 0)
+	if (lockinfo_created_time(lock_primary(v), &created) < 0)
 		created = v->mtime;
 	return difftime(time(NULL), created);
 }
 
-/* No answer to the DELETE: whether it happened is found out, not assumed. */
-static int recheck_after_delete(struct attempt *a, int delete_rc)
+/* ---- deleting each backend's lock ---- */
+
+/* No clear answer to a delete: whether it happened is found out by reading again. */
+static enum outcome s3_recheck(struct attempt *a, const char *why)
 {
-	struct lock_view *now = NULL;
-	int rc = lock_fetch(a->g->s3, a->shown.key, &now);
-	int out;
-	if (rc == -ENOENT) {
-		snprintf(a->reason, sizeof(a->reason), "the delete's answer was lost (%s); the lock is "
-		         "gone", strerror(-delete_rc));
-		tree_lock_forget(a->g->tree, a->parent, a->name);
-		out = finish(a, "unlocked", 0);
-	} else if (rc == 0 && changed(a, now)) {
-		out = refuse_changed(a, now);
-	} else {
-		snprintf(a->reason, sizeof(a->reason), "DeleteObject failed (%s) and the lock is still "
-		         "there; try again", strerror(-delete_rc));
-		out = finish(a, "failed", EIO);
-	}
-	lock_view_free(now);
-	return out;
+	struct lock_part now;
+	int rc = lock_fetch_s3(a->g->locks->s3, a->shown.key, &now);
+	enum outcome o = rc == -ENOENT ? REMOVED
+	               : rc == 0 && strcmp(now.etag, a->shown.etag) != 0 ? CHANGED : FAILED;
+	say(a, "S3 lockfile: %s; read again, it is %s", why,
+	    o == REMOVED ? "gone" : o == CHANGED ? "another lock now" : "still there");
+	if (o == FAILED)
+		a->error = EIO;
+	lock_part_clear(&now);
+	return o;
 }
 
-static int delete_shown(struct attempt *a)
+static enum outcome delete_s3(struct attempt *a)
 {
 	struct aws_error err;
-	int rc = s3_delete_object(a->g->s3, a->shown.key, a->shown.etag, &err);
+	int rc = s3_delete_object(a->g->locks->s3, a->shown.key, a->shown.etag, &err);
+	char detail[512];
+	aws_error_describe(&err, detail, sizeof(detail));
 	if (rc == 0) {
-		tree_lock_forget(a->g->tree, a->parent, a->name);
-		snprintf(a->reason, sizeof(a->reason), "deleted with If-Match %s", a->shown.etag);
-		return finish(a, "unlocked", 0);
+		say(a, "S3 lockfile deleted with If-Match %s", a->shown.etag);
+		return REMOVED;
 	}
 	if (rc == -ECANCELED) {
-		snprintf(a->reason, sizeof(a->reason), "the lock changed between the re-read and the "
-		         "delete (S3 answered 412 to If-Match %s)", a->shown.etag);
-		return refuse(a, EBUSY);
+		say(a, "S3 lockfile changed between the re-read and the delete (412 to If-Match %s)",
+		    a->shown.etag);
+		return CHANGED;
 	}
 	if (rc == -ENOENT) {
-		tree_lock_forget(a->g->tree, a->parent, a->name);
-		snprintf(a->reason, sizeof(a->reason), "the lock went away before the delete");
-		return refuse(a, ENOENT);
+		say(a, "S3 lockfile went away before the delete");
+		return GONE;
 	}
 	if (err.http_status == 0)
-		return recheck_after_delete(a, rc);
-	aws_error_describe(&err, a->reason, sizeof(a->reason));
-	return finish(a, "failed", rc == -EACCES ? EACCES : EIO);
+		return s3_recheck(a, detail);
+	say(a, "S3 lockfile: DeleteObject failed: %s", detail);
+	a->error = rc == -EACCES ? EACCES : EIO;
+	return FAILED;
+}
+
+/* The DynamoDB item after a delete that did not clearly succeed: gone, another, the same. */
+static enum outcome ddb_recheck(struct attempt *a, const char *why)
+{
+	char *state = lock_state_key(a->shown.key), *info = NULL;
+	size_t len = 0;
+	int rc = state ? locktable_get_lock(a->g->locks->table, state, &info, &len) : -ENOMEM;
+	enum outcome o = rc == -ENOENT ? GONE
+	               : rc == 0 && (len != a->shown.ddb_info_len ||
+	                             memcmp(info, a->shown.ddb_info, len) != 0) ? CHANGED : FAILED;
+	say(a, "DynamoDB lock: %s; read again, it is %s", why,
+	    o == GONE ? "gone" : o == CHANGED ? "another lock now" : "still there");
+	if (o == FAILED)
+		a->error = EIO;
+	free(state);
+	free(info);
+	return o;
+}
+
+static enum outcome delete_ddb(struct attempt *a)
+{
+	struct aws_error err;
+	char *state = lock_state_key(a->shown.key);
+	int rc = state ? locktable_delete_lock(a->g->locks->table, state, a->shown.ddb_info,
+	                                       a->shown.ddb_info_len, &err) : -ENOMEM;
+	free(state);
+	char detail[512];
+	aws_error_describe(&err, detail, sizeof(detail));
+	if (rc == 0) {
+		say(a, "DynamoDB lock deleted on condition Info = the Info shown");
+		return REMOVED;
+	}
+	if (rc == -ECANCELED)
+		return ddb_recheck(a, "the condition Info = the Info shown failed");
+	if (err.http_status == 0 && rc != -ENOMEM) {
+		enum outcome o = ddb_recheck(a, detail);
+		return o == GONE ? REMOVED : o;
+	}
+	say(a, "DynamoDB lock: DeleteItem failed: %s", detail);
+	a->error = rc == -EACCES ? EACCES : EIO;
+	return FAILED;
+}
+
+/* The audit result and errno from what became of each backend's lock. */
+static int conclude(struct attempt *a)
+{
+	bool removed = a->s3 == REMOVED || a->ddb == REMOVED;
+	bool changed = a->s3 == CHANGED || a->ddb == CHANGED;
+	bool failed = a->s3 == FAILED || a->ddb == FAILED;
+	int error = changed ? EBUSY : failed ? a->error : 0;
+	if (!error)
+		tree_lock_forget(a->g->tree, a->parent, a->name);
+	else if (removed)
+		tree_lock_stale(a->g->tree, a->parent, a->name);  /* it shows what is left */
+	if (!removed && !error)
+		return refuse(a, ENOENT);   /* every lock shown was gone by its turn */
+	if (removed && error)
+		return finish(a, "partial", error);
+	return finish(a, removed ? "unlocked" : changed ? "refused" : "failed", error);
+}
+
+/* Step 4: the DynamoDB item first, so that the lockfile keeps runners that take both
+ * out until the end. */
+static int delete_both(struct attempt *a, const struct lock_view *now)
+{
+	if (a->shown.s3_held && !now->s3.held)
+		say(a, "S3 lockfile already gone");
+	if (a->shown.ddb_held && !now->ddb.held)
+		say(a, "DynamoDB lock already gone");
+	a->ddb = now->ddb.held ? delete_ddb(a) : NOT_SHOWN;
+	a->s3 = now->s3.held && a->ddb != FAILED && a->ddb != CHANGED ? delete_s3(a) : NOT_SHOWN;
+	if (now->s3.held && a->s3 == NOT_SHOWN)
+		say(a, "S3 lockfile left in place");
+	return conclude(a);
 }
 
 /* Steps 2 to 4, on the lock as it is now. */
@@ -113,24 +230,25 @@ static int check_and_delete(struct attempt *a)
 {
 	struct guard *g = a->g;
 	struct lock_view *now = NULL;
-	int rc = lock_fetch(g->s3, a->shown.key, &now);
+	int rc = lock_fetch(g->locks, a->shown.key, &now);
 	if (rc == -ENOENT) {
 		tree_lock_forget(g->tree, a->parent, a->name);
-		snprintf(a->reason, sizeof(a->reason), "the lock is already gone");
+		say(a, "the lock is already gone");
 		return refuse(a, ENOENT);
 	}
+	if (rc == 0 && now->ddb_error && a->shown.ddb_held)
+		rc = now->ddb_error;
 	if (rc < 0) {
-		snprintf(a->reason, sizeof(a->reason), "could not read the lock again: %s", strerror(-rc));
-		return finish(a, "failed", rc == -EACCES ? EACCES : EIO);
-	}
-	if (changed(a, now))
+		say(a, "could not read the lock again: %s", strerror(-rc));
+		rc = finish(a, "failed", rc == -EACCES ? EACCES : EIO);
+	} else if (s3_changed(a, now) || ddb_changed(a, now)) {
 		rc = refuse_changed(a, now);
-	else if (lock_age(now) < g->policy.min_age_s) {
-		snprintf(a->reason, sizeof(a->reason), "the lock is %.0f s old, younger than "
-		         "unlock_min_age (%.0f s)", lock_age(now), g->policy.min_age_s);
+	} else if (lock_age(now) < g->policy.min_age_s) {
+		say(a, "the lock is %.0f s old, younger than unlock_min_age (%.0f s)", lock_age(now),
+		    g->policy.min_age_s);
 		rc = refuse(a, EPERM);
 	} else {
-		rc = delete_shown(a);
+		rc = delete_both(a, now);
 	}
 	lock_view_free(now);
 	return rc;
@@ -143,7 +261,7 @@ int guard_unlink(struct guard *g, uint64_t parent, const char *name, uid_t uid, 
 	if (rc < 0)
 		return rc;
 	if (g->policy.unlock_off) {
-		snprintf(a.reason, sizeof(a.reason), "unlocking is turned off on this mount (-o unlock=off or ro)");
+		say(&a, "unlocking is turned off on this mount (-o unlock=off or ro)");
 		rc = refuse(&a, EROFS);
 	} else {
 		rc = check_and_delete(&a);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "fs/audit.h"
+#include "fs/lock.h"
 #include "fs/tree.h"
 
 struct guard_policy {
@@ -13,17 +14,21 @@ struct guard_policy {
 
 struct guard {
 	struct tree *tree;      /* all borrowed */
-	struct s3_client *s3;
+	const struct lock_source *locks;
 	struct audit *audit;
 	struct guard_policy policy;
 };
 
 /* Removes lock file name in directory parent for caller uid/pid:
- * 1. what the filesystem showed of it (ID and ETag) is what may be removed;
- * 2. the lock is read again: gone -ENOENT; another ID or ETag -EBUSY;
+ * 1. what the filesystem showed of it is what may be removed: the S3 lockfile's ID and
+ *    ETag, the DynamoDB item's exact Info;
+ * 2. both backends are read again: nothing left -ENOENT; a lock shown that changed, or a
+ *    lock in a backend where none was shown, -EBUSY (nothing is deleted);
  * 3. the policy: unlock off -EROFS, younger than min_age -EPERM;
- * 4. DeleteObject with If-Match on the shown ETag: 412 -EBUSY.
- * An unclear delete outcome (no answer) is checked by reading again. Each attempt is
- * one audit record. Returns 0 or the negative errno. */
+ * 4. the DynamoDB item is deleted with ConditionExpression Info = the Info shown, then the
+ *    lockfile with If-Match on the ETag shown; a condition that fails is -EBUSY.
+ * An unclear outcome (no answer) is checked by reading again. When one backend's lock is
+ * removed and the other's is not, the result is "partial" and the errno is the other's.
+ * Each attempt is one audit record. Returns 0 or the negative errno. */
 int guard_unlink(struct guard *g, uint64_t parent, const char *name, uid_t uid, pid_t pid);
 #endif

@@ -155,6 +155,13 @@ static int workspace_path(const struct keymap *m, const char *key, size_t key_le
 	return KEY_FILE;
 }
 
+/* Is path the reserved directory or below it? */
+static bool is_reserved(const char *path)
+{
+	size_t n = strlen(KEYMAP_RESERVED_DIR);
+	return strncmp(path, KEYMAP_RESERVED_DIR, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 int keymap_key_to_path(const struct keymap *m, enum listing_mode mode, const char *key,
                        size_t key_len, char **path)
 {
@@ -183,11 +190,21 @@ int keymap_key_to_path(const struct keymap *m, enum listing_mode mode, const cha
 	} else {
 		v = check_names(rel, len);
 	}
+	if ((v == KEY_FILE || v == KEY_DIR_MARKER) && is_reserved(rel))
+		v = KEY_RESERVED;
 	if (v == KEY_FILE || v == KEY_DIR_MARKER)
 		*path = rel;
 	else
 		free(rel);
 	return (int)v;
+}
+
+int keymap_any_key_to_path(const struct keymap *m, const char *key, char **path)
+{
+	int v = keymap_key_to_path(m, LISTING_PLAIN, key, strlen(key), path);
+	if (v == KEY_OUTSIDE && m->prefix[0])
+		v = keymap_key_to_path(m, LISTING_WORKSPACE, key, strlen(key), path);
+	return v;
 }
 
 char *keymap_path_to_key(const struct keymap *m, const char *path)
@@ -221,6 +238,8 @@ const char *keymap_verdict_str(enum key_verdict v)
 		return "a name over 255 bytes";
 	case KEY_NUL_BYTE:
 		return "a NUL byte in the key";
+	case KEY_RESERVED:
+		return "below " KEYMAP_RESERVED_DIR "/, which tfstatefs's own files take";
 	}
 	return "unknown";
 }

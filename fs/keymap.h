@@ -4,6 +4,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The directory of tfstatefs's own virtual files at the mount root; a real prefix of
+ * that name is hidden behind it. */
+#define KEYMAP_RESERVED_DIR ".tfstatefs"
+
 /* The view: keys under prefix, and, for a prefix mount, the same states' workspaces
  * (<ws_prefix>/<workspace>/<prefix>/...) shown under <ws_prefix>/<workspace>/. */
 struct keymap {
@@ -39,12 +43,17 @@ enum key_verdict {
 	KEY_DOT_SEGMENT,    /* "." or ".." as a name */
 	KEY_NAME_TOO_LONG,  /* a name over 255 bytes */
 	KEY_NUL_BYTE,       /* a NUL inside the key (from %00): no path can name it */
+	KEY_RESERVED,       /* below /.tfstatefs, which the virtual directory takes */
 };
 
 /* Maps a key found by a listing of mode to its path in the mount (malloc'd into *path for
  * KEY_FILE and KEY_DIR_MARKER, else NULL). Returns the verdict, or -ENOMEM. */
 int keymap_key_to_path(const struct keymap *m, enum listing_mode mode, const char *key,
                        size_t key_len, char **path);
+
+/* The same for a key from anywhere (a DynamoDB LockID, say): tried as a plain key, then
+ * as a workspace key of a prefix mount. */
+int keymap_any_key_to_path(const struct keymap *m, const char *key, char **path);
 
 /* The S3 key that path (relative, no slashes at either end) stands for: the inverse of
  * keymap_key_to_path. In a prefix mount "<ws_prefix>/<ws>/rest" is the workspace's key

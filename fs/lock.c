@@ -1,4 +1,5 @@
-/* One lock as the filesystem shows it: fetched from S3, decoded, kept with its ETag. */
+/* One lock as the filesystem shows it: the S3 lockfile and the DynamoDB lock of a state,
+ * fetched, decoded and merged into one view. */
 #include "fs/lock.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "s3/log.h"
+#include "s3/memdup.h"
 
 #define LOCK_SUFFIX ".tflock"
 
@@ -16,59 +18,200 @@ bool lock_name(const char *name)
 	return n > s && strcmp(name + n - s, LOCK_SUFFIX) == 0;
 }
 
+char *lock_state_key(const char *lock_key)
+{
+	if (!lock_name(lock_key))
+		return NULL;
+	return strndup(lock_key, strlen(lock_key) - strlen(LOCK_SUFFIX));
+}
+
+void lock_part_clear(struct lock_part *part)
+{
+	free(part->raw);
+	lockinfo_free(&part->info);
+	memset(part, 0, sizeof(*part));
+}
+
 void lock_view_free(struct lock_view *v)
 {
 	if (!v)
 		return;
-	free(v->raw);
+	lock_part_clear(&v->s3);
+	lock_part_clear(&v->ddb);
 	free(v->text);
-	lockinfo_free(&v->info);
 	free(v);
 }
 
 /* The decoder sees at most LOCK_MAX_BYTES + 1 bytes; the problem names the real size. */
-static int note_oversize(struct lock_view *v, uint64_t size)
+static int note_oversize(struct lock_part *p, uint64_t size)
 {
 	if (size <= LOCK_MAX_BYTES)
 		return 0;
-	free(v->info.problem);
-	if (asprintf(&v->info.problem, "larger than %u KiB (%" PRIu64 " bytes): not read",
+	free(p->info.problem);
+	if (asprintf(&p->info.problem, "larger than %u KiB (%" PRIu64 " bytes): not read",
 	             LOCK_MAX_BYTES >> 10, size) < 0) {
-		v->info.problem = NULL;
+		p->info.problem = NULL;
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-int lock_fetch(struct s3_client *s3, const char *key, struct lock_view **out)
+int lock_fetch_s3(struct s3_client *s3, const char *key, struct lock_part *part)
 {
-	struct lock_view *v = calloc(1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+	memset(part, 0, sizeof(*part));
 	struct s3_object_info info;
 	struct aws_error err;
-	int rc = s3_get_object(s3, key, 0, LOCK_MAX_BYTES + 1, NULL, &v->raw, &v->raw_len, &info, &err);
+	int rc = s3_get_object(s3, key, 0, LOCK_MAX_BYTES + 1, NULL, &part->raw, &part->raw_len,
+	                       &info, &err);
 	if (rc < 0) {
 		if (rc != -ENOENT) {
 			char desc[512];
 			aws_error_describe(&err, desc, sizeof(desc));
 			log_error("reading lock %s failed: %s", key, desc);
 		}
-		lock_view_free(v);
+		lock_part_clear(part);
 		return rc == -ENOENT || rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
 	}
-	memcpy(v->etag, info.etag, sizeof(v->etag));
-	v->mtime = info.mtime;
-	rc = lockinfo_parse(v->raw ? v->raw : "", v->raw_len, &v->info);
+	memcpy(part->etag, info.etag, sizeof(part->etag));
+	part->mtime = info.mtime;
+	part->held = true;
+	rc = lockinfo_parse(part->raw ? part->raw : "", part->raw_len, &part->info);
 	if (rc == 0)
-		rc = note_oversize(v, info.size);
-	if (rc == 0 && !(v->text = lockinfo_format(&v->info, "s3")))
-		rc = -ENOMEM;
+		rc = note_oversize(part, info.size);
+	if (rc < 0)
+		lock_part_clear(part);
+	return rc;
+}
+
+int lock_part_from_info(const char *info, size_t len, struct lock_part *part)
+{
+	memset(part, 0, sizeof(*part));
+	if (!(part->raw = memdup_nul(info, len)))
+		return -ENOMEM;
+	part->raw_len = len;
+	part->held = true;
+	int rc = lockinfo_parse(info, len, &part->info);
+	if (rc < 0)
+		lock_part_clear(part);
+	return rc;
+}
+
+const struct lock_part *lock_primary_part(const struct lock_view *v)
+{
+	return v->s3.held ? &v->s3 : &v->ddb;
+}
+
+const struct lockinfo *lock_primary(const struct lock_view *v)
+{
+	return &lock_primary_part(v)->info;
+}
+
+bool lock_ids_differ(const struct lock_view *v)
+{
+	if (!v->s3.held || !v->ddb.held)
+		return false;
+	const char *a = v->s3.info.id ? v->s3.info.id : "", *b = v->ddb.info.id ? v->ddb.info.id : "";
+	return strcmp(a, b) != 0;
+}
+
+/* Appends "; <fmt...>" (or the first) to the problem line being built. */
+static int problem_add(char **problem, const char *fmt, const char *a, const char *b,
+                       const char *c)
+{
+	char *part = NULL, *joined = NULL;
+	if (asprintf(&part, fmt, a, b, c) < 0)
+		return -ENOMEM;
+	int n = *problem ? asprintf(&joined, "%s; %s", *problem, part) : asprintf(&joined, "%s", part);
+	free(part);
+	if (n < 0)
+		return -ENOMEM;
+	free(*problem);
+	*problem = joined;
+	return 0;
+}
+
+static const char *or_q(const char *s)
+{
+	return s ? s : "?";
+}
+
+/* The Problem line: the primary lock's own, then what merging the two found. */
+static int merged_problem(const struct lock_view *v, char **problem)
+{
+	const struct lockinfo *li = lock_primary(v);
+	int rc = li->problem ? problem_add(problem, "%s", li->problem, NULL, NULL) : 0;
+	if (rc == 0 && v->s3.held && v->ddb.held && v->ddb.info.problem)
+		rc = problem_add(problem, "the DynamoDB lock: %s", v->ddb.info.problem, NULL, NULL);
+	if (rc == 0 && lock_ids_differ(v))
+		rc = problem_add(problem, "the S3 lockfile and the DynamoDB lock disagree: DynamoDB "
+		                 "holds ID %s (Who %s, Created %s)", or_q(v->ddb.info.id),
+		                 or_q(v->ddb.info.who), or_q(v->ddb.info.created));
+	if (rc == 0 && v->ddb_error)
+		rc = problem_add(problem, "the DynamoDB table could not be read (%s), so a DynamoDB "
+		                 "lock would not show here; see /.tfstatefs/status",
+		                 strerror(-v->ddb_error), NULL, NULL);
+	return rc;
+}
+
+int lock_view_finish(struct lock_view *v)
+{
+	v->backend = v->s3.held && v->ddb.held ? "s3 dynamodb" : v->s3.held ? "s3" : "dynamodb";
+	time_t created;
+	if (v->s3.held)
+		v->mtime = v->s3.mtime;
+	else if (lockinfo_created_time(&v->ddb.info, &created) == 0)
+		v->mtime = created;
+	else
+		v->mtime = time(NULL);
+	struct lockinfo shown = *lock_primary(v);
+	shown.problem = NULL;
+	int rc = merged_problem(v, &shown.problem);
+	free(v->text);
+	v->text = rc == 0 ? lockinfo_format(&shown, v->backend) : NULL;
+	free(shown.problem);
+	if (!v->text)
+		return -ENOMEM;
+	v->text_len = strlen(v->text);
+	return 0;
+}
+
+/* The DynamoDB half of lock_fetch: a table that cannot be read is noted, not fatal. */
+static int fetch_ddb(struct locktable *table, const char *key, struct lock_view *v)
+{
+	char *state = lock_state_key(key), *info = NULL;
+	size_t len = 0;
+	if (!state)
+		return -ENOMEM;
+	int rc = locktable_get_lock(table, state, &info, &len);
+	free(state);
+	if (rc == 0)
+		rc = lock_part_from_info(info, len, &v->ddb);
+	free(info);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0 && rc != -ENOMEM) {
+		v->ddb_error = rc;
+		return 0;
+	}
+	return rc;
+}
+
+int lock_fetch(const struct lock_source *src, const char *key, struct lock_view **out)
+{
+	struct lock_view *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	int rc = lock_fetch_s3(src->s3, key, &v->s3);
+	if (rc == -ENOENT || rc == 0)
+		rc = src->table ? fetch_ddb(src->table, key, v) : 0;
+	if (rc == 0 && !v->s3.held && !v->ddb.held)
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = lock_view_finish(v);
 	if (rc < 0) {
 		lock_view_free(v);
 		return rc;
 	}
-	v->text_len = strlen(v->text);
 	*out = v;
 	return 0;
 }

@@ -131,7 +131,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct stat st = { 0 };
 		const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
 		if (i < 2) {
-			st.st_ino = i == 0 ? ino : 0;
+			st.st_ino = i == 0 ? ino : d->parent_ino;  /* 0 would hide it from ls -a */
 			st.st_mode = S_IFDIR;
 		} else {
 			attr_to_stat(fs, &d->entries[i - 2].attr, &st);
@@ -162,10 +162,14 @@ static void handle_free(struct handle *h)
 }
 
 /* A state: streamed from S3 as it is now. A lock file: its decoded text, which the
- * guard then takes as shown. */
+ * guard then takes as shown. A report of /.tfstatefs/: built now, read from memory. */
 static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 {
-	int rc = tree_lock_read(fs->tree, ino, &h->text, &h->len);
+	struct tree_attr a;
+	int rc = tree_getattr(fs->tree, ino, &a);
+	if (rc == 0 && a.virt)
+		return reports_render(fs->reports, (enum report_kind)a.virt, &h->text, &h->len);
+	rc = tree_lock_read(fs->tree, ino, &h->text, &h->len);
 	if (rc != -EINVAL)
 		return rc;
 	char *key = NULL;

@@ -7,6 +7,7 @@
 #include "fs/tree.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,12 @@ struct node {
 	uint64_t nlookup;
 	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
 	double locks_scanned_at;    /* directories: when its lock files were last listed */
+	double ddb_applied_at;      /* directories: the DynamoDB snapshot last applied to it */
 	bool is_lock;               /* files: a "<state>.tflock" lock file */
-	struct lock_view *lock;     /* lock files: what S3 held at lock_checked, NULL until fetched */
+	bool in_s3, in_ddb;         /* lock files: the last word of each backend on the lock */
+	unsigned virt;              /* a virtual file's 1-based index; never listed or swept */
+	struct lock_view *lock;     /* lock files: what the backends held at lock_checked, NULL
+	                             * until fetched */
 	double lock_checked;
 	struct shown_lock *shown;   /* lock files: what the filesystem last showed of it */
 	bool scan_seen;             /* lock files: found by the lock scan under way */
@@ -40,12 +45,17 @@ struct node {
 
 /* The lock a lock file last showed: what the guard holds an unlink to. */
 struct shown_lock {
+	bool s3_held, ddb_held;
 	char etag[130];
+	char *ddb_info;
+	size_t ddb_info_len;
+	const char *backend;
 	char *id, *who, *operation, *created;
 };
 
 struct tree {
 	struct s3_client *s3;
+	const struct lock_source *locks;
 	const struct keymap *map;
 	double ttl, lock_ttl;
 	pthread_mutex_t lock;       /* guards every node and the tables */
@@ -165,6 +175,7 @@ static void shown_free(struct shown_lock *s)
 {
 	if (!s)
 		return;
+	free(s->ddb_info);
 	free(s->id);
 	free(s->who);
 	free(s->operation);
@@ -263,15 +274,16 @@ static char *node_path(const struct node *n)
 	return path;
 }
 
-int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, double lock_ttl_s,
-             struct tree **out)
+int tree_new(const struct lock_source *locks, const struct keymap *map, double ttl_s,
+             double lock_ttl_s, struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	if (!t || tables_grow(t) < 0) {
 		free(t);
 		return -ENOMEM;
 	}
-	t->s3 = s3;
+	t->s3 = locks->s3;
+	t->locks = locks;
 	t->map = map;
 	t->ttl = ttl_s;
 	t->lock_ttl = lock_ttl_s;
@@ -287,6 +299,30 @@ int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, doubl
 	t->root->mtime = time(NULL);  /* until a listing finds something newer */
 	*out = t;
 	return 0;
+}
+
+int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names, size_t n)
+{
+	int rc = 0;
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = node_new(t, t->root, dirname, strlen(dirname), true);
+	if (dir) {
+		dir->virt = UINT_MAX;
+		dir->listed_at = dir->locks_scanned_at = 1e300;  /* never listed from S3 */
+		dir->mtime = time(NULL);
+	}
+	for (size_t i = 0; dir && i < n; i++) {
+		struct node *f = node_new(t, dir, names[i], strlen(names[i]), false);
+		if (!f)
+			break;
+		f->virt = (unsigned)i + 1;
+		f->mtime = dir->mtime;
+		f->key = strdup("");
+	}
+	if (!dir || dir->nchildren != n)
+		rc = -ENOMEM;
+	pthread_mutex_unlock(&t->lock);
+	return rc;
 }
 
 void tree_free(struct tree *t)
@@ -339,47 +375,6 @@ static struct listed_page *batch_next(struct batch *b)
 	return &b->pages[b->npages];
 }
 
-/* Takes over one page of a listing; returns 0 or a negative errno that ends it. */
-typedef int (*page_fn)(void *ctx, struct s3_list_page *page);
-
-/* Hands every page of one ListObjectsV2 below prefix, in order, to on_page, which owns
- * each page from then on. The one place that pages: failures are logged here, and a
- * server repeating its continuation token ends the listing instead of looping forever. */
-static int list_pages(struct tree *t, const char *prefix, const char *delimiter,
-                      page_fn on_page, void *ctx)
-{
-	char *token = NULL;
-	int rc;
-	do {
-		struct s3_list_page page;
-		struct aws_error err;
-		if ((rc = s3_list_page(t->s3, prefix, delimiter, token, &page, &err)) < 0) {
-			char desc[512];
-			aws_error_describe(&err, desc, sizeof(desc));
-			log_error("listing prefix '%s' failed: %s", prefix, desc);
-			rc = rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
-			break;
-		}
-		char *next = page.truncated ? strdup(page.next_token) : NULL;
-		bool repeated = next && token && strcmp(next, token) == 0;
-		if (page.truncated && !next) {
-			s3_list_page_free(&page);
-			rc = -ENOMEM;
-		} else {
-			rc = on_page(ctx, &page);
-		}
-		free(token);
-		token = next;
-		if (rc == 0 && repeated) {
-			log_error("listing prefix '%s': the server sent the same continuation token twice",
-			          prefix);
-			rc = -EIO;
-		}
-	} while (rc == 0 && token);
-	free(token);
-	return rc;
-}
-
 struct batch_fill {
 	struct batch *batch;
 	enum listing_mode mode;
@@ -403,7 +398,7 @@ static int batch_take_page(void *ctx, struct s3_list_page *page)
 static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
 {
 	struct batch_fill f = { .batch = b, .mode = l->mode };
-	return list_pages(t, l->s3_prefix, NULL, batch_take_page, &f);
+	return s3_list_each(t->s3, l->s3_prefix, NULL, batch_take_page, &f);
 }
 
 static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
@@ -472,6 +467,7 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 	}
 	if (!n)
 		return;
+	n->in_s3 = true;
 	if (!n->key || strcmp(n->key, obj->key) != 0) {
 		char *key = strdup(obj->key);
 		if (!key) {
@@ -487,7 +483,7 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 	}
 	/* A lock file's size is that of its decoded text, known once it is fetched; a new
 	 * ETag means that text is out of date. */
-	if (n->is_lock && n->lock && strcmp(n->lock->etag, n->etag) != 0)
+	if (n->is_lock && n->lock && strcmp(n->lock->s3.etag, n->etag) != 0)
 		n->lock_checked = -1e18;
 	if (!n->is_lock)
 		n->size = obj->size;
@@ -529,18 +525,27 @@ static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen,
 	}
 }
 
+/* A listing did not see c: a lock file stays while DynamoDB holds it, a virtual entry
+ * always does. */
+static bool keep_unseen(struct node *c)
+{
+	if (c->is_lock)
+		c->in_s3 = false;
+	return c->virt || (c->is_lock && c->in_ddb);
+}
+
 /* Removes what the listing of generation gen did not see below dir. */
 static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
 {
 	dir->listed_at = now;
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
-		if (c->gen != gen) {
+		if (c->gen != gen && !keep_unseen(c)) {
 			dir->children[i] = dir->children[--dir->nchildren];
 			node_detach(t, c);
 			continue;
 		}
-		if (c->is_dir)
+		if (c->is_dir && !c->virt)
 			sweep(t, c, gen, now);
 		i++;
 	}
@@ -603,6 +608,7 @@ static void fill_attr(const struct node *n, struct tree_attr *a)
 	a->ino = n->ino;
 	a->is_dir = n->is_dir;
 	a->is_lock = n->is_lock;
+	a->virt = n->is_dir ? 0 : n->virt;
 	a->size = n->is_lock ? (n->lock ? n->lock->text_len : 0) : n->size;
 	a->mtime = n->mtime;
 }
@@ -619,8 +625,19 @@ static struct shown_lock *shown_from(const struct lock_view *v)
 	struct shown_lock *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	memcpy(s->etag, v->etag, sizeof(s->etag));
-	const struct lockinfo *li = &v->info;
+	s->s3_held = v->s3.held;
+	s->ddb_held = v->ddb.held;
+	s->backend = v->backend;
+	memcpy(s->etag, v->s3.etag, sizeof(s->etag));
+	if (v->ddb.held && !(s->ddb_info = malloc(v->ddb.raw_len + 1))) {
+		shown_free(s);
+		return NULL;
+	}
+	if (v->ddb.held) {
+		memcpy(s->ddb_info, v->ddb.raw, v->ddb.raw_len + 1);
+		s->ddb_info_len = v->ddb.raw_len;
+	}
+	const struct lockinfo *li = lock_primary(v);
 	s->id = strdup(li->id ? li->id : "");
 	s->who = strdup(li->who ? li->who : "");
 	s->operation = strdup(li->operation ? li->operation : "");
@@ -650,7 +667,10 @@ static void install_view(struct node *n, struct lock_view *v)
 	n->lock = v;
 	n->lock_checked = now_mono();
 	n->mtime = v->mtime ? v->mtime : n->mtime;
-	char *etag = strdup(v->etag);
+	n->in_s3 = v->s3.held;
+	if (!v->ddb_error)
+		n->in_ddb = v->ddb.held;
+	char *etag = strdup(v->s3.etag);
 	if (etag) {
 		free(n->etag);
 		n->etag = etag;
@@ -706,7 +726,7 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 	struct node *n = dir && dir->is_dir && !dir->detached ? find_child(t, dir, name) : NULL;
 	char *key = NULL;
 	int rc = 0;
-	if (!dir || !dir->is_dir || dir->detached)
+	if (!dir || !dir->is_dir || dir->detached || dir->virt)
 		rc = -ENOENT;
 	else if (n && (!n->is_lock || lock_is_fresh(t, n, now_mono())))
 		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
@@ -719,7 +739,7 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 		return -ENOMEM;
 
 	struct lock_view *v = NULL;
-	rc = lock_fetch(t->s3, key, &v);
+	rc = lock_fetch(t->locks, key, &v);
 	pthread_mutex_lock(&t->lock);
 	dir = find_ino(t, parent);
 	if (dir && dir->is_dir && !dir->detached)
@@ -749,13 +769,15 @@ static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
 	return rc;
 }
 
+/* A lock one backend holds in the directory scanned; version tells a changed lock (the
+ * S3 object's ETag, the DynamoDB item's Info). */
 struct scanned_lock {
 	char *name;
-	char *etag;
+	char *version;
 };
 
-/* Lists the lock objects directly in dirpath (a delimiter listing, one page per 1,000
- * keys of that directory alone). */
+/* The lock files found directly in dirpath, by an S3 delimiter listing (one page per
+ * 1,000 keys of that directory alone) or in the DynamoDB snapshot. */
 struct scan {
 	const struct keymap *map;
 	const char *dirpath;        /* the directory scanned */
@@ -763,6 +785,15 @@ struct scan {
 	struct scanned_lock *found;
 	size_t nfound;
 };
+
+static void scan_free(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nfound; i++) {
+		free(sc->found[i].name);
+		free(sc->found[i].version);
+	}
+	free(sc->found);
+}
 
 /* The name of path if it is directly in dir ("" for the root), else NULL. */
 static const char *name_in(const char *path, const char *dir)
@@ -774,15 +805,26 @@ static const char *name_in(const char *path, const char *dir)
 	return strchr(name, '/') ? NULL : name;
 }
 
-static int scan_add(struct scan *sc, const char *name, const char *etag)
+/* Keeps lock key when its lock file is directly in the directory scanned. */
+static int scan_add(struct scan *sc, const char *key, size_t key_len, const char *version)
 {
-	struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	sc->found = f;
-	f[sc->nfound].name = strdup(name);
-	f[sc->nfound++].etag = strdup(etag ? etag : "");
-	return 0;
+	char *path = NULL;
+	const char *name = NULL;
+	int v = keymap_key_to_path(sc->map, sc->mode, key, key_len, &path);
+	if (v == KEY_FILE)
+		name = name_in(path, sc->dirpath);
+	int rc = v < 0 ? v : 0;
+	if (name && lock_name(name)) {
+		struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
+		if (f) {
+			sc->found = f;
+			f[sc->nfound].name = strdup(name);
+			f[sc->nfound++].version = strdup(version ? version : "");
+		}
+		rc = f ? 0 : -ENOMEM;
+	}
+	free(path);
+	return rc;
 }
 
 /* Keeps the lock objects of one page of a delimiter listing. */
@@ -790,33 +832,56 @@ static int scan_page(void *ctx, struct s3_list_page *page)
 {
 	struct scan *sc = ctx;
 	int rc = 0;
-	for (size_t i = 0; i < page->nobjects && rc == 0; i++) {
-		const struct s3_object *o = &page->objects[i];
-		char *path = NULL;
-		const char *name = NULL;
-		if (keymap_key_to_path(sc->map, sc->mode, o->key, o->key_len, &path) == KEY_FILE)
-			name = name_in(path, sc->dirpath);
-		if (name && lock_name(name))
-			rc = scan_add(sc, name, o->etag);
-		free(path);
-	}
+	for (size_t i = 0; i < page->nobjects && rc == 0; i++)
+		rc = scan_add(sc, page->objects[i].key, page->objects[i].key_len, page->objects[i].etag);
 	s3_list_page_free(page);
 	return rc;
 }
 
-/* Puts what a scan found into directory dir: new lock files appear (fetched when first
- * looked at), changed ones are due a fetch, vanished ones go. */
-static void apply_scan(struct tree *t, struct node *dir, const struct scanned_lock *found,
-                       size_t nfound)
+/* Keeps the DynamoDB locks of the snapshot whose states are below prefix. */
+static int scan_snapshot(struct scan *sc, const struct lt_snapshot *snap, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	int rc = 0;
+	for (size_t i = lt_snapshot_lower_bound(snap, prefix); i < snap->count && rc == 0; i++) {
+		const struct lt_entry *e = &snap->entries[i];
+		if (strncmp(e->state_key, prefix, plen) != 0)
+			break;
+		char *key = NULL;
+		if (!e->info)
+			continue;
+		if (asprintf(&key, "%s.tflock", e->state_key) < 0)
+			return -ENOMEM;
+		rc = scan_add(sc, key, strlen(key), e->info);
+		free(key);
+	}
+	return rc;
+}
+
+/* Has the lock one backend holds changed from the view the node has? */
+static bool part_changed(const struct node *n, bool ddb, const char *version)
+{
+	if (!n->lock)
+		return true;
+	const struct lock_part *p = ddb ? &n->lock->ddb : &n->lock->s3;
+	const char *was = ddb ? p->raw : p->etag;
+	return !p->held || !was || strcmp(was, version) != 0;
+}
+
+/* Takes the word of one backend (ddb or S3) on the lock files of directory dir: new lock
+ * files appear (fetched when first looked at), changed ones are due a fetch, and one
+ * that backend no longer holds goes unless the other still does. */
+static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, bool ddb)
 {
 	for (size_t i = 0; i < dir->nchildren; i++)
 		dir->children[i]->scan_seen = false;
-	for (size_t i = 0; i < nfound; i++) {
-		if (!found[i].name || !found[i].etag)
+	for (size_t i = 0; i < sc->nfound; i++) {
+		const struct scanned_lock *f = &sc->found[i];
+		if (!f->name || !f->version)
 			continue;
-		struct node *n = find_child(t, dir, found[i].name);
-		if (!n && (n = node_new(t, dir, found[i].name, strlen(found[i].name), false))) {
-			n->key = lock_key(t, dir, found[i].name);
+		struct node *n = find_child(t, dir, f->name);
+		if (!n && (n = node_new(t, dir, f->name, strlen(f->name), false))) {
+			n->key = lock_key(t, dir, f->name);
 			n->is_lock = true;
 			n->lock_checked = -1e18;
 		}
@@ -826,57 +891,117 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scanned_lo
 			remove_child(t, dir, n);
 			continue;
 		}
-		if (!n->lock || strcmp(n->lock->etag, found[i].etag) != 0)
+		if (part_changed(n, ddb, f->version))
 			n->lock_checked = -1e18;
 		n->scan_seen = true;
+		*(ddb ? &n->in_ddb : &n->in_s3) = true;
 	}
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
+		bool *held = ddb ? &c->in_ddb : &c->in_s3;
 		if (c->is_lock && !c->scan_seen) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			node_detach(t, c);
-			continue;
+			if (*held)
+				c->lock_checked = -1e18;  /* its view still shows that backend's lock */
+			*held = false;
+			if (!c->in_ddb && !c->in_s3) {
+				dir->children[i] = dir->children[--dir->nchildren];
+				node_detach(t, c);
+				continue;
+			}
 		}
 		i++;
 	}
 }
 
-/* Lock files come and go faster than states: when neither a listing nor a scan has
- * covered directory ino within lock_ttl, list its own keys for locks. */
-static int scan_locks(struct tree *t, uint64_t ino)
+/* When one backend's locks were last applied to dir. */
+static double scanned_at(const struct node *dir, bool ddb)
 {
-	double now = now_mono();
+	if (ddb)
+		return dir->ddb_applied_at;
+	return dir->listed_at > dir->locks_scanned_at ? dir->listed_at : dir->locks_scanned_at;
+}
+
+/* The path of directory ino when one backend's locks were last applied to it before
+ * `before`, else NULL with *rc 0 (or -ENOMEM). */
+static char *due_dir(struct tree *t, uint64_t ino, bool ddb, double before, int *rc)
+{
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, ino);
-	bool due = dir && dir->is_dir && !dir->detached &&
-	           now - (dir->listed_at > dir->locks_scanned_at ? dir->listed_at : dir->locks_scanned_at) >= t->lock_ttl;
+	bool due = dir && dir->is_dir && !dir->detached && !dir->virt &&
+	           scanned_at(dir, ddb) < before;
 	char *path = due ? node_path(dir) : NULL;
 	pthread_mutex_unlock(&t->lock);
-	if (!due)
-		return 0;
+	*rc = due && !path ? -ENOMEM : 0;
+	return path;
+}
+
+/* Applies what a scan of directory ino found, unless it went away meanwhile. */
+static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool ddb, double at)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, ino);
+	if (dir && !dir->detached) {
+		apply_scan(t, dir, sc, ddb);
+		*(ddb ? &dir->ddb_applied_at : &dir->locks_scanned_at) = at;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Lock files come and go faster than states: when neither a listing nor a scan has
+ * covered directory ino within lock_ttl, list its own keys for locks. */
+static int scan_s3_locks(struct tree *t, uint64_t ino)
+{
+	double now = now_mono();
+	int rc;
+	char *path = due_dir(t, ino, false, now - t->lock_ttl, &rc);
 	if (!path)
-		return -ENOMEM;
+		return rc;
 	struct listing ls[2];
-	int n = keymap_dir_listings(t->map, path, ls), rc = n < 0 ? n : 0;
+	int n = keymap_dir_listings(t->map, path, ls);
+	rc = n < 0 ? n : 0;
 	struct scan sc = { .map = t->map, .dirpath = path };
 	for (int i = 0; i < n; i++) {
 		sc.mode = ls[i].mode;
 		if (rc == 0)
-			rc = list_pages(t, ls[i].s3_prefix, "/", scan_page, &sc);
+			rc = s3_list_each(t->s3, ls[i].s3_prefix, "/", scan_page, &sc);
 		keymap_listing_free(&ls[i]);
 	}
-	pthread_mutex_lock(&t->lock);
-	dir = find_ino(t, ino);
-	if (rc == 0 && dir && !dir->detached) {
-		apply_scan(t, dir, sc.found, sc.nfound);
-		dir->locks_scanned_at = now;
+	if (rc == 0)
+		apply_to(t, ino, &sc, false, now);
+	scan_free(&sc);
+	free(path);
+	return rc;
+}
+
+/* The DynamoDB locks of directory ino's states, from a snapshot of the table no older
+ * than lock_ttl. A table that cannot be read changes nothing (its health says why). */
+static int scan_table_locks(struct tree *t, uint64_t ino)
+{
+	if (!t->locks->table)
+		return 0;
+	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_ttl);
+	if (!snap)
+		return -ENOMEM;
+	int rc = 0;
+	char *path = snap->error ? NULL : due_dir(t, ino, true, snap->taken_at, &rc);
+	if (!path) {
+		locktable_release(t->locks->table, snap);
+		return rc;
 	}
-	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 0; i < sc.nfound; i++) {
-		free(sc.found[i].name);
-		free(sc.found[i].etag);
+	struct listing ls[2];
+	int n = keymap_dir_listings(t->map, path, ls);
+	rc = n < 0 ? n : rc;
+	struct scan sc = { .map = t->map, .dirpath = path };
+	for (int i = 0; i < n; i++) {
+		sc.mode = ls[i].mode;
+		if (rc == 0)
+			rc = scan_snapshot(&sc, snap, ls[i].s3_prefix);
+		keymap_listing_free(&ls[i]);
 	}
-	free(sc.found);
+	if (rc == 0 && n > 0)
+		apply_to(t, ino, &sc, true, snap->taken_at);
+	scan_free(&sc);
+	locktable_release(t->locks->table, snap);
 	free(path);
 	return rc;
 }
@@ -947,10 +1072,18 @@ static int snapshot_dir(const struct node *dir, struct tree_dir *d)
 	d->entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*d->entries));
 	if (!d->entries)
 		return -ENOMEM;
-	for (size_t i = 0; i < dir->nchildren; i++, d->count++) {
-		if (!(d->entries[i].name = strdup(dir->children[i]->name)))
+	d->parent_ino = dir->parent ? dir->parent->ino : dir->ino;
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		const struct node *c = dir->children[i];
+		/* The virtual directory is reached by name only, like ZFS's hidden .zfs, so that
+		 * find, grep -r and backups do not build its reports. */
+		if (c->virt && c->is_dir)
+			continue;
+		struct tree_dirent *e = &d->entries[d->count];
+		if (!(e->name = strdup(c->name)))
 			return -ENOMEM;
-		fill_attr(dir->children[i], &d->entries[i].attr);
+		fill_attr(c, &e->attr);
+		d->count++;
 	}
 	return 0;
 }
@@ -959,7 +1092,9 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 {
 	int rc = refresh_dir(t, ino);
 	if (rc == 0)
-		rc = scan_locks(t, ino);
+		rc = scan_s3_locks(t, ino);
+	if (rc == 0)
+		rc = scan_table_locks(t, ino);
 	if (rc < 0)
 		return rc;
 	struct tree_dir *d = calloc(1, sizeof(*d));
@@ -1021,8 +1156,8 @@ static int lock_copy(struct tree *t, uint64_t ino, bool raw, char **out, size_t 
 	pthread_mutex_lock(&t->lock);
 	struct node *n = find_ino(t, ino);
 	const struct lock_view *v = n && !n->detached ? n->lock : NULL;
-	const char *src = v ? (raw ? v->raw : v->text) : NULL;
-	*len = v ? (raw ? v->raw_len : v->text_len) : 0;
+	const char *src = v ? (raw ? lock_primary_part(v)->raw : v->text) : NULL;
+	*len = v ? (raw ? lock_primary_part(v)->raw_len : v->text_len) : 0;
 	*out = v ? malloc(*len + 1) : NULL;
 	rc = !v ? -ENOENT : !*out ? -ENOMEM : 0;
 	if (rc == 0) {
@@ -1048,6 +1183,7 @@ void tree_lock_shown_free(struct tree_lock_shown *s)
 {
 	free(s->key);
 	free(s->path);
+	free(s->ddb_info);
 	free(s->id);
 	free(s->who);
 	free(s->operation);
@@ -1064,14 +1200,22 @@ int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tr
 	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : !n->shown ? -ENOENT : 0;
 	if (rc == 0) {
 		const struct shown_lock *s = n->shown;
+		out->s3_held = s->s3_held;
 		memcpy(out->etag, s->etag, sizeof(out->etag));
+		out->ddb_held = s->ddb_held;
+		out->backend = s->backend;
+		if (s->ddb_held && (out->ddb_info = malloc(s->ddb_info_len + 1))) {
+			memcpy(out->ddb_info, s->ddb_info, s->ddb_info_len + 1);
+			out->ddb_info_len = s->ddb_info_len;
+		}
 		out->key = strdup(n->key);
 		out->path = node_path(n);
 		out->id = strdup(s->id);
 		out->who = strdup(s->who);
 		out->operation = strdup(s->operation);
 		out->created = strdup(s->created);
-		if (!out->key || !out->path || !out->id || !out->who || !out->operation || !out->created)
+		if (!out->key || !out->path || !out->id || !out->who || !out->operation ||
+		    !out->created || (s->ddb_held && !out->ddb_info))
 			rc = -ENOMEM;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -1087,5 +1231,18 @@ void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
 	if (n && n->is_lock)
 		remove_child(t, dir, n);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void tree_lock_stale(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	if (n && n->is_lock) {
+		n->lock_checked = -1e18;
+		shown_free(n->shown);
+		n->shown = NULL;
+	}
 	pthread_mutex_unlock(&t->lock);
 }

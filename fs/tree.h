@@ -17,6 +17,7 @@ struct tree_attr {
 	uint64_t ino;
 	bool is_dir;
 	bool is_lock;           /* a "<state>.tflock" file: short TTLs, guarded unlink */
+	unsigned virt;          /* a virtual file: its 1-based index in tree_add_virtual's names */
 	uint64_t size;
 	time_t mtime;
 };
@@ -30,13 +31,21 @@ struct tree_dirent {
 struct tree_dir {
 	struct tree_dirent *entries;
 	size_t count;
+	uint64_t parent_ino;    /* for "..": the root is its own parent */
 };
 
-/* Creates the tree; s3 and map are borrowed and must outlive it. ttl_s: how long a
- * listing stays fresh; lock_ttl_s: how long what is known of a lock file stays fresh. */
-int tree_new(struct s3_client *s3, const struct keymap *map, double ttl_s, double lock_ttl_s,
-             struct tree **out);
+/* Creates the tree; locks (the bucket and the lock table) and map are borrowed and must
+ * outlive it. ttl_s: how long a listing stays fresh; lock_ttl_s: how long what is known of
+ * a lock file stays fresh. */
+int tree_new(const struct lock_source *locks, const struct keymap *map, double ttl_s,
+             double lock_ttl_s, struct tree **out);
 void tree_free(struct tree *t);
+
+/* Adds directory dirname at the root (the keymap hides real keys there) holding the empty
+ * virtual files names[0..n): never listed from S3, never swept; their attributes say which
+ * they are (virt = index + 1), and mtime is the time they were added. The directory is not
+ * in its parent's readdir: it is reached by name. Returns 0 or -ENOMEM. */
+int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names, size_t n);
 
 /* Finds name in directory parent, listing it first when its listing is older than the
  * TTL. On success fills *attr and counts one kernel lookup on the entry.
@@ -72,8 +81,13 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 struct tree_lock_shown {
 	char *key;              /* the lock object's S3 key */
 	char *path;             /* the lock file's path in the mount */
+	bool s3_held;           /* the S3 lockfile was shown, with this ETag */
 	char etag[130];
-	char *id, *who, *operation, *created;
+	bool ddb_held;          /* the DynamoDB lock was shown, with this exact Info */
+	char *ddb_info;
+	size_t ddb_info_len;
+	const char *backend;    /* "s3", "dynamodb", "s3 dynamodb" (static) */
+	char *id, *who, *operation, *created;   /* of the lock shown first (see lock_primary) */
 };
 
 /* The current text of lock file ino (revalidated when stale), which now counts as shown.
@@ -90,4 +104,8 @@ void tree_lock_shown_free(struct tree_lock_shown *s);
 
 /* The lock file name in parent is gone (removed or found missing): drop it from the tree. */
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name);
+
+/* Part of lock file name in parent was removed: fetch it again when next looked at, and
+ * show what is left from then on. */
+void tree_lock_stale(struct tree *t, uint64_t parent, const char *name);
 #endif

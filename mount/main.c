@@ -13,6 +13,7 @@
 #include "fs/tree.h"
 #include "mount/options.h"
 #include "s3/creds.h"
+#include "s3/ddb.h"
 #include "s3/http.h"
 #include "s3/log.h"
 #include "s3/s3.h"
@@ -28,6 +29,10 @@ struct mount_state {
 	struct aws_credentials creds;
 	char *region;
 	struct s3_client *s3;
+	struct ddb_client *ddb;
+	struct locktable *table;
+	struct lock_source locks;
+	struct reports *reports;
 	struct keymap map;
 	struct tree *tree;
 	struct audit *audit;
@@ -85,6 +90,75 @@ static int connect_bucket(struct mount_state *m)
 	return 0;
 }
 
+/* With -o dynamodb_table: its client, and one DescribeTable. A table that does not answer
+ * is said now but does not stop the mount: the S3 view works without it. */
+static int connect_table(struct mount_state *m)
+{
+	if (!m->opts.dynamodb_table)
+		return 0;
+	const char *endpoint = m->opts.dynamodb_endpoint;
+	if (!endpoint)
+		endpoint = getenv("AWS_ENDPOINT_URL_DYNAMODB");
+	struct ddb_config cfg = {
+		.table = m->opts.dynamodb_table, .endpoint = endpoint && *endpoint ? endpoint : NULL,
+		.region = m->region, .ca_file = m->opts.ca_file,
+		.debug = m->opts.debug_s3 || m->cmd.debug,
+	};
+	char *err = NULL, msg[1024];
+	if (ddb_client_new(&cfg, &m->creds, &m->ddb, &err) < 0) {
+		fail("%s", err ? err : "out of memory");
+		free(err);
+		return -1;
+	}
+	if (ddb_check_table(m->ddb, msg, sizeof(msg)) < 0)
+		fprintf(stderr, "tfstatefs: warning: %s; mounting without DynamoDB locks until it "
+		        "answers (see /.tfstatefs/status)\n", msg);
+	if (locktable_new(m->ddb, m->opts.bucket, &m->table) < 0)
+		return -1;
+	m->locks.table = m->table;
+	return 0;
+}
+
+/* /.tfstatefs/status: the mount's settings, one "name<TAB>value" a line. */
+static char *status_text(const struct mount_state *m, const struct guard_policy *p)
+{
+	char *text = NULL;
+	int n = asprintf(&text, "version\t%s\nbucket\t%s\nprefix\t%s\ns3_endpoint\t%s\nregion\t%s\n"
+	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\n"
+	                 "unlock_min_age_seconds\t%.0f\ncache_ttl\t%g\nlock_ttl\t%g\n",
+	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
+	                 m->region, m->ddb ? ddb_client_table(m->ddb) : "none",
+	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->unlock_off ? "off" : "on",
+	                 p->min_age_s, m->opts.cache_ttl, m->opts.lock_ttl);
+	return n < 0 ? NULL : text;
+}
+
+/* The tree with /.tfstatefs/, the reports behind it, the guard. */
+static int build_fs(struct mount_state *m)
+{
+	struct guard_policy policy = {
+		.unlock_off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
+		.min_age_s = m->opts.min_age_s,
+	};
+	char *status = status_text(m, &policy);
+	struct reports_config rc = {
+		.locks = &m->locks, .map = &m->map, .lock_ttl = m->opts.lock_ttl, .status = status,
+	};
+	int err = status ? reports_new(&rc, &m->reports) : -ENOMEM;
+	free(status);
+	if (err == 0)
+		err = tree_new(&m->locks, &m->map, m->opts.cache_ttl, m->opts.lock_ttl, &m->tree);
+	if (err == 0)
+		err = tree_add_virtual(m->tree, KEYMAP_RESERVED_DIR, report_names, REPORT_COUNT);
+	if (err < 0) {
+		fail("cannot set up the filesystem: %s", strerror(-err));
+		return -1;
+	}
+	m->guard = (struct guard){ .tree = m->tree, .locks = &m->locks, .audit = m->audit,
+	                           .policy = policy };
+	return 0;
+}
+
 static int add_fuse_options(struct mount_state *m, struct fuse_args *args)
 {
 	char fsname[512];
@@ -124,7 +198,7 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 			.cache_ttl = m->opts.cache_ttl,
 			.lock_ttl = m->opts.lock_ttl,
 		},
-		.tree = m->tree, .s3 = m->s3, .guard = &m->guard,
+		.tree = m->tree, .s3 = m->s3, .guard = &m->guard, .reports = m->reports,
 	};
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
 	if (!m->se)
@@ -149,8 +223,11 @@ static void mount_state_free(struct mount_state *m)
 	if (m->se)
 		fuse_session_destroy(m->se);
 	tree_free(m->tree);
+	reports_free(m->reports);
 	audit_close(m->audit);
 	keymap_free(&m->map);
+	locktable_free(m->table);
+	ddb_client_free(m->ddb);
 	s3_client_free(m->s3);
 	aws_credentials_free(&m->creds);
 	free(m->region);
@@ -185,20 +262,14 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 	}
 	if (connect_bucket(m) < 0)
 		return -1;
+	m->locks.s3 = m->s3;
+	if (connect_table(m) < 0)
+		return -1;
 	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {
 		fail("cannot open the audit log %s: %s", m->opts.audit_log, strerror(-rc));
 		return -1;
 	}
-	if (tree_new(m->s3, &m->map, m->opts.cache_ttl, m->opts.lock_ttl, &m->tree) < 0)
-		return -1;
-	m->guard = (struct guard){
-		.tree = m->tree, .s3 = m->s3, .audit = m->audit,
-		.policy = {
-			.unlock_off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
-			.min_age_s = m->opts.min_age_s,
-		},
-	};
-	return 0;
+	return build_fs(m);
 }
 
 int main(int argc, char *argv[])

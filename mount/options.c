@@ -19,6 +19,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("profile=%s", profile, 0),
 	OPT("workspace_key_prefix=%s", workspace_key_prefix, 0),
 	OPT("ca_file=%s", ca_file, 0),
+	OPT("dynamodb_table=%s", dynamodb_table, 0),
+	OPT("dynamodb_endpoint=%s", dynamodb_endpoint, 0),
 	OPT("cache_ttl=%lf", cache_ttl, 0),
 	OPT("lock_ttl=%lf", lock_ttl, 0),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
@@ -160,6 +162,8 @@ void options_free(struct tfs_options *opts)
 	free(opts->profile);
 	free(opts->workspace_key_prefix);
 	free(opts->ca_file);
+	free(opts->dynamodb_table);
+	free(opts->dynamodb_endpoint);
 	free(opts->unlock_min_age);
 	free(opts->unlock);
 	free(opts->audit_log);
@@ -177,6 +181,8 @@ void options_print_help(const char *progname)
 	       "  -o profile=NAME            profile of ~/.aws/credentials and ~/.aws/config\n"
 	       "  -o workspace_key_prefix=P  where workspaces live (default env:)\n"
 	       "  -o ca_file=PATH            extra CA bundle for HTTPS\n"
+	       "  -o dynamodb_table=NAME     also show and unlock this lock table's locks\n"
+	       "  -o dynamodb_endpoint=URL   its endpoint (else AWS_ENDPOINT_URL_DYNAMODB, AWS's)\n"
 	       "\n"
 	       "Files:\n"
 	       "  -o cache_ttl=SECONDS       how long listings are trusted (default 30)\n"
@@ -193,5 +199,6 @@ void options_print_help(const char *progname)
 	       "  -o debug_s3                log every S3 request with its timing\n"
 	       "  -h, --help                 this text;  -V, --version  the version\n"
 	       "\n"
+	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status (see the README).\n"
 	       "Unmount with: fusermount3 -u MOUNTPOINT\n", progname);
 }

@@ -15,6 +15,8 @@ struct tfs_options {
 	char *profile;
 	char *workspace_key_prefix;
 	char *ca_file;
+	char *dynamodb_table;   /* NULL: no DynamoDB calls at all */
+	char *dynamodb_endpoint;
 	double cache_ttl;
 	double lock_ttl;
 	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */

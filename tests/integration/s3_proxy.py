@@ -8,6 +8,10 @@ change what passes, to play S3 behaviours and faults radosgw does not have.
         None                                     # forward as usual, or
         (status, [(name, value), ...], body)     # answer this instead, radosgw never asked
     proxy.requests      -> [(method, path, headers), ...]
+    proxy.bodies        -> [request body bytes, ...] (same order)
+
+It speaks plain HTTP to any backend port: in front of dynalite it plays DynamoDB faults
+the same way (the operation is in the X-Amz-Target header).
 
 Requests go through unchanged: every header the client signed must reach radosgw as it
 was, or the signature would not match.
@@ -21,6 +25,7 @@ class S3Proxy:
     def __init__(self, backend_port):
         self.backend_port = backend_port
         self.requests = []
+        self.bodies = []
         self.rewrite_response = None
         self.before_forward = None
         proxy = self
@@ -33,6 +38,7 @@ class S3Proxy:
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items()}
                 proxy.requests.append((self.command, self.path, dict(headers)))
+                proxy.bodies.append(body or b"")
                 if proxy.before_forward:
                     answer = proxy.before_forward(self.command, self.path, dict(headers))
                     if answer is not None:

@@ -52,6 +52,17 @@ def test_nested_states_and_workspaces_read_back_byte_for_byte(s3, bucket, mount)
                           capture_output=True).stdout == NESTED["env:/staging/app/terraform.tfstate"]
 
 
+def test_dot_dot_is_listed_with_its_inode(s3, bucket, mount):
+    """readdir gave ".." inode 0, which made `ls -a` leave it out."""
+    put_objects(s3, bucket, {"a/b/terraform.tfstate": b"{}"})
+    m = mount(bucket)
+    for d in (m.path, m.p("a"), m.p("a", "b")):
+        out = subprocess.run(["ls", "-a", d], capture_output=True, text=True, check=True)
+        assert out.stdout.split()[:2] == [".", ".."], (d, out.stdout)
+    with os.scandir(m.p("a", "b")) as it:
+        assert [e.name for e in it] == ["terraform.tfstate"]
+
+
 def test_stat_shows_real_size_mtime_and_modes(s3, bucket, mount):
     put_objects(s3, bucket, NESTED)
     listed = {o["Key"]: o for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}

@@ -19,6 +19,13 @@ def test_demo_starts_mounts_and_stops(tmp_path):
                     "teams/crashed/terraform.tfstate.tflock"):
             assert (mnt / key).is_file(), key
         assert b'"version": 4' in (mnt / "prod/network/terraform.tfstate").read_bytes()
+        legacy = (mnt / "legacy/billing/terraform.tfstate.tflock").read_text()
+        assert "Backend:   dynamodb" in legacy, legacy
+        locks = (mnt / ".tfstatefs/locks").read_text()
+        assert "legacy/billing/terraform.tfstate\tdynamodb\t" in locks, locks
+        assert "teams/crashed/terraform.tfstate\ts3\t" in locks, locks
+        migration = (mnt / ".tfstatefs/migration").read_text()
+        assert "legacy/billing/terraform.tfstate\tfree\theld\tmatch\t-" in migration, migration
         assert "Stop everything:" in r.stdout and str(mnt) in r.stdout
         pids = [int(open(p).readline()) for p in (demo / "stack").glob("*.pid")]
         assert len(pids) == 4

@@ -121,10 +121,52 @@ static void test_custom_workspace_prefix_and_bad_prefixes(void)
 	CHECK_INT(keymap_init(&m, NULL, "///"), -22);
 }
 
+/* /.tfstatefs is the virtual directory: real keys there are hidden, elsewhere the name is free. */
+static void test_reserved_directory(void)
+{
+	struct keymap m;
+	CHECK_INT(keymap_init(&m, NULL, NULL), 0);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, ".tfstatefs/locks", NULL), KEY_RESERVED);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, ".tfstatefs/", NULL), KEY_RESERVED);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, ".tfstatefs", NULL), KEY_RESERVED);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, ".tfstatefsx/a", ".tfstatefsx/a"), KEY_FILE);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "a/.tfstatefs/b", "a/.tfstatefs/b"), KEY_FILE);
+	keymap_free(&m);
+	CHECK_INT(keymap_init(&m, "/teams/p", NULL), 0);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, "teams/p/.tfstatefs/x", NULL), KEY_RESERVED);
+	CHECK_INT(verdict(&m, LISTING_PLAIN, ".tfstatefs/x", NULL), KEY_OUTSIDE);
+	keymap_free(&m);
+}
+
+/* Keys from the lock table come without a listing mode. */
+static void test_any_key(void)
+{
+	struct keymap m;
+	char *path = NULL;
+	CHECK_INT(keymap_init(&m, "teams/p", NULL), 0);
+	CHECK_INT(keymap_any_key_to_path(&m, "teams/p/app/terraform.tfstate", &path), KEY_FILE);
+	CHECK_STR(path, "app/terraform.tfstate");
+	free(path);
+	CHECK_INT(keymap_any_key_to_path(&m, "env:/dev/teams/p/app/terraform.tfstate", &path), KEY_FILE);
+	CHECK_STR(path, "env:/dev/app/terraform.tfstate");
+	free(path);
+	CHECK_INT(keymap_any_key_to_path(&m, "env:/dev/teams/q/app", &path), KEY_OUTSIDE);
+	CHECK(path == NULL);
+	CHECK_INT(keymap_any_key_to_path(&m, "other/app", &path), KEY_OUTSIDE);
+	keymap_free(&m);
+	CHECK_INT(keymap_init(&m, NULL, NULL), 0);
+	CHECK_INT(keymap_any_key_to_path(&m, "env:/dev/app", &path), KEY_FILE);
+	CHECK_STR(path, "env:/dev/app");
+	free(path);
+	keymap_free(&m);
+}
+
 int main(void)
 {
 	test_whole_bucket();
 	test_prefix_mount();
 	test_custom_workspace_prefix_and_bad_prefixes();
+	test_reserved_directory();
+	test_any_key();
 	return check_report("keymap");
 }

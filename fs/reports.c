@@ -1,0 +1,472 @@
+/* The files of /.tfstatefs/: locks, migration, status. Each is built when opened from one
+ * flat listing of the mount and one snapshot of the lock table, joined by state path. */
+#include "fs/reports.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "s3/log.h"
+
+#define MEMO_BUCKETS 1024
+
+const char *const report_names[REPORT_COUNT] = { "locks", "migration", "status" };
+
+/* A state's MD5 for one ETag: a state is read for its digest once per version. */
+struct md5_memo {
+	char *key;
+	char etag[130];
+	char md5[33];
+	struct md5_memo *next;
+};
+
+struct reports {
+	struct reports_config cfg;
+	char *status;
+	pthread_mutex_t lock;       /* guards memo */
+	struct md5_memo *memo[MEMO_BUCKETS];
+};
+
+int reports_new(const struct reports_config *cfg, struct reports **out)
+{
+	struct reports *r = calloc(1, sizeof(*r));
+	if (!r || !(r->status = strdup(cfg->status ? cfg->status : ""))) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->cfg = *cfg;
+	r->cfg.status = r->status;
+	pthread_mutex_init(&r->lock, NULL);
+	*out = r;
+	return 0;
+}
+
+void reports_free(struct reports *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < MEMO_BUCKETS; i++) {
+		for (struct md5_memo *m = r->memo[i], *next; m; m = next) {
+			next = m->next;
+			free(m->key);
+			free(m);
+		}
+	}
+	pthread_mutex_destroy(&r->lock);
+	free(r->status);
+	free(r);
+}
+
+/* ---- what the bucket and the table hold, joined by state path ---- */
+
+/* One object of the listing. */
+struct object {
+	char *path;
+	char *key;
+	char etag[130];
+	bool is_lock;
+};
+
+/* What is known of one state path: its object, its lockfile, its table entry. */
+struct row {
+	char *path;                 /* the state's path (owned) */
+	char *state_key;            /* owned */
+	const struct object *state, *lockfile;
+	const struct lt_entry *entry;
+};
+
+struct inventory {
+	const struct keymap *map;
+	enum listing_mode mode;
+	struct object *objects;
+	size_t nobjects, cap;
+	struct row *rows;
+	size_t nrows;
+	const struct lt_snapshot *snap;     /* NULL without a table */
+};
+
+static void inventory_free(struct inventory *inv, struct locktable *table)
+{
+	for (size_t i = 0; i < inv->nobjects; i++) {
+		free(inv->objects[i].path);
+		free(inv->objects[i].key);
+	}
+	for (size_t i = 0; i < inv->nrows; i++) {
+		free(inv->rows[i].path);
+		free(inv->rows[i].state_key);
+	}
+	free(inv->objects);
+	free(inv->rows);
+	if (inv->snap)
+		locktable_release(table, inv->snap);
+}
+
+static int take_page(void *ctx, struct s3_list_page *page)
+{
+	struct inventory *inv = ctx;
+	int rc = 0;
+	for (size_t i = 0; i < page->nobjects && rc == 0; i++) {
+		const struct s3_object *o = &page->objects[i];
+		char *path = NULL;
+		if (keymap_key_to_path(inv->map, inv->mode, o->key, o->key_len, &path) != KEY_FILE)
+			continue;
+		if (inv->nobjects == inv->cap) {
+			size_t cap = inv->cap ? inv->cap * 2 : 256;
+			struct object *a = realloc(inv->objects, cap * sizeof(*a));
+			if (!a) {
+				free(path);
+				rc = -ENOMEM;
+				break;
+			}
+			inv->objects = a;
+			inv->cap = cap;
+		}
+		struct object *obj = &inv->objects[inv->nobjects++];
+		obj->path = path;
+		obj->key = strdup(o->key);
+		snprintf(obj->etag, sizeof(obj->etag), "%s", o->etag ? o->etag : "");
+		obj->is_lock = lock_name(path);
+		rc = obj->key ? 0 : -ENOMEM;
+	}
+	s3_list_page_free(page);
+	return rc;
+}
+
+/* Every object under the mount, by one flat listing per key space (the mount prefix, and
+ * a prefix mount's workspaces). */
+static int list_mount(struct inventory *inv, struct s3_client *s3)
+{
+	struct listing ls[2];
+	int n = keymap_dir_listings(inv->map, "", ls), rc = n < 0 ? n : 0;
+	for (int i = 0; i < n; i++) {
+		inv->mode = ls[i].mode;
+		if (rc == 0)
+			rc = s3_list_each(s3, ls[i].s3_prefix, NULL, take_page, inv);
+		keymap_listing_free(&ls[i]);
+	}
+	return rc;
+}
+
+/* Drops a trailing ".tflock" (a lock's state), or copies. */
+static char *state_of(const char *s, bool is_lock)
+{
+	return is_lock ? lock_state_key(s) : strdup(s);
+}
+
+static int add_row(struct inventory *inv, struct row *r)
+{
+	if (!r->path || !r->state_key) {
+		free(r->path);
+		free(r->state_key);
+		return -ENOMEM;
+	}
+	inv->rows[inv->nrows++] = *r;
+	return 0;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->path, ((const struct row *)b)->path);
+}
+
+/* One row per fact, sorted by path, then each path's facts folded into its first row. */
+static void fold_rows(struct inventory *inv)
+{
+	qsort(inv->rows, inv->nrows, sizeof(*inv->rows), by_path);
+	size_t out = 0;
+	for (size_t i = 0; i < inv->nrows; i++) {
+		struct row *r = &inv->rows[i], *prev = out ? &inv->rows[out - 1] : NULL;
+		if (prev && strcmp(prev->path, r->path) == 0) {
+			prev->state = prev->state ? prev->state : r->state;
+			prev->lockfile = prev->lockfile ? prev->lockfile : r->lockfile;
+			prev->entry = prev->entry ? prev->entry : r->entry;
+			free(r->path);
+			free(r->state_key);
+			continue;
+		}
+		inv->rows[out++] = *r;
+	}
+	inv->nrows = out;
+}
+
+static int build_rows(struct inventory *inv)
+{
+	size_t nentries = inv->snap ? inv->snap->count : 0;
+	if (!(inv->rows = calloc(inv->nobjects + nentries + 1, sizeof(*inv->rows))))
+		return -ENOMEM;
+	int rc = 0;
+	for (size_t i = 0; i < inv->nobjects && rc == 0; i++) {
+		const struct object *o = &inv->objects[i];
+		struct row r = { .path = state_of(o->path, o->is_lock),
+		                 .state_key = state_of(o->key, o->is_lock) };
+		*(o->is_lock ? &r.lockfile : &r.state) = o;
+		rc = add_row(inv, &r);
+	}
+	for (size_t i = 0; i < nentries && rc == 0; i++) {
+		const struct lt_entry *e = &inv->snap->entries[i];
+		struct row r = { .entry = e, .state_key = strdup(e->state_key) };
+		int v = keymap_any_key_to_path(inv->map, e->state_key, &r.path);
+		if (v == KEY_FILE)
+			rc = add_row(inv, &r);
+		else
+			free(r.state_key);
+		rc = v < 0 ? v : rc;
+	}
+	if (rc == 0)
+		fold_rows(inv);
+	return rc;
+}
+
+static int inventory_take(struct reports *r, struct inventory *inv)
+{
+	memset(inv, 0, sizeof(*inv));
+	inv->map = r->cfg.map;
+	struct locktable *table = r->cfg.locks->table;
+	int rc = list_mount(inv, r->cfg.locks->s3);
+	if (rc == 0 && table && !(inv->snap = locktable_snapshot(table, r->cfg.lock_ttl)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = build_rows(inv);
+	return rc;
+}
+
+/* Is the table's word on locks known? */
+static bool table_known(const struct inventory *inv)
+{
+	return inv->snap && !inv->snap->error;
+}
+
+/* ---- output ---- */
+
+/* A path as one tab-separated field: tabs, line ends, other control bytes and the
+ * backslash escaped C-style, so that every line is one row and splits on tabs. */
+static void put_field(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\t')
+			fputs("\\t", out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else if (*p == '\\')
+			fputs("\\\\", out);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	}
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* path, backend, ID, Who, Operation, Created. The lockinfo fields come escaped already. */
+static void put_lock_line(FILE *out, const char *path, const char *backend,
+                          const struct lockinfo *li)
+{
+	put_field(out, path);
+	fprintf(out, "\t%s\t", backend);
+	put_field(out, or_empty(li->id));
+	fputc('\t', out);
+	put_field(out, or_empty(li->who));
+	fputc('\t', out);
+	put_field(out, or_empty(li->operation));
+	fputc('\t', out);
+	put_field(out, or_empty(li->created));
+	fputc('\n', out);
+}
+
+/* The lock lines of one state: one when both backends hold the same lock, one per
+ * backend otherwise. */
+static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
+{
+	struct lock_view v = { 0 };
+	int rc = 0;
+	if (row->lockfile && (rc = lock_fetch_s3(r->cfg.locks->s3, row->lockfile->key, &v.s3)) == -ENOENT)
+		rc = 0;  /* removed since the listing */
+	if (rc == 0 && row->entry && row->entry->info)
+		rc = lock_part_from_info(row->entry->info, row->entry->info_len, &v.ddb);
+	if (rc == 0 && v.s3.held && v.ddb.held && !lock_ids_differ(&v)) {
+		put_lock_line(out, row->path, "s3 dynamodb", &v.s3.info);
+	} else if (rc == 0) {
+		if (v.s3.held)
+			put_lock_line(out, row->path, "s3", &v.s3.info);
+		if (v.ddb.held)
+			put_lock_line(out, row->path, "dynamodb", &v.ddb.info);
+	}
+	lock_part_clear(&v.s3);
+	lock_part_clear(&v.ddb);
+	return rc;
+}
+
+static int render_locks(struct reports *r, const struct inventory *inv, FILE *out)
+{
+	int rc = 0;
+	for (size_t i = 0; i < inv->nrows && rc == 0; i++)
+		rc = put_locks_of(r, out, &inv->rows[i]);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/* ---- migration ---- */
+
+static size_t memo_slot(const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)(h % MEMO_BUCKETS);
+}
+
+static bool memo_get(struct reports *r, const struct object *o, char md5[33])
+{
+	bool found = false;
+	pthread_mutex_lock(&r->lock);
+	for (struct md5_memo *m = r->memo[memo_slot(o->key)]; m && !found; m = m->next) {
+		if (strcmp(m->key, o->key) == 0 && strcmp(m->etag, o->etag) == 0) {
+			memcpy(md5, m->md5, 33);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/* Keeps the MD5 of a state's version, replacing that of an older version. */
+static void memo_put(struct reports *r, const struct object *o, const char md5[33])
+{
+	pthread_mutex_lock(&r->lock);
+	struct md5_memo **slot = &r->memo[memo_slot(o->key)], *m = *slot;
+	while (m && strcmp(m->key, o->key) != 0)
+		m = m->next;
+	if (!m && (m = calloc(1, sizeof(*m)))) {
+		if ((m->key = strdup(o->key))) {
+			m->next = *slot;
+			*slot = m;
+		} else {
+			free(m);
+			m = NULL;
+		}
+	}
+	if (m) {
+		snprintf(m->etag, sizeof(m->etag), "%s", o->etag);
+		memcpy(m->md5, md5, 33);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Is the ETag the digest itself? It is the MD5 of a single-part upload without KMS; no
+ * other ETag can equal an MD5 by chance, so equality proves a match without reading. */
+static bool etag_is(const char *etag, const char *digest)
+{
+	size_t n = strlen(digest);
+	const char *e = etag[0] == '"' ? etag + 1 : etag;
+	return n == 32 && strncasecmp(e, digest, n) == 0 && (e[n] == '"' || e[n] == '\0');
+}
+
+/* "none", "match", "mismatch" (also for a digest whose state is gone: Terraform compares
+ * it with nothing and refuses), or "unknown" when the table or the state cannot be read. */
+static const char *digest_status(struct reports *r, const struct inventory *inv,
+                                 const struct row *row)
+{
+	if (!table_known(inv))
+		return "unknown";
+	if (!row->entry || !row->entry->digest)
+		return "none";
+	if (!row->state)
+		return "mismatch";
+	if (etag_is(row->state->etag, row->entry->digest))
+		return "match";
+	char md5[33];
+	if (!memo_get(r, row->state, md5)) {
+		struct aws_error err;
+		int rc = s3_object_md5(r->cfg.locks->s3, row->state->key, row->state->etag, md5, &err);
+		if (rc < 0) {
+			char desc[512];
+			aws_error_describe(&err, desc, sizeof(desc));
+			log_warn("reading state %s for its digest failed: %s", row->state->key, desc);
+			return "unknown";
+		}
+		memo_put(r, row->state, md5);
+	}
+	return strcasecmp(md5, row->entry->digest) == 0 ? "match" : "mismatch";
+}
+
+/* path, S3 lockfile, DynamoDB lock, digest, notes. A half-lock is a state held in one
+ * backend while its digest shows the other in use: held in S3 only while the last write
+ * went through the table (digest match), or in DynamoDB only while a write has since
+ * gone past it (mismatch). Either way, runners configured for the other backend alone are
+ * not kept out. */
+static void put_migration_line(struct reports *r, const struct inventory *inv,
+                               const struct row *row, FILE *out)
+{
+	bool s3 = row->lockfile != NULL, ddb = row->entry && row->entry->info;
+	const char *digest = digest_status(r, inv, row);
+	const char *ddb_s = !table_known(inv) ? "unknown" : ddb ? "held" : "free";
+	bool half = table_known(inv) && row->state &&
+	            ((s3 && !ddb && strcmp(digest, "match") == 0) ||
+	             (ddb && !s3 && strcmp(digest, "mismatch") == 0));
+	const char *note = !row->state ? "orphan" : half ? "half-lock" : "-";
+	put_field(out, row->path);
+	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
+}
+
+static int render_migration(struct reports *r, const struct inventory *inv, FILE *out)
+{
+	for (size_t i = 0; i < inv->nrows; i++) {
+		const struct row *row = &inv->rows[i];
+		bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
+		if (row->state || row->lockfile || ddb_facts)
+			put_migration_line(r, inv, row, out);
+	}
+	return 0;
+}
+
+/* ---- status ---- */
+
+static int render_status(struct reports *r, FILE *out)
+{
+	fputs(r->cfg.status, out);
+	struct locktable *table = r->cfg.locks->table;
+	if (!table)
+		return 0;
+	const struct lt_snapshot *snap = locktable_snapshot(table, r->cfg.lock_ttl);
+	char health[640];
+	locktable_health(table, health, sizeof(health));
+	fprintf(out, "dynamodb_status\t");
+	put_field(out, health);
+	fputc('\n', out);
+	if (snap && !snap->error)
+		fprintf(out, "dynamodb_items\t%zu\n", snap->count);
+	locktable_release(table, snap);
+	return 0;
+}
+
+int reports_render(struct reports *r, enum report_kind kind, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	FILE *out = open_memstream(text, len);
+	if (!out)
+		return -ENOMEM;
+	struct inventory inv = { 0 };
+	int rc = 0;
+	if (kind == REPORT_STATUS) {
+		rc = render_status(r, out);
+	} else if ((rc = inventory_take(r, &inv)) == 0) {
+		rc = kind == REPORT_LOCKS ? render_locks(r, &inv, out) : render_migration(r, &inv, out);
+	}
+	inventory_free(&inv, r->cfg.locks->table);
+	bool failed = fclose(out) != 0;
+	if (rc == 0 && failed)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
+	}
+	return rc;
+}
