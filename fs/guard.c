@@ -218,6 +218,9 @@ static int delete_both(struct attempt *a, const struct lock_view *now)
 		say(a, "S3 lockfile already gone");
 	if (a->shown.ddb_held && !now->ddb.held)
 		say(a, "DynamoDB lock already gone");
+	if (now->ddb_error)
+		say(a, "the DynamoDB table could not be read (%s): only the S3 lockfile was checked",
+		    strerror(-now->ddb_error));
 	a->ddb = now->ddb.held ? delete_ddb(a) : NOT_SHOWN;
 	a->s3 = now->s3.held && a->ddb != FAILED && a->ddb != CHANGED ? delete_s3(a) : NOT_SHOWN;
 	if (now->s3.held && a->s3 == NOT_SHOWN)

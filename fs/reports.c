@@ -285,9 +285,16 @@ static void put_lock_line(FILE *out, const char *path, const char *backend,
 static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
 {
 	struct lock_view v = { 0 };
-	int rc = 0;
-	if (row->lockfile && (rc = lock_fetch_s3(r->cfg.locks->s3, row->lockfile->key, &v.s3)) == -ENOENT)
+	int rc = row->lockfile ? lock_fetch_s3(r->cfg.locks->s3, row->lockfile->key, &v.s3) : 0;
+	if (rc == -ENOENT)
 		rc = 0;  /* removed since the listing */
+	if (rc < 0 && rc != -ENOMEM) {
+		/* One lock S3 would not give (logged) is shown as unread, not the whole file lost. */
+		static const struct lockinfo unread = { .id = "?", .who = "?", .operation = "?",
+		                                        .created = "?" };
+		put_lock_line(out, row->path, "s3", &unread);
+		rc = 0;
+	}
 	if (rc == 0 && row->entry && row->entry->info)
 		rc = lock_part_from_info(row->entry->info, row->entry->info_len, &v.ddb);
 	if (rc == 0 && v.s3.held && v.ddb.held && !lock_ids_differ(&v)) {
@@ -308,7 +315,7 @@ static int render_locks(struct reports *r, const struct inventory *inv, FILE *ou
 	int rc = 0;
 	for (size_t i = 0; i < inv->nrows && rc == 0; i++)
 		rc = put_locks_of(r, out, &inv->rows[i]);
-	return rc == -ENOENT ? 0 : rc;
+	return rc;
 }
 
 /* ---- migration ---- */

@@ -80,6 +80,7 @@ class Mount:
 
     def __init__(self, stack, source, options=(), env=None, extra_args=(), endpoint_options=None):
         self.path = tempfile.mkdtemp(prefix="tfs-mnt-")
+        self.unmounted = False
         self.stderr = tempfile.TemporaryFile(mode="w+")
         if endpoint_options is None:
             endpoint_options = ["endpoint=" + stack["TFS_S3_ENDPOINT"], "use_path_style"]
@@ -111,6 +112,7 @@ class Mount:
         return os.path.join(self.path, *parts)
 
     def unmount(self):
+        self.unmounted = True
         subprocess.run(["fusermount3", "-u", self.path], check=True)
         rc = self.proc.wait(timeout=30)
         os.rmdir(self.path)
@@ -131,8 +133,16 @@ def mount(stack):
         return m
     yield make
     for m in mounts:
+        if m.unmounted:
+            continue
         if m.proc.poll() is None:
             m.unmount()
+            continue
+        # It died under the test: say how, with its stderr (a sanitizer report, say).
+        subprocess.run(["fusermount3", "-uz", m.path], capture_output=True)
+        os.rmdir(m.path)
+        raise AssertionError("tfstatefs died during the test (exit %s): %s" % (
+            m.proc.returncode, m.log()))
 
 
 def put_objects(s3, bucket, objects):
