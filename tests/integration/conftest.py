@@ -89,8 +89,11 @@ class Mount:
         penv.update({k: stack[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
         penv["AWS_REGION"] = "us-east-1"
         penv.update(env or {})
+        # Its own session, as a daemonized mount has: a signal meant for the process group
+        # of a terraform under test must not reach it.
         self.proc = subprocess.Popen([BIN, source, self.path, "-f", "-o", ",".join(opts),
-                                      *extra_args], stderr=self.stderr, env=penv)
+                                      *extra_args], stderr=self.stderr, env=penv,
+                                     start_new_session=True)
         deadline = time.time() + 20
         while not os.path.ismount(self.path):
             if self.proc.poll() is not None:
