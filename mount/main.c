@@ -26,7 +26,7 @@
 struct mount_state {
 	struct tfs_options opts;
 	struct fuse_cmdline_opts cmd;
-	struct aws_credentials creds;
+	struct aws_cred_provider *creds;
 	char *region;
 	struct s3_client *s3;
 	struct ddb_client *ddb;
@@ -53,29 +53,53 @@ static void fail(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The SSE-C key, as Terraform's S3 backend takes it: 1 with *key filled (the caller wipes
+ * it), 0 without a key, -1 after saying what is wrong with it. */
+static int load_sse_key(const struct mount_state *m, struct ssec_key *key)
+{
+	char *err = NULL;
+	int rc = ssec_key_load(m->opts.sse_customer_key_file, getenv("AWS_SSE_CUSTOMER_KEY"), key,
+	                       &err);
+	if (rc < 0)
+		fail("%s", err ? err : "out of memory");
+	free(err);
+	return rc < 0 ? -1 : rc;
+}
+
 /* Credentials, region, client; then one ListObjectsV2 to prove the bucket answers. */
 static int connect_bucket(struct mount_state *m)
 {
 	struct aws_config_sources src = { .profile = m->opts.profile };
 	char *err = NULL;
-	if (aws_credentials_load(&src, &m->creds, &err) < 0) {
-		fail("no usable AWS credentials: %s", err ? err : "");
-		free(err);
-		return -1;
-	}
+	const char *endpoint = aws_endpoint_resolve(m->opts.endpoint, "AWS_ENDPOINT_URL_S3");
 	m->region = aws_region_resolve(m->opts.region, &src);
-	if (!m->region && m->opts.endpoint)
+	if (!m->region && endpoint)
 		m->region = strdup("us-east-1");  /* what S3-compatible servers expect by default */
 	if (!m->region) {
 		fail("no region: use -o region=NAME, or set AWS_REGION");
 		return -1;
 	}
-	struct s3_config cfg = {
-		.bucket = m->opts.bucket, .endpoint = m->opts.endpoint, .region = m->region,
-		.path_style = m->opts.use_path_style, .ca_file = m->opts.ca_file,
-		.debug = m->opts.debug_s3 || m->cmd.debug,
+	struct aws_chain_config chain = {
+		.files = src, .region = m->region, .role_arn = m->opts.role_arn,
+		.sts_endpoint = m->opts.sts_endpoint, .ca_file = m->opts.ca_file,
 	};
-	if (s3_client_new(&cfg, &m->creds, &m->s3, &err) < 0) {
+	if (aws_cred_provider_new(&chain, &m->creds, &err) < 0) {
+		fail("no usable AWS credentials: %s", err ? err : "out of memory");
+		free(err);
+		return -1;
+	}
+	struct ssec_key key;
+	int has_key = load_sse_key(m, &key);
+	if (has_key < 0)
+		return -1;
+	struct s3_config cfg = {
+		.bucket = m->opts.bucket, .endpoint = endpoint, .region = m->region,
+		.path_style = m->opts.use_path_style, .ca_file = m->opts.ca_file,
+		.debug = m->opts.debug_s3 || m->cmd.debug, .sse_customer_key = has_key ? &key : NULL,
+	};
+	int rc = s3_client_new(&cfg, m->creds, &m->s3, &err);
+	ssec_key_wipe(&key);
+	if (rc < 0) {
 		fail("%s", err ? err : "out of memory");
 		free(err);
 		return -1;
@@ -85,8 +109,14 @@ static int connect_bucket(struct mount_state *m)
 		fail("%s", msg);
 		return -1;
 	}
+	/* The bucket's own region, found by the check: the lock table is beside it. */
+	char *region = strdup(s3_client_region(m->s3));
+	if (!region)
+		return -1;
+	free(m->region);
+	m->region = region;
 	log_info("bucket %s answers at %s (region %s, credentials from %s)", m->opts.bucket,
-	         s3_client_endpoint(m->s3), m->region, m->creds.source ? m->creds.source : "?");
+	         s3_client_endpoint(m->s3), m->region, aws_cred_provider_source(m->creds));
 	return 0;
 }
 
@@ -96,16 +126,15 @@ static int connect_table(struct mount_state *m)
 {
 	if (!m->opts.dynamodb_table)
 		return 0;
-	const char *endpoint = m->opts.dynamodb_endpoint;
-	if (!endpoint)
-		endpoint = getenv("AWS_ENDPOINT_URL_DYNAMODB");
+	const char *endpoint = aws_endpoint_resolve(m->opts.dynamodb_endpoint,
+	                                            "AWS_ENDPOINT_URL_DYNAMODB");
 	struct ddb_config cfg = {
 		.table = m->opts.dynamodb_table, .endpoint = endpoint && *endpoint ? endpoint : NULL,
 		.region = m->region, .ca_file = m->opts.ca_file,
 		.debug = m->opts.debug_s3 || m->cmd.debug,
 	};
 	char *err = NULL, msg[1024];
-	if (ddb_client_new(&cfg, &m->creds, &m->ddb, &err) < 0) {
+	if (ddb_client_new(&cfg, m->creds, &m->ddb, &err) < 0) {
 		fail("%s", err ? err : "out of memory");
 		free(err);
 		return -1;
@@ -229,7 +258,7 @@ static void mount_state_free(struct mount_state *m)
 	locktable_free(m->table);
 	ddb_client_free(m->ddb);
 	s3_client_free(m->s3);
-	aws_credentials_free(&m->creds);
+	aws_cred_provider_free(m->creds);
 	free(m->region);
 	free(m->cmd.mountpoint);
 	options_free(&m->opts);

@@ -19,6 +19,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("profile=%s", profile, 0),
 	OPT("workspace_key_prefix=%s", workspace_key_prefix, 0),
 	OPT("ca_file=%s", ca_file, 0),
+	OPT("sse_customer_key_file=%s", sse_customer_key_file, 0),
+	OPT("role_arn=%s", role_arn, 0),
+	OPT("sts_endpoint=%s", sts_endpoint, 0),
 	OPT("dynamodb_table=%s", dynamodb_table, 0),
 	OPT("dynamodb_endpoint=%s", dynamodb_endpoint, 0),
 	OPT("cache_ttl=%lf", cache_ttl, 0),
@@ -162,6 +165,9 @@ void options_free(struct tfs_options *opts)
 	free(opts->profile);
 	free(opts->workspace_key_prefix);
 	free(opts->ca_file);
+	free(opts->sse_customer_key_file);
+	free(opts->role_arn);
+	free(opts->sts_endpoint);
 	free(opts->dynamodb_table);
 	free(opts->dynamodb_endpoint);
 	free(opts->unlock_min_age);
@@ -179,8 +185,10 @@ void options_print_help(const char *progname)
 	       "  -o endpoint=URL            S3 endpoint, e.g. http://127.0.0.1:7480 (else AWS's)\n"
 	       "  -o use_path_style          bucket in the URL path, not the host name\n"
 	       "  -o profile=NAME            profile of ~/.aws/credentials and ~/.aws/config\n"
+	       "  -o role_arn=ARN,sts_endpoint=URL  assume a role with what the chain finds\n"
 	       "  -o workspace_key_prefix=P  where workspaces live (default env:)\n"
 	       "  -o ca_file=PATH            extra CA bundle for HTTPS\n"
+	       "  -o sse_customer_key_file=PATH  SSE-C key, base64 (else AWS_SSE_CUSTOMER_KEY)\n"
 	       "  -o dynamodb_table=NAME     also show and unlock this lock table's locks\n"
 	       "  -o dynamodb_endpoint=URL   its endpoint (else AWS_ENDPOINT_URL_DYNAMODB, AWS's)\n"
 	       "\n"
@@ -198,7 +206,6 @@ void options_print_help(const char *progname)
 	       "  -f, -s, -d                 foreground; single-threaded; with FUSE and S3 debug\n"
 	       "  -o debug_s3                log every S3 request with its timing\n"
 	       "  -h, --help                 this text;  -V, --version  the version\n"
-	       "\n"
-	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status (see the README).\n"
-	       "Unmount with: fusermount3 -u MOUNTPOINT\n", progname);
+	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status. Unmount: fusermount3 -u MOUNTPOINT\n",
+	       progname);
 }

@@ -15,6 +15,9 @@ struct tfs_options {
 	char *profile;
 	char *workspace_key_prefix;
 	char *ca_file;
+	char *sse_customer_key_file;   /* SSE-C key, base64 (else AWS_SSE_CUSTOMER_KEY) */
+	char *role_arn;         /* assumed on top of the credential chain */
+	char *sts_endpoint;
 	char *dynamodb_table;   /* NULL: no DynamoDB calls at all */
 	char *dynamodb_endpoint;
 	double cache_ttl;

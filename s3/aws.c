@@ -17,7 +17,7 @@
 
 struct aws_client {
 	struct http_pool *http;
-	struct aws_credentials creds;
+	struct aws_cred_provider *creds;    /* borrowed */
 	char *region;
 	char *service;
 };
@@ -63,20 +63,17 @@ void aws_endpoint_free(struct aws_endpoint *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int aws_client_new(struct http_pool *http, const struct aws_credentials *creds,
+int aws_client_new(struct http_pool *http, struct aws_cred_provider *creds,
                    const char *region, const char *service, struct aws_client **out)
 {
 	struct aws_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->http = http;
-	c->creds.access_key = strdup(creds->access_key);
-	c->creds.secret_key = strdup(creds->secret_key);
-	c->creds.session_token = creds->session_token ? strdup(creds->session_token) : NULL;
+	c->creds = creds;
 	c->region = strdup(region);
 	c->service = strdup(service);
-	if (!c->creds.access_key || !c->creds.secret_key || !c->region || !c->service ||
-	    (creds->session_token && !c->creds.session_token)) {
+	if (!c->region || !c->service) {
 		aws_client_free(c);
 		return -ENOMEM;
 	}
@@ -88,7 +85,6 @@ void aws_client_free(struct aws_client *c)
 {
 	if (!c)
 		return;
-	aws_credentials_free(&c->creds);
 	free(c->region);
 	free(c->service);
 	free(c);
@@ -99,6 +95,16 @@ const char *aws_client_region(const struct aws_client *c)
 	return c->region;
 }
 
+static int client_set_region(struct aws_client *c, const char *region)
+{
+	char *r = strdup(region);
+	if (!r)
+		return -ENOMEM;
+	free(c->region);
+	c->region = r;
+	return 0;
+}
+
 /* The headers every signed request carries, in front of the caller's own. */
 struct signed_headers {
 	struct http_header h[AWS_MAX_HEADERS];
@@ -106,6 +112,7 @@ struct signed_headers {
 	char amz_date[17];
 	char payload_hash[65];
 	char *authorization;
+	struct aws_credentials creds;   /* this attempt's: renewed ones may come between attempts */
 };
 
 static int sign_request(const struct aws_client *c, const struct aws_request *req,
@@ -119,13 +126,16 @@ static int sign_request(const struct aws_client *c, const struct aws_request *re
 
 	if (req->nheaders + 5 > AWS_MAX_HEADERS)
 		return -E2BIG;
+	int rc = aws_cred_get(c->creds, &sh->creds);
+	if (rc < 0)
+		return rc;
 	sh->n = 0;
 	sh->h[sh->n++] = (struct http_header){ "Host", req->host ? req->host : req->endpoint->host };
 	sh->h[sh->n++] = (struct http_header){ "X-Amz-Date", sh->amz_date };
 	if (req->content_sha256_header)
 		sh->h[sh->n++] = (struct http_header){ "X-Amz-Content-Sha256", sh->payload_hash };
-	if (c->creds.session_token)
-		sh->h[sh->n++] = (struct http_header){ "X-Amz-Security-Token", c->creds.session_token };
+	if (sh->creds.session_token)
+		sh->h[sh->n++] = (struct http_header){ "X-Amz-Security-Token", sh->creds.session_token };
 	for (size_t i = 0; i < req->nheaders; i++)
 		sh->h[sh->n++] = req->headers[i];
 
@@ -140,7 +150,7 @@ static int sign_request(const struct aws_client *c, const struct aws_request *re
 		.payload_hash = sh->payload_hash, .normalize_path = false,
 	};
 	struct sigv4_key key = {
-		.access_key = c->creds.access_key, .secret_key = c->creds.secret_key,
+		.access_key = sh->creds.access_key, .secret_key = sh->creds.secret_key,
 		.region = c->region, .service = c->service,
 	};
 	sh->authorization = sigv4_authorization(&sreq, &key, sh->amz_date);
@@ -178,6 +188,7 @@ static int send_once(struct aws_client *c, const struct aws_request *req, const 
 		rc = http_perform(c->http, &hreq, resp);
 	}
 	free(sh.authorization);
+	aws_credentials_free(&sh.creds);
 	return rc;
 }
 
@@ -245,7 +256,7 @@ static int service_fail(struct aws_service *s, char **err, int rc, const char *m
 }
 
 int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg,
-                     const struct aws_credentials *creds, char **err)
+                     struct aws_cred_provider *creds, char **err)
 {
 	memset(s, 0, sizeof(*s));
 	if (err)
@@ -255,6 +266,8 @@ int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg
 	/* SigV4 signs for a region even where the endpoint is a local one. */
 	if (!cfg->region || !*cfg->region)
 		return service_fail(s, err, -EINVAL, "no region: set -o region=");
+	s->signing_name = cfg->signing_name;
+	s->default_endpoint = !cfg->endpoint;
 	s->endpoint_url = cfg->endpoint ? strdup(cfg->endpoint)
 	                                : default_endpoint(cfg->signing_name, cfg->region);
 	if (!s->endpoint_url)
@@ -270,6 +283,23 @@ int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg
 	if (rc == 0)
 		rc = aws_client_new(s->http, creds, cfg->region, cfg->signing_name, &s->aws);
 	return rc < 0 ? service_fail(s, err, rc, "out of memory") : 0;
+}
+
+int aws_service_set_region(struct aws_service *s, const char *region)
+{
+	if (s->default_endpoint) {
+		struct aws_endpoint e;
+		char *url = default_endpoint(s->signing_name, region);
+		if (!url || aws_endpoint_parse(url, &e) < 0) {
+			free(url);
+			return -ENOMEM;
+		}
+		aws_endpoint_free(&s->endpoint);
+		free(s->endpoint_url);
+		s->endpoint = e;
+		s->endpoint_url = url;
+	}
+	return client_set_region(s->aws, region);
 }
 
 void aws_service_free(struct aws_service *s)

@@ -31,8 +31,9 @@ struct aws_error {
 
 struct aws_client;
 
-/* One signer per service: owns a copy of the credentials; shares the pool (not owned). */
-int aws_client_new(struct http_pool *http, const struct aws_credentials *creds,
+/* One signer per service: asks creds (borrowed) for the credentials of each attempt;
+ * shares the pool (not owned). */
+int aws_client_new(struct http_pool *http, struct aws_cred_provider *creds,
                    const char *region, const char *service, struct aws_client **out);
 void aws_client_free(struct aws_client *c);
 const char *aws_client_region(const struct aws_client *c);
@@ -65,6 +66,8 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
  * a signer. */
 struct aws_service {
 	const char *name;           /* "S3", "DynamoDB": for messages and traces */
+	const char *signing_name;
+	bool default_endpoint;      /* AWS's own, made from the region: it follows the region */
 	char *endpoint_url;
 	struct aws_endpoint endpoint;
 	struct http_pool *http;
@@ -85,8 +88,12 @@ struct aws_service_config {
 /* Fills *s. Returns 0, -EINVAL with *err saying what is wrong (a malloc'd line the caller
  * frees), or -ENOMEM. */
 int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg,
-                     const struct aws_credentials *creds, char **err);
+                     struct aws_cred_provider *creds, char **err);
 void aws_service_free(struct aws_service *s);
+
+/* Signs for region from now on, and moves AWS's own endpoint there; a given endpoint stays.
+ * Not thread-safe: for the checks made before the mount serves. Returns 0 or -ENOMEM. */
+int aws_service_set_region(struct aws_service *s, const char *region);
 
 /* aws_send on s's endpoint, with one trace line under s->debug naming op and what
  * ("S3: GET /bucket/key -> 200 in 3.1 ms (1 attempt)"), control bytes shown as '?'. */

@@ -1,5 +1,7 @@
-/* Resolves AWS credentials and region from the environment and the shared AWS files. */
+/* The AWS credential chain resolved to one source, and the region, from the environment
+ * and the shared AWS files. */
 #include "s3/creds.h"
+#include "s3/credsrc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -456,13 +460,21 @@ static int profile_load(const struct where *w, struct profile *p)
 	return rc;
 }
 
+/* Secrets are wiped before their memory goes back: it may be reused, or end in a core. */
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
 void aws_credentials_free(struct aws_credentials *c)
 {
 	if (!c)
 		return;
 	free(c->access_key);
-	free(c->secret_key);
-	free(c->session_token);
+	free_secret(c->secret_key);
+	free_secret(c->session_token);
 	free(c->source);
 	memset(c, 0, sizeof(*c));
 }
@@ -481,176 +493,440 @@ static int creds_fill(struct aws_credentials *out, const char *id, const char *s
 	return -ENOMEM;
 }
 
+int aws_credentials_copy(const struct aws_credentials *from, struct aws_credentials *to)
+{
+	memset(to, 0, sizeof(*to));
+	char *source = strdup(from->source ? from->source : "");
+	int rc = source ? creds_fill(to, from->access_key, from->secret_key, from->session_token,
+				     source) : -ENOMEM;
+	to->expiration = from->expiration;
+	return rc;
+}
+
+/* ---- the chain, resolved to one source ---- */
+
+#define PROFILE_HOPS 8	/* source_profile chains longer than this are taken for a loop */
+
+/* One resolution: the config, the files, what was tried (for the none-found message). */
+struct chain {
+	const struct aws_chain_config *cfg;
+	struct where w;
+	struct sts_target sts;
+	char **err;
+	char tried[2048];
+};
+
+static void tried(struct chain *c, const char *what)
+{
+	size_t n = strlen(c->tried);
+	snprintf(c->tried + n, sizeof(c->tried) - n, "%s%s", n ? ", " : "", what);
+}
+
+static struct cred_source *source_new(enum cred_kind kind, const char *fmt, const char *a,
+				      const char *b)
+{
+	char label[512];
+	snprintf(label, sizeof(label), fmt, a, b);
+	return cred_source_new(kind, label);
+}
+
+static int sts_copy(const struct sts_target *from, struct sts_target *to)
+{
+	to->endpoint = strdup(from->endpoint);
+	to->region = strdup(from->region);
+	to->ca_file = from->ca_file ? strdup(from->ca_file) : NULL;
+	return to->endpoint && to->region && (!from->ca_file || to->ca_file) ? 0 : -ENOMEM;
+}
+
+/* Keys id and secret (+ token) as a static source. Returns 0 or -ENOMEM. */
+static int static_source(const char *label, const char *id, const char *secret,
+			 const char *token, struct cred_source **out)
+{
+	struct cred_source *s = cred_source_new(CRED_STATIC, label);
+	char *source = s ? strdup(label) : NULL;
+	if (!source || creds_fill(&s->keys, id, secret, token, source) < 0) {
+		cred_source_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
 /* Returns 0, -ENOENT when neither key is set, -EINVAL for half a pair, -ENOMEM. */
-static int from_env(struct aws_credentials *out, char **err)
+static int from_env(struct chain *c, struct cred_source **out)
 {
 	const char *id = env_get("AWS_ACCESS_KEY_ID");
 	const char *secret = env_get("AWS_SECRET_ACCESS_KEY");
 
+	tried(c, "the environment (AWS_ACCESS_KEY_ID)");
 	if (!id && !secret)
 		return -ENOENT;
 	if (!id || !secret)
-		return fail(err, -EINVAL,
+		return fail(c->err, -EINVAL,
 			    "environment: %s is set but %s is not; set both, "
 			    "or unset %s to use the shared credentials files",
 			    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 			    id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID",
 			    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY");
-	return creds_fill(out, id, secret, env_get("AWS_SESSION_TOKEN"), strdup("environment"));
+	return static_source("environment", id, secret, env_get("AWS_SESSION_TOKEN"), out);
 }
 
-/* Static keys from one file's section; same returns as from_env. */
-static int from_file(const struct pfile *f, const char *profile, struct aws_credentials *out,
-		     char **err)
+/* A role session name: the given one, else one that says who assumed it and when. */
+static char *session_name(const char *given)
+{
+	char *name = NULL;
+	if (given)
+		return strdup(given);
+	return asprintf(&name, "tfstatefs-%ld", (long)time(NULL)) < 0 ? NULL : name;
+}
+
+/* A source that calls STS for role_arn, with base signing (AssumeRole) or none (web
+ * identity). Takes base. */
+static int role_source(struct chain *c, enum cred_kind kind, const char *label,
+		       const char *role_arn, const char *name, struct cred_source *base,
+		       struct cred_source **out)
+{
+	struct cred_source *s = cred_source_new(kind, label);
+	int rc = s ? sts_copy(&c->sts, &s->sts) : -ENOMEM;
+	if (rc == 0) {
+		s->base = base;
+		base = NULL;
+		s->role_arn = strdup(role_arn);
+		s->session_name = session_name(name);
+		rc = s->role_arn && s->session_name ? 0 : -ENOMEM;
+	}
+	cred_source_free(base);
+	if (rc < 0) {
+		cred_source_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+static int web_identity_source(struct chain *c, const char *label, const char *token_file,
+			       const char *role_arn, const char *name, struct cred_source **out)
+{
+	int rc = role_source(c, CRED_WEB_IDENTITY, label, role_arn, name, NULL, out);
+	if (rc == 0 && !((*out)->token_file = strdup(token_file))) {
+		cred_source_free(*out);
+		rc = -ENOMEM;
+	}
+	return rc;
+}
+
+/* EKS (IRSA) web identity from the environment. Returns 0, -ENOENT, -ENOMEM. */
+static int from_env_web_identity(struct chain *c, struct cred_source **out)
+{
+	const char *file = env_get("AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *role = env_get("AWS_ROLE_ARN");
+
+	tried(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)");
+	if (!file || !role)
+		return -ENOENT;
+	return web_identity_source(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", file, role,
+				   env_get("AWS_ROLE_SESSION_NAME"), out);
+}
+
+/* The ECS / EKS Pod Identity endpoint. Returns 0, -ENOENT, -EINVAL, -ENOMEM. */
+static int from_container(struct chain *c, struct cred_source **out)
+{
+	const char *rel = env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	char *url = NULL;
+
+	tried(c, "the container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)");
+	if (!rel && !full)
+		return -ENOENT;
+	if (rel ? asprintf(&url, "http://169.254.170.2%s", rel) < 0 : !(url = strdup(full)))
+		return -ENOMEM;
+	struct cred_source *s = source_new(CRED_CONTAINER, "the container endpoint %s%s", url, "");
+	const char *token = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *token_file = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	int rc = s ? 0 : -ENOMEM;
+	if (s) {
+		s->url = url;
+		url = NULL;
+		s->auth_token = token ? strdup(token) : NULL;
+		s->auth_token_file = token_file ? strdup(token_file) : NULL;
+		rc = (!token || s->auth_token) && (!token_file || s->auth_token_file) ? 0 : -ENOMEM;
+	}
+	free(url);
+	if (rc < 0) {
+		cred_source_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* EC2 instance metadata, unless turned off. Returns 0, -ENOENT, -ENOMEM. */
+static int from_imds(struct chain *c, struct cred_source **out)
+{
+	const char *off = env_get("AWS_EC2_METADATA_DISABLED");
+	const char *url = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+
+	if (off && strcasecmp(off, "true") == 0) {
+		tried(c, "EC2 instance metadata (off: AWS_EC2_METADATA_DISABLED)");
+		return -ENOENT;
+	}
+	tried(c, "EC2 instance metadata");
+	struct cred_source *s = cred_source_new(CRED_IMDS, "EC2 instance metadata");
+	if (!s || !(s->url = strdup(url ? url : "http://169.254.169.254"))) {
+		cred_source_free(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ---- profiles ---- */
+
+static int resolve_profile(struct chain *c, const char *name, int hops, struct cred_source **out);
+
+/* profile's value for key, the config file's winning over the credentials file's. */
+static const char *pget(const struct profile *p, const char *key)
+{
+	const char *v = sec_get(&p->f[CONF].sec, key);
+	return v ? v : sec_get(&p->f[CRED].sec, key);
+}
+
+static char *plabel(const struct profile *p, const char *name)
+{
+	char *label = NULL;
+	int i = sec_get(&p->f[CONF].sec, "role_arn") || !p->f[CRED].sec.found ? CONF : CRED;
+	if (asprintf(&label, "profile %s (%s %s)", name, p->f[i].kind, p->f[i].path) < 0)
+		return NULL;
+	return label;
+}
+
+/* Static keys of one file's section; -ENOENT when it has none, -EINVAL for half a pair. */
+static int file_keys(struct chain *c, const struct pfile *f, const char *name,
+		     struct cred_source **out)
 {
 	const char *id = sec_get(&f->sec, "aws_access_key_id");
 	const char *secret = sec_get(&f->sec, "aws_secret_access_key");
-	char *source;
+	char label[1024];
 
 	if (!id && !secret)
 		return -ENOENT;
 	if (!id || !secret)
-		return fail(err, -EINVAL, "%s %s (profile %s) has %s but no %s", f->kind, f->path,
-			    profile, id ? "aws_access_key_id" : "aws_secret_access_key",
+		return fail(c->err, -EINVAL, "%s %s (profile %s) has %s but no %s", f->kind, f->path,
+			    name, id ? "aws_access_key_id" : "aws_secret_access_key",
 			    id ? "aws_secret_access_key" : "aws_access_key_id");
-	if (asprintf(&source, "%s %s (profile %s)", f->kind, f->path, profile) < 0)
+	snprintf(label, sizeof(label), "%s %s (profile %s)", f->kind, f->path, name);
+	return static_source(label, id, secret, sec_get(&f->sec, "aws_session_token"), out);
+}
+
+static int profile_keys(struct chain *c, const struct profile *p, const char *name,
+			struct cred_source **out)
+{
+	int rc = file_keys(c, &p->f[CRED], name, out);
+	return rc == -ENOENT ? file_keys(c, &p->f[CONF], name, out) : rc;
+}
+
+/* credential_source: where a role's base credentials come from without a source_profile. */
+static int named_source(struct chain *c, const char *label, const char *what,
+			struct cred_source **out)
+{
+	int rc = -EINVAL;
+	if (strcmp(what, "Environment") == 0)
+		rc = from_env(c, out);
+	else if (strcmp(what, "Ec2InstanceMetadata") == 0)
+		rc = from_imds(c, out);
+	else if (strcmp(what, "EcsContainer") == 0)
+		rc = from_container(c, out);
+	else
+		return fail(c->err, -EINVAL, "%s: credential_source = %s; it must be Environment, "
+			    "Ec2InstanceMetadata or EcsContainer", label, what);
+	if (rc == -ENOENT)
+		return fail(c->err, -ENOENT, "%s: credential_source = %s, but it has no "
+			    "credentials here", label, what);
+	return rc;
+}
+
+/* role_arn: the base credentials (source_profile, credential_source), then AssumeRole;
+ * or web_identity_token_file, then AssumeRoleWithWebIdentity. */
+static int profile_role(struct chain *c, const struct profile *p, const char *name, int hops,
+			const char *label, struct cred_source **out)
+{
+	const char *role = pget(p, "role_arn"), *src = pget(p, "source_profile");
+	const char *how = pget(p, "credential_source"), *token = pget(p, "web_identity_token_file");
+	struct cred_source *base = NULL;
+	int rc;
+
+	if (token)
+		return web_identity_source(c, label, token, role, pget(p, "role_session_name"), out);
+	if (src && how)
+		return fail(c->err, -EINVAL, "%s has both source_profile and credential_source; "
+			    "keep one", label);
+	if (src && strcmp(src, name) == 0)
+		rc = profile_keys(c, p, name, &base);	/* a role over its own profile's keys */
+	else if (src)
+		rc = resolve_profile(c, src, hops + 1, &base);
+	else if (how)
+		rc = named_source(c, label, how, &base);
+	else
+		return fail(c->err, -EINVAL, "%s has role_arn but neither source_profile nor "
+			    "credential_source: say whose credentials assume the role", label);
+	if (rc == -ENOENT && !(c->err && *c->err))
+		return fail(c->err, -ENOENT, "%s: source_profile %s has no credentials", label, src);
+	if (rc < 0)
+		return rc;
+	rc = role_source(c, CRED_ASSUME_ROLE, label, role, pget(p, "role_session_name"), base, out);
+	const char *ext = pget(p, "external_id"), *dur = pget(p, "duration_seconds");
+	if (rc == 0 && ext && !((*out)->external_id = strdup(ext)))
+		rc = -ENOMEM;
+	if (rc == 0 && dur)
+		(*out)->duration_s = atoi(dur);
+	return rc;
+}
+
+/* SSO profiles read a token cache and a portal this release does not speak. */
+static int sso_unsupported(struct chain *c, const char *label, const char *name)
+{
+	return fail(c->err, -ENOTSUP,
+		    "%s uses AWS SSO (IAM Identity Center), which tfstatefs does not read yet; "
+		    "export its keys first: eval \"$(aws configure export-credentials --profile %s "
+		    "--format env)\", and mount without -o profile=", label, name);
+}
+
+/* One profile's part of botocore's chain, in its order: assume-role and web identity, SSO,
+ * the credentials file's keys, credential_process, the config file's keys. Returns 0,
+ * -ENOENT (nothing there), or an error. */
+static int profile_source(struct chain *c, const struct profile *p, const char *name, int hops,
+			  struct cred_source **out)
+{
+	char *label = plabel(p, name);
+	int rc;
+	if (!label)
 		return -ENOMEM;
-	return creds_fill(out, id, secret, sec_get(&f->sec, "aws_session_token"), source);
-}
-
-/* profile is NULL when the source is the environment: "--profile" would turn it off.
- * shadowed says the profile also has static keys that the CLI would not use. */
-static int later_release(const char *what, const char *where, const char *profile, int shadowed,
-			 char **err)
-{
-	return fail(err, -ENOTSUP,
-		    "%s uses %s, a credential source that comes in a later release of tfstatefs%s; "
-		    "meanwhile export static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
-		    "AWS_SESSION_TOKEN), e.g. with "
-		    "eval \"$(aws configure export-credentials%s%s --format env)\", "
-		    "and mount without -o profile=",
-		    where, what,
-		    shadowed ? " (the AWS CLI uses it ahead of the profile's static keys, "
-			       "so they are not used either)" : "",
-		    profile ? " --profile " : "", profile ? profile : "");
-}
-
-static int has_keys(const struct profile *p)
-{
-	return sec_get(&p->f[CRED].sec, "aws_access_key_id") ||
-	       sec_get(&p->f[CONF].sec, "aws_access_key_id");
-}
-
-/* -ENOTSUP when the profile, in either file, has one of keys; 0 otherwise. */
-static int unsupported(const struct profile *p, const char *profile, const char *const *keys,
-		       size_t nkeys, char **err)
-{
-	char *where;
-	int rc;
-
-	for (size_t k = 0; k < nkeys; k++) {
-		for (int i = CRED; i <= CONF; i++) {
-			if (!sec_get(&p->f[i].sec, keys[k]))
-				continue;
-			if (asprintf(&where, "profile %s in %s %s", profile, p->f[i].kind,
-				     p->f[i].path) < 0)
-				return -ENOMEM;
-			rc = later_release(keys[k], where, profile, has_keys(p), err);
-			free(where);
-			return rc;
-		}
+	if (pget(p, "role_arn"))
+		rc = profile_role(c, p, name, hops, label, out);
+	else if (pget(p, "sso_session") || pget(p, "sso_start_url"))
+		rc = sso_unsupported(c, label, name);
+	else if ((rc = file_keys(c, &p->f[CRED], name, out)) == -ENOENT && pget(p, "credential_process")) {
+		struct cred_source *s = cred_source_new(CRED_PROCESS, label);
+		rc = s && (s->command = strdup(pget(p, "credential_process"))) ? 0 : -ENOMEM;
+		if (rc == 0)
+			*out = s;
+		else
+			cred_source_free(s);
+	} else if (rc == -ENOENT) {
+		rc = file_keys(c, &p->f[CONF], name, out);
 	}
-	return 0;
+	free(label);
+	return rc;
 }
 
-static int none_found(const struct where *w, const struct profile *p, char **err)
+static int resolve_profile(struct chain *c, const char *name, int hops, struct cred_source **out)
 {
-	const char *cred = p->f[CRED].path, *conf = p->f[CONF].path;
-
-	if (w->from_src)
-		return fail(err, -ENOENT,
-			    "no AWS credentials found: tried shared credentials file %s and "
-			    "config file %s (profile %s; environment keys are not used when a "
-			    "profile is named with -o profile=); add aws_access_key_id and "
-			    "aws_secret_access_key to profile %s, or set "
-			    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and mount without -o profile=",
-			    cred, conf, w->profile, w->profile);
-	return fail(err, -ENOENT,
-		    "no AWS credentials found: tried the environment (AWS_ACCESS_KEY_ID, "
-		    "AWS_SECRET_ACCESS_KEY), shared credentials file %s and config file %s "
-		    "(profile %s); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use "
-		    "-o profile=NAME with a profile in %s or %s that has aws_access_key_id "
-		    "and aws_secret_access_key",
-		    cred, conf, w->profile, cred, conf);
-}
-
-/*
- * The profile-based part of botocore's chain, in its order: assume-role, web identity and
- * SSO come before the credentials file's static keys, credential_process after them and
- * before the config file's. A source we do not have yet ends the search with -ENOTSUP
- * rather than falling through to keys the CLI would not use (another identity).
- */
-static int from_profile_files(const struct where *w, const struct profile *p,
-			      struct aws_credentials *out, char **err)
-{
-	static const char *const early[] = {
-		"web_identity_token_file", "role_arn", "sso_session", "sso_start_url",
-	};
-	static const char *const process[] = { "credential_process" };
-	int rc;
-
-	if (w->named && !p->f[CRED].sec.found && !p->f[CONF].sec.found)
-		return fail(err, -ENOENT, "profile %s not found in %s or %s", w->profile,
-			    p->f[CRED].path, p->f[CONF].path);
-	rc = unsupported(p, w->profile, early, sizeof(early) / sizeof(early[0]), err);
-	if (rc)
-		return rc;
-	/* EKS-style web identity from the environment; -o profile= turns it off in botocore. */
-	if (!w->from_src && env_get("AWS_WEB_IDENTITY_TOKEN_FILE") && env_get("AWS_ROLE_ARN"))
-		return later_release("AWS_WEB_IDENTITY_TOKEN_FILE", "the environment", NULL,
-				     has_keys(p), err);
-	rc = from_file(&p->f[CRED], w->profile, out, err);
-	if (rc != -ENOENT)
-		return rc;
-	rc = unsupported(p, w->profile, process, 1, err);
-	if (rc)
-		return rc;
-	rc = from_file(&p->f[CONF], w->profile, out, err);
-	if (rc != -ENOENT)
-		return rc;
-	return none_found(w, p, err);
-}
-
-static int from_profile(const struct where *w, struct aws_credentials *out, char **err)
-{
+	struct where w = c->w;
 	struct profile p;
-	int rc = profile_load(w, &p);
-
+	if (hops > PROFILE_HOPS)
+		return fail(c->err, -EINVAL, "profile %s: source_profile goes round in a loop (more "
+			    "than %d hops)", name, PROFILE_HOPS);
+	w.profile = (char *)name;
+	int rc = profile_load(&w, &p);
 	if (rc)
 		return rc;
-	rc = from_profile_files(w, &p, out, err);
+	if (!p.f[CRED].sec.found && !p.f[CONF].sec.found && (hops > 0 || c->w.named))
+		rc = fail(c->err, -ENOENT, "profile %s not found in %s or %s", name,
+			  p.f[CRED].path, p.f[CONF].path);
+	else
+		rc = profile_source(c, &p, name, hops, out);
 	profile_free(&p);
 	return rc;
 }
 
-/* The environment comes first unless src names a profile: as in botocore, the CLI's
- * --profile beats AWS_ACCESS_KEY_ID, while AWS_PROFILE does not. */
-int aws_credentials_load(const struct aws_config_sources *src, struct aws_credentials *out,
-			 char **err)
+static int none_found(struct chain *c)
 {
-	struct where w;
-	int rc;
+	return fail(c->err, -ENOENT,
+		    "none found: tried %s%s; set AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY, or name a profile with -o profile= (or AWS_PROFILE) "
+		    "that has keys, a role, or credential_process", c->tried,
+		    c->w.from_src ? " (environment keys are not used when a profile is named "
+				    "with -o profile=)" : "");
+}
 
+/* A step of the chain: 0 (found), -ENOENT (go on), or an error that ends the search. */
+typedef int (*chain_step)(struct chain *c, struct cred_source **out);
+
+static int from_files(struct chain *c, struct cred_source **out)
+{
+	char what[1200];
+	snprintf(what, sizeof(what), "profile %s in shared credentials file %s and config file %s",
+		 c->w.profile, c->w.cred_path ? c->w.cred_path : "~/.aws/credentials",
+		 c->w.conf_path ? c->w.conf_path : "~/.aws/config");
+	tried(c, what);
+	return resolve_profile(c, c->w.profile, 0, out);
+}
+
+/* The environment comes first unless cfg names a profile: as in botocore, the CLI's
+ * --profile beats AWS_ACCESS_KEY_ID, while AWS_PROFILE does not. */
+static int resolve_chain(struct chain *c, struct cred_source **out)
+{
+	static const chain_step steps[] = {
+		from_env, from_env_web_identity, from_files, from_container, from_imds,
+	};
+	int rc = -ENOENT;
+	size_t i;
+	char before[sizeof(c->tried)] = "";
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == -ENOENT; i++) {
+		if (c->w.from_src && i < 2)
+			continue;
+		snprintf(before, sizeof(before), "%s", c->tried);
+		rc = steps[i](c, out);
+		if (rc == -ENOENT && c->err && *c->err)
+			return rc;	/* a named profile that is missing: say so, do not go on */
+	}
+	/* The endpoints come last and may well be absent: if one has nothing either, the
+	 * message must still say what was tried before it. */
+	if (rc == 0 && i > 3 && before[0] && !((*out)->tried_before = strdup(before))) {
+		cred_source_free(*out);
+		return -ENOMEM;
+	}
+	return rc == -ENOENT ? none_found(c) : rc;
+}
+
+/* STS: -o sts_endpoint, the SDKs' variables, else the regional endpoint. */
+static int sts_init(const struct aws_chain_config *cfg, struct sts_target *sts)
+{
+	const char *url = aws_endpoint_resolve(cfg->sts_endpoint, "AWS_ENDPOINT_URL_STS");
+	const char *region = cfg->region && *cfg->region ? cfg->region : "us-east-1";
+	memset(sts, 0, sizeof(*sts));
+	sts->region = strdup(region);
+	sts->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+	if (url)
+		sts->endpoint = strdup(url);
+	else if (asprintf(&sts->endpoint, "https://sts.%s.amazonaws.com%s", region,
+			  strncmp(region, "cn-", 3) == 0 ? ".cn" : "") < 0)
+		sts->endpoint = NULL;
+	return sts->region && sts->endpoint && (!cfg->ca_file || sts->ca_file) ? 0 : -ENOMEM;
+}
+
+static void sts_free(struct sts_target *sts)
+{
+	free(sts->endpoint);
+	free(sts->region);
+	free(sts->ca_file);
+}
+
+int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err)
+{
+	struct chain c = { .cfg = cfg, .err = err };
 	if (err)
 		*err = NULL;
-	memset(out, 0, sizeof(*out));
-	rc = where_init(src, &w);
-	if (rc)
-		return rc;
-	rc = w.from_src ? -ENOENT : from_env(out, err);
-	if (rc == -ENOENT)
-		rc = from_profile(&w, out, err);
-	where_free(&w);
+	int rc = where_init(&cfg->files, &c.w);
+	if (rc == 0 && (rc = sts_init(cfg, &c.sts)) == 0) {
+		rc = resolve_chain(&c, out);
+		/* -o role_arn: a role assumed with whatever the chain found. */
+		if (rc == 0 && cfg->role_arn && *cfg->role_arn)
+			rc = role_source(&c, CRED_ASSUME_ROLE, "-o role_arn", cfg->role_arn, NULL,
+					 *out, out);
+	}
+	sts_free(&c.sts);
+	where_free(&c.w);
 	return rc;
 }
 
@@ -685,4 +961,15 @@ char *aws_region_resolve(const char *explicit_region, const struct aws_config_so
 	if (!r)
 		r = env_get("AWS_DEFAULT_REGION");
 	return r ? strdup(r) : region_from_files(src);
+}
+
+const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var)
+{
+	if (explicit_url && *explicit_url)
+		return explicit_url;
+	const char *ignore = env_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	if (ignore && strcasecmp(ignore, "true") == 0)
+		return NULL;
+	const char *url = env_get(service_var);
+	return url ? url : env_get("AWS_ENDPOINT_URL");
 }

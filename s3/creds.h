@@ -1,13 +1,17 @@
-/* AWS credentials and region from the environment and the shared config/credentials files. */
+/* AWS credentials and region the way the SDKs find them: the default chain (environment,
+ * web identity, shared config and credentials files with their profiles, assume-role and
+ * credential_process, the container endpoint, EC2 instance metadata), kept fresh. */
 #ifndef TFS_S3_CREDS_H
 #define TFS_S3_CREDS_H
 #include <stddef.h>
+#include <time.h>
 
 struct aws_credentials {
 	char *access_key;
 	char *secret_key;
 	char *session_token;   /* NULL for long-term keys */
 	char *source;          /* where they came from, for messages: "environment", "shared credentials file (profile prod)" */
+	time_t expiration;     /* when temporary credentials stop working; 0: never */
 };
 
 /* Where to look. Any field may be NULL to mean "the SDK default". */
@@ -17,19 +21,58 @@ struct aws_config_sources {
 	const char *config_file;      /* else AWS_CONFIG_FILE; else ~/.aws/config */
 };
 
-/* Resolves credentials in the SDKs' order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
- * (+AWS_SESSION_TOKEN) from the environment, then the profile in the shared credentials
- * file, then the profile in the config file ("[profile NAME]", or "[default]").
- * Returns 0, -ENOENT when no source has them (err says what was tried), -EINVAL on a
- * source that has only half a key pair (err says which), -ENOMEM.
- * err (may be NULL) receives a malloc'd message the caller frees. */
-int aws_credentials_load(const struct aws_config_sources *src, struct aws_credentials *out, char **err);
+/* What the chain needs beyond the files. */
+struct aws_chain_config {
+	struct aws_config_sources files;
+	const char *region;           /* STS's region (regional endpoint, signing) */
+	const char *role_arn;         /* -o role_arn: assumed on top of what the chain finds, or NULL */
+	const char *sts_endpoint;     /* -o sts_endpoint; else AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL;
+	                               * else https://sts.REGION.amazonaws.com(.cn) */
+	const char *ca_file;          /* for STS and the container endpoint over HTTPS */
+};
+
+/* The chain resolved to one source, with its credentials kept fresh. Thread-safe. */
+struct aws_cred_provider;
+
+/* Resolves the chain, in the SDKs' order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+ * (+AWS_SESSION_TOKEN); AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN; the profile (role_arn
+ * with source_profile, credential_source or web_identity_token_file; static keys of the
+ * credentials file; credential_process; static keys of the config file); the container
+ * endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI, with
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)); EC2 instance metadata (IMDSv2, unless
+ * AWS_EC2_METADATA_DISABLED=true). A profile named in files.profile turns the
+ * environment's keys and web identity off, as the CLI's --profile does. Then fetches the
+ * first credentials. Returns 0, or a negative errno (-ENOENT: no source has credentials;
+ * -EINVAL: a source is set up wrong; -EACCES: a source refused) with *err (malloc'd) saying
+ * what was tried and what to do. */
+int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_provider **out,
+                          char **err);
+
+/* A provider of fixed credentials (copied). Returns 0 or -ENOMEM. */
+int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out);
+void aws_cred_provider_free(struct aws_cred_provider *p);
+
+/* Where the credentials come from, for messages ("EC2 instance metadata (role ci)"). */
+const char *aws_cred_provider_source(const struct aws_cred_provider *p);
+
+/* A copy of the current credentials (free with aws_credentials_free). Temporary ones are
+ * renewed ahead of their expiry by one caller while the others go on with the current
+ * ones; nobody gets credentials that expire within a few seconds. Returns 0, or the
+ * renewal's negative errno when no valid credentials are left (logged once). */
+int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out);
+
+int aws_credentials_copy(const struct aws_credentials *from, struct aws_credentials *to);
 void aws_credentials_free(struct aws_credentials *c);
 
 /* Resolves the region: explicit (the -o region= value, may be NULL), then AWS_REGION,
  * AWS_DEFAULT_REGION, then "region" in the profile of the config file.
  * Returns a malloc'd string, or NULL when none is set. */
 char *aws_region_resolve(const char *explicit_region, const struct aws_config_sources *src);
+
+/* A service's endpoint as the SDKs find it: explicit_url (an -o option), else the
+ * service's variable (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB), else
+ * AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true. NULL: AWS's own. */
+const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var);
 
 /* Reads key from [section] of an INI-style AWS file (comments '#' ';', whitespace
  * trimmed). Returns a malloc'd value, or NULL when absent or unreadable. */

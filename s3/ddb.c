@@ -14,7 +14,7 @@ struct ddb_client {
 	char *table;
 };
 
-int ddb_client_new(const struct ddb_config *cfg, const struct aws_credentials *creds,
+int ddb_client_new(const struct ddb_config *cfg, struct aws_cred_provider *creds,
                    struct ddb_client **out, char **err)
 {
 	if (err)

@@ -23,7 +23,7 @@ struct ddb_client;
 
 /* Creates a client. Returns 0, -EINVAL with *err saying what is wrong with the config (a
  * malloc'd message the caller frees), or -ENOMEM. Thread-safe once created. */
-int ddb_client_new(const struct ddb_config *cfg, const struct aws_credentials *creds,
+int ddb_client_new(const struct ddb_config *cfg, struct aws_cred_provider *creds,
                    struct ddb_client **out, char **err);
 void ddb_client_free(struct ddb_client *c);
 const char *ddb_client_table(const struct ddb_client *c);

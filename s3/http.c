@@ -126,12 +126,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return growbuf_append(b, data, n) ? n : 0;
 }
 
-/* Request headers that carry secrets are never printed. */
+/* Request headers that carry secrets are never printed. The SSE-C key's MD5 is not the
+ * key, but it identifies it across logs. */
 static bool header_is_secret(const char *line, size_t len)
 {
 	static const char *const secret[] = {
 		"authorization:", "x-amz-security-token:",
 		"x-amz-server-side-encryption-customer-key:",
+		"x-amz-server-side-encryption-customer-key-md5:",
 	};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
 		size_t n = strlen(secret[i]);

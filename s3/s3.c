@@ -19,6 +19,8 @@ struct s3_client {
 	struct aws_service svc;
 	char *bucket;
 	char *vhost;            /* "<bucket>.<endpoint host>" with virtual-hosted addressing, else NULL */
+	bool has_ssec;
+	struct ssec_key ssec;   /* SSE-C key sent on GETs when has_ssec; wiped when freed */
 };
 
 /* A virtual host name only works where DNS and TLS certificates can carry the bucket:
@@ -45,7 +47,7 @@ static int client_fail(struct s3_client *c, char **err, int rc, const char *fmt,
 	return rc;
 }
 
-int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *creds,
+int s3_client_new(const struct s3_config *cfg, struct aws_cred_provider *creds,
                   struct s3_client **out, char **err)
 {
 	if (err)
@@ -62,6 +64,10 @@ int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *cre
 	int rc = aws_service_init(&c->svc, &sc, creds, err);
 	if (rc < 0)
 		return client_fail(c, err, rc, "%s", "out of memory");
+	if (cfg->sse_customer_key) {
+		c->has_ssec = true;
+		c->ssec = *cfg->sse_customer_key;
+	}
 	if (!cfg->path_style && !needs_path_style(&c->svc.endpoint, c->bucket) &&
 	    asprintf(&c->vhost, "%s.%s", c->bucket, c->svc.endpoint.host) < 0)
 		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
@@ -76,6 +82,7 @@ void s3_client_free(struct s3_client *c)
 	aws_service_free(&c->svc);
 	free(c->bucket);
 	free(c->vhost);
+	ssec_key_wipe(&c->ssec);
 	free(c);
 }
 
@@ -287,6 +294,50 @@ static void object_info_from(const struct http_response *resp, struct s3_object_
 	free(cl);
 }
 
+/* One GET of path with the caller's headers h[0..nh), and the SSE-C key when with_key. */
+static int get_send(struct s3_client *c, const char *path, const struct http_header *h,
+                    size_t nh, bool with_key, size_t max, struct http_response *resp,
+                    struct aws_error *err)
+{
+	struct http_header all[2 + SSEC_HEADERS];
+	memcpy(all, h, nh * sizeof(*h));
+	if (with_key)
+		nh += ssec_headers(&c->ssec, all + nh);
+	return bucket_send(c, "GET", path, NULL, nh ? all : NULL, nh, max, resp, err);
+}
+
+static enum ssec_answer ssec_answer_of(int rc, const struct http_response *resp,
+                                       const struct aws_error *err, bool key_sent)
+{
+	if (rc == 0 || !resp->status)
+		return SSEC_UNRELATED;
+	return ssec_classify(resp->status, err->code, err->message, key_sent);
+}
+
+/* A GET with the mount's SSE-C key, if it has one. A bucket can mix SSE-C objects with
+ * plain ones (states written before the key was set): AWS refuses the key for a plain
+ * object (400 "not applicable"), so that one is asked again without it. That costs one
+ * request more per GET of a plain object on AWS and none for an SSE-C one, which is what
+ * a mount given a key mostly reads; radosgw ignores the key on a plain object. No listing
+ * says which objects are SSE-C, and finding out first would cost a HEAD every time. An
+ * SSE-C refusal (key missing or wrong) becomes -EACCES with advice in err->message. */
+static int get_ssec(struct s3_client *c, const char *path, const struct http_header *h,
+                    size_t nh, size_t max, struct http_response *resp, struct aws_error *err)
+{
+	int rc = get_send(c, path, h, nh, c->has_ssec, max, resp, err);
+	enum ssec_answer a = ssec_answer_of(rc, resp, err, c->has_ssec);
+	if (a == SSEC_KEY_NOT_APPLICABLE) {
+		http_response_free(resp);
+		rc = get_send(c, path, h, nh, false, max, resp, err);
+		a = ssec_answer_of(rc, resp, err, false);
+	}
+	if (a != SSEC_UNRELATED) {
+		snprintf(err->message, sizeof(err->message), "%s", ssec_advice(a));
+		rc = -EACCES;
+	}
+	return rc;
+}
+
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
                   const char *if_match, char **data, size_t *data_len,
                   struct s3_object_info *info, struct aws_error *err)
@@ -310,7 +361,7 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 		return -ENOMEM;
 	struct http_response resp;
 	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
-	int rc = bucket_send(c, "GET", path, NULL, nh ? h : NULL, nh, max, &resp, err);
+	int rc = get_ssec(c, path, h, nh, max, &resp, err);
 	if (rc == 0 && offset && resp.status != 206) {
 		/* The whole object from byte 0 where bytes from offset were asked for: taking it
 		 * would show the wrong bytes as the right ones. */
@@ -390,6 +441,9 @@ static void describe_check_failure(struct s3_client *c, int rc, const struct aws
 	else if (!err->http_status)
 		snprintf(msg, msglen, "cannot reach S3 endpoint %s: %s; check the endpoint and the network",
 		         ep, err->message);
+	else if (rc == -EREMOTE && strcmp(err->region, aws_client_region(c->svc.aws)) == 0)
+		snprintf(msg, msglen, "bucket %s: %s still redirects to region %s after tfstatefs "
+		         "followed it there; check -o endpoint (%s)", b, ep, err->region, detail);
 	else if (rc == -EREMOTE && err->region[0])
 		snprintf(msg, msglen, "bucket %s is in region %s, not %s: mount with -o region=%s",
 		         b, err->region, aws_client_region(c->svc.aws), err->region);
@@ -411,11 +465,35 @@ static void describe_check_failure(struct s3_client *c, int rc, const struct aws
 		snprintf(msg, msglen, "listing bucket %s at %s failed: %s", b, ep, detail);
 }
 
+/* The bucket is in another region than the one signed for: sign for that one (and go to
+ * its endpoint when the endpoint is AWS's own), with a log line. */
+static int follow_region(struct s3_client *c, const char *region)
+{
+	char was[64];
+	snprintf(was, sizeof(was), "%s", aws_client_region(c->svc.aws));
+	int rc = aws_service_set_region(&c->svc, region);
+	if (rc == 0 && c->vhost) {
+		free(c->vhost);
+		if (asprintf(&c->vhost, "%s.%s", c->bucket, c->svc.endpoint.host) < 0) {
+			c->vhost = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	if (rc == 0)
+		log_warn("bucket %s is in region %s, not %s: using %s (say -o region=%s to skip this "
+		         "detour)", c->bucket, region, was, region, region);
+	return rc;
+}
+
 int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t msglen)
 {
 	struct s3_list_page page;
 	struct aws_error err;
 	int rc = list_page_n(c, prefix, "/", NULL, 1, &page, &err);
+	/* A 301 or AuthorizationHeaderMalformed naming the bucket's region: follow it once. */
+	if (rc == -EREMOTE && err.region[0] && strcmp(err.region, aws_client_region(c->svc.aws)) != 0 &&
+	    (rc = follow_region(c, err.region)) == 0)
+		rc = list_page_n(c, prefix, "/", NULL, 1, &page, &err);
 	if (rc == 0) {
 		s3_list_page_free(&page);
 		msg[0] = '\0';
@@ -423,4 +501,9 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 	}
 	describe_check_failure(c, rc, &err, msg, msglen);
 	return rc;
+}
+
+const char *s3_client_region(const struct s3_client *c)
+{
+	return aws_client_region(c->svc.aws);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include "s3/aws.h"
 #include "s3/creds.h"
+#include "s3/ssec.h"
 #include "s3/xml.h"
 
 struct s3_config {
@@ -17,13 +18,16 @@ struct s3_config {
 	bool path_style;        /* bucket in the path, not in the host name */
 	const char *ca_file;    /* extra CA bundle, or NULL */
 	bool debug;             /* trace each request and its timing on stderr, secrets redacted */
+	/* SSE-C: the customer key (copied) sent on every GET of an object, states and locks
+	 * alike (LIST and DELETE need none), or NULL. See s3_get_object. */
+	const struct ssec_key *sse_customer_key;
 };
 
 struct s3_client;
 
 /* Creates a client. Returns 0, -EINVAL with *err saying what is wrong with the config
  * (a malloc'd message the caller frees), or -ENOMEM. Thread-safe once created. */
-int s3_client_new(const struct s3_config *cfg, const struct aws_credentials *creds,
+int s3_client_new(const struct s3_config *cfg, struct aws_cred_provider *creds,
                   struct s3_client **out, char **err);
 void s3_client_free(struct s3_client *c);
 
@@ -57,6 +61,9 @@ struct s3_object_info {
 /* Reads len bytes of key from offset (len 0: to the end) into *data (malloc'd, the
  * caller frees; *data_len may be short at the end of the object, 0 past it).
  * if_match: an ETag the object must still have (412 otherwise: -ECANCELED), or NULL.
+ * With an SSE-C key, sends it; an object that is not SSE-C, where the server refuses the
+ * key for it (AWS), is fetched again without. An SSE-C object read without the key or
+ * with another key is -EACCES, with err->message saying so and what to do.
  * Returns 0 or a negative errno with *err filled. */
 int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
                   const char *if_match, char **data, size_t *data_len,
@@ -81,9 +88,14 @@ int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
 int s3_errno(long http_status, const char *code);
 
 
-/* Checks with one ListObjectsV2 that the bucket answers to these credentials, in this
- * region. Returns 0, or a negative errno with msg holding one line that says what is
- * wrong and what to do (wrong bucket, refused credentials, wrong region and the right
- * one, unreachable endpoint). */
+/* Checks with one ListObjectsV2 that the bucket answers to these credentials. A bucket
+ * in another region (a 301 or AuthorizationHeaderMalformed naming it) is followed there
+ * once, with a log line. Returns 0, or a negative errno with msg holding one line that
+ * says what is wrong and what to do (wrong bucket, refused credentials, a region that
+ * keeps redirecting, unreachable endpoint). */
 int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t msglen);
+
+/* The region requests are signed for: the configured one, or the bucket's own once
+ * s3_check_bucket has found it elsewhere. */
+const char *s3_client_region(const struct s3_client *c);
 #endif

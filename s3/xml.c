@@ -4,6 +4,7 @@
 #include "s3/hex.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,9 @@
 /* The document is read as SAX events rather than a DOM tree: a DOM costs some 30 times the
  * body (a 16 MiB body of "<a/>" is 550 MiB of nodes), while these events only feed the result,
  * a small multiple of the body at worst. No handler builds a document either (there is no
- * startDocument). Only three levels matter: the root, its children (Contents, IsTruncated...)
- * and their children (Key, Size...). */
-#define XML_DEPTHS 3
+ * startDocument). Only four levels matter: the root, its children (Contents, IsTruncated...)
+ * and their children (Key, Size...), and for STS the fields of <Credentials> below those. */
+#define XML_DEPTHS 4
 
 enum xml_kind {
 	XML_SKIP,       /* not ours: it and everything under it is ignored */
@@ -36,8 +37,8 @@ enum xml_kind {
 
 /* What one document type (a listing, an error) does with the elements it is offered. */
 struct xml_ops {
-	const char *root;
-	/* An element at depth 2 or 3 whose parent is a container opens: returns its xml_kind,
+	const char *root;       /* the root element's name; NULL: any (the document decides) */
+	/* An element at depth 2 to 4 whose parent is a container opens: returns its xml_kind,
 	 * or a negative errno that ends the parse. */
 	int (*open)(void *doc, int depth, const char *name);
 	/* That element closes; text (NUL-terminated, len bytes) is its text for XML_TEXT,
@@ -86,7 +87,7 @@ static bool parent_is_container(const struct xml_reader *r, int depth)
 
 static void open_root(struct xml_reader *r, const char *name)
 {
-	if (strcmp(name, r->ops->root) != 0)
+	if (r->ops->root && strcmp(name, r->ops->root) != 0)
 		reader_fail(r, -EBADMSG);
 	r->kind[1] = XML_CONTAINER;
 }
@@ -631,6 +632,79 @@ void s3_error_free(struct s3_error *err)
 	free(err->region);
 	free(err->request_id);
 	memset(err, 0, sizeof(*err));
+}
+
+/* ---- STS ---- */
+
+/* <XResponse><XResult><Credentials><AccessKeyId>... for AssumeRole and
+ * AssumeRoleWithWebIdentity alike; <ErrorResponse><Error><Code>... when refused. */
+static char **sts_field(struct sts_answer *a, int depth, const char *name)
+{
+	static const struct { int depth; const char *name; size_t off; } fields[] = {
+		{ 4, "AccessKeyId", offsetof(struct sts_answer, access_key) },
+		{ 4, "SecretAccessKey", offsetof(struct sts_answer, secret_key) },
+		{ 4, "SessionToken", offsetof(struct sts_answer, session_token) },
+		{ 4, "Expiration", offsetof(struct sts_answer, expiration) },
+		{ 3, "Code", offsetof(struct sts_answer, code) },
+		{ 3, "Message", offsetof(struct sts_answer, message) },
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i].depth == depth && strcmp(fields[i].name, name) == 0)
+			return (char **)((char *)a + fields[i].off);
+	return NULL;
+}
+
+struct sts_doc {
+	struct sts_answer *a;
+	char **field;
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int sts_open(void *doc, int depth, const char *name)
+{
+	struct sts_doc *d = doc;
+	if ((depth == 2 && (ends_with(name, "Result") || strcmp(name, "Error") == 0)) ||
+	    (depth == 3 && strcmp(name, "Credentials") == 0))
+		return XML_CONTAINER;
+	d->field = sts_field(d->a, depth, name);
+	return d->field ? XML_TEXT : XML_SKIP;
+}
+
+static int sts_close(void *doc, int depth, const char *text, size_t len)
+{
+	(void)depth;
+	struct sts_doc *d = doc;
+	if (!text)
+		return 0;  /* a container */
+	return set_once(d->field, text, len);
+}
+
+static const struct xml_ops sts_ops = { .root = NULL, .open = sts_open, .close = sts_close };
+
+int s3_xml_parse_sts(const char *body, size_t len, struct sts_answer *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct sts_doc d = { .a = out };
+	int rc = xml_read(body, len, &sts_ops, &d);
+	if (rc)
+		sts_answer_free(out);
+	return rc;
+}
+
+void sts_answer_free(struct sts_answer *a)
+{
+	free(a->access_key);
+	free(a->secret_key);
+	free(a->session_token);
+	free(a->expiration);
+	free(a->code);
+	free(a->message);
+	memset(a, 0, sizeof(*a));
 }
 
 /* ---- ISO 8601 ---- */

@@ -46,6 +46,17 @@ void s3_list_page_free(struct s3_list_page *page);
 int s3_xml_parse_error(const char *body, size_t len, struct s3_error *err);
 void s3_error_free(struct s3_error *err);
 
+/* What STS answered to AssumeRole or AssumeRoleWithWebIdentity: the credentials, or the
+ * error's code and message. Absent fields are NULL. */
+struct sts_answer {
+	char *access_key, *secret_key, *session_token, *expiration;
+	char *code, *message;
+};
+
+/* Parses an STS answer (either root). Returns 0, -EBADMSG, -ENOMEM. */
+int s3_xml_parse_sts(const char *body, size_t len, struct sts_answer *out);
+void sts_answer_free(struct sts_answer *a);
+
 /* Parses an ISO 8601 UTC timestamp such as "2026-11-28T09:38:48.157Z" into *out.
  * Returns 0 or -EINVAL. */
 int s3_parse_iso8601(const char *s, time_t *out);

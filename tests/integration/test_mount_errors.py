@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from conftest import BIN
+from s3_proxy import S3Proxy
 
 
 def run_mount(stack, source, opts, env=None, timeout=60):
@@ -25,9 +26,10 @@ def run_mount(stack, source, opts, env=None, timeout=60):
     return r, mounted
 
 
-def assert_one_clear_line(r, mounted, *words):
+def assert_one_clear_line(r, mounted, *words, skip_lines=0):
+    """One line says what is wrong (after skip_lines of log that came before)."""
     assert r.returncode != 0 and not mounted
-    lines = r.stderr.strip().splitlines()
+    lines = r.stderr.strip().splitlines()[skip_lines:]
     assert len(lines) == 1, r.stderr
     for w in words:
         assert w in lines[0], lines[0]
@@ -86,7 +88,9 @@ class RedirectingS3(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_wrong_region_names_the_right_one(stack):
+def test_a_bucket_that_keeps_redirecting_is_named(stack):
+    """The region is followed once; a server that redirects there too is an endpoint
+    problem, said in one line."""
     srv = http.server.HTTPServer(("127.0.0.1", 0), RedirectingS3)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
@@ -94,16 +98,57 @@ def test_wrong_region_names_the_right_one(stack):
                                              "use_path_style", "region=us-east-1"])
     finally:
         srv.shutdown()
-    assert_one_clear_line(r, mounted, "eu-west-1", "-o region=eu-west-1")
+    assert "is in region eu-west-1, not us-east-1: using eu-west-1" in r.stderr
+    assert_one_clear_line(r, mounted, "still redirects to region eu-west-1", "-o endpoint",
+                          skip_lines=1)
+
+
+def region_proxy(stack, answer):
+    """radosgw behind a proxy that plays a bucket living in eu-west-1: a request signed
+    for another region gets AWS's answer (answer: "301" or "400"), one signed for
+    eu-west-1 goes through."""
+    proxy = S3Proxy(int(stack["TFS_S3_PORT"]))
+
+    def redirect(method, path, headers):
+        if "/eu-west-1/s3/aws4_request" in headers.get("Authorization", ""):
+            return None
+        if answer == "301":
+            return (301, [("x-amz-bucket-region", "eu-west-1")],
+                    b"<Error><Code>PermanentRedirect</Code><Message>The bucket you are "
+                    b"attempting to access must be addressed using the specified endpoint."
+                    b"</Message></Error>")
+        return (400, [], b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region "
+                b"'us-east-1' is wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region>"
+                b"</Error>")
+    proxy.before_forward = redirect
+    return proxy
+
+
+@pytest.mark.parametrize("answer", ["301", "400"])
+def test_a_bucket_in_another_region_is_found_and_followed(stack, s3, bucket, mount, answer):
+    s3.put_object(Bucket=bucket, Key="app/terraform.tfstate", Body=b"{}")
+    proxy = region_proxy(stack, answer)
+    try:
+        m = mount(bucket, ["region=us-east-1"],
+                  endpoint_options=["endpoint=" + proxy.endpoint, "use_path_style"])
+        with open(m.p("app/terraform.tfstate"), "rb") as f:
+            assert f.read() == b"{}"
+        assert "bucket %s is in region eu-west-1, not us-east-1: using eu-west-1" % bucket in m.log()
+        signed = [h["Authorization"] for _, _, h in proxy.requests]
+        assert all("/eu-west-1/" in a for a in signed[1:]), "one detour, then the right region"
+        assert sum("/us-east-1/" in a for a in signed) == 1
+    finally:
+        proxy.close()
 
 
 def test_help_and_version():
     r = subprocess.run([BIN, "--help"], capture_output=True, text=True)
     assert r.returncode == 0
     for opt in ("region=", "endpoint=", "use_path_style", "profile=", "workspace_key_prefix=",
-                "cache_ttl=", "uid=", "umask="):
+                "cache_ttl=", "uid=", "umask=", "role_arn=", "sts_endpoint=", "dynamodb_table="):
         assert opt in r.stdout
-    assert len(r.stdout.splitlines()) <= 30
+    # A summary that fits a tall terminal; the README has the whole table.
+    assert len(r.stdout.splitlines()) <= 36
     r = subprocess.run([BIN, "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("tfstatefs ")
 

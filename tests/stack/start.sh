@@ -217,6 +217,9 @@ rgw enable lc threads = false
 rgw enable quota threads = false
 rgw run sync thread = false
 rgw dynamic resharding = false
+# SSE-C (customer keys, Terraform's sse_customer_key) over plain HTTP: radosgw refuses
+# the key headers without TLS by default, and this stack has no TLS.
+rgw crypt require ssl = false
 EOF
 
 # ---- mon ------------------------------------------------------------------

@@ -1,5 +1,7 @@
 /* Unit tests for s3/creds.c: credential chain, region order and the AWS INI reader. */
 #include "s3/creds.h"
+#include "s3/credsrc.h"
+#include "s3/xml.h"
 #include "tests/unit/check.h"
 
 #include <errno.h>
@@ -25,7 +27,11 @@
 
 struct result {
 	int rc;
-	struct aws_credentials c;
+	struct aws_credentials c;   /* fetched, for static keys */
+	int kind;                   /* the source the chain resolved to, -1 when none */
+	int base_kind;              /* for an assumed role: whose keys sign, else -1 */
+	char *label;
+	char *role_arn;
 	char *err;
 };
 
@@ -37,27 +43,53 @@ static void env_reset(const char *home)
 		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
 		"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_REGION",
 		"AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+		"AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+		"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL",
 	};
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 	setenv("HOME", home, 1);
+	/* The chain ends at EC2 instance metadata, which a unit test must not call. */
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
+/* Resolves the chain; static keys are fetched too (no network), the rest only named. */
+static struct result load_role(const char *profile, const char *cred, const char *conf,
+			       const char *role_arn)
+{
+	struct aws_chain_config cfg = { .files = { profile, cred, conf }, .region = "us-east-1",
+					.role_arn = role_arn };
+	struct cred_source *src = NULL;
+	struct result r = { .kind = -1, .base_kind = -1 };
+
+	r.rc = cred_chain_resolve(&cfg, &src, &r.err);
+	if (r.rc == 0) {
+		r.kind = (int)src->kind;
+		r.base_kind = src->base ? (int)src->base->kind : -1;
+		r.label = strdup(src->label);
+		r.role_arn = src->role_arn ? strdup(src->role_arn) : NULL;
+		if (src->kind == CRED_STATIC)
+			r.rc = cred_source_fetch(src, &r.c, &r.err);
+	}
+	cred_source_free(src);
+	return r;
 }
 
 static struct result load(const char *profile, const char *cred, const char *conf)
 {
-	struct aws_config_sources src = { profile, cred, conf };
-	struct result r;
-
-	r.rc = aws_credentials_load(&src, &r.c, &r.err);
-	return r;
+	return load_role(profile, cred, conf, NULL);
 }
 
 static void result_free(struct result *r)
 {
 	aws_credentials_free(&r->c);
 	free(r->err);
-	r->err = NULL;
+	free(r->label);
+	free(r->role_arn);
+	memset(r, 0, sizeof(*r));
 }
 
 static void set_env_keys(const char *token)
@@ -284,10 +316,11 @@ static void test_not_found(const char *home)
 	env_reset(home);
 	r = load(NULL, NOFILE, NOFILE);
 	CHECK_INT(r.rc, -ENOENT);
-	CHECK_HAS(r.err, "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY");
-	CHECK_HAS(r.err, "shared credentials file " NOFILE " and config file " NOFILE);
-	CHECK_HAS(r.err, "(profile default)");
-	CHECK_HAS(r.err, "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use -o profile=NAME");
+	CHECK_HAS(r.err, "the environment (AWS_ACCESS_KEY_ID)");
+	CHECK_HAS(r.err, "profile default in shared credentials file " NOFILE " and config file " NOFILE);
+	CHECK_HAS(r.err, "the container endpoint");
+	CHECK_HAS(r.err, "EC2 instance metadata (off: AWS_EC2_METADATA_DISABLED)");
+	CHECK_HAS(r.err, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile");
 	CHECK(r.c.source == NULL);
 	result_free(&r);
 
@@ -305,49 +338,58 @@ static void test_not_found(const char *home)
 	env_reset(home);
 	r = load("regiononly", CRED, CONF);
 	CHECK_INT(r.rc, -ENOENT);
-	CHECK_HAS(r.err, "no AWS credentials found");
-	CHECK_HAS(r.err, "(profile regiononly");
+	CHECK_HAS(r.err, "none found: tried");
+	CHECK_HAS(r.err, "profile regiononly");
 	CHECK_HAS(r.err, "not used when a profile is named");
 	result_free(&r);
 
 	/* err may be NULL. */
-	CHECK_INT(aws_credentials_load(&(struct aws_config_sources){ "nope", CRED, CONF },
-				       &r.c, NULL), -ENOENT);
+	struct cred_source *src = NULL;
+	CHECK_INT(cred_chain_resolve(&(struct aws_chain_config){ .files = { "nope", CRED, CONF } },
+				     &src, NULL), -ENOENT);
+	CHECK(src == NULL);
 }
 
-static void check_later(const char *profile, int rc, const char *key, const char *where)
+/* A profile that resolves to a source fetched over the network (or a process): only the
+ * resolution is checked here; the integration tests fetch for real. */
+static void check_source(const char *profile, enum cred_kind kind, int base_kind,
+			 const char *label_has)
 {
 	struct result r = load(profile, CRED, CONF);
 
-	CHECK_INT(r.rc, rc);
-	CHECK_HAS(r.err, key);
-	CHECK_HAS(r.err, where);
-	CHECK_HAS(r.err, "later release");
-	CHECK(r.c.access_key == NULL);
+	CHECK_INT(r.rc, 0);
+	CHECK_INT(r.kind, kind);
+	CHECK_INT(r.base_kind, base_kind);
+	CHECK_HAS(r.label, label_has);
 	result_free(&r);
 }
 
-static void test_later_sources(const char *home)
+static void test_sources(const char *home)
 {
 	struct result r;
 
 	env_reset(home);
-	check_later("role", -ENOTSUP, "uses role_arn", "profile role in config file " CONF);
-	check_later("role-in-creds", -ENOTSUP, "uses role_arn", "shared credentials file " CRED);
-	check_later("proc", -ENOTSUP, "uses credential_process", "config file");
-	check_later("sso", -ENOTSUP, "uses sso_session", "profile sso");
-	check_later("ssourl", -ENOTSUP, "uses sso_start_url", "profile ssourl");
-	check_later("webid", -ENOTSUP, "uses web_identity_token_file", "profile webid");
-	check_later("role", -ENOTSUP, "export-credentials --profile role", "AWS_ACCESS_KEY_ID");
-
-	/* The CLI assumes the role even when the profile has keys: using the keys would be
-	 * another identity. */
-	check_later("keys-and-role", -ENOTSUP, "uses role_arn", "keys-and-role");
-	check_later("keys-and-role", -ENOTSUP, "ahead of the profile's static keys", "role_arn");
+	check_source("role", CRED_ASSUME_ROLE, CRED_STATIC, "profile role (config file " CONF);
+	check_source("role-in-creds", CRED_ASSUME_ROLE, CRED_STATIC, "shared credentials file " CRED);
+	check_source("proc", CRED_PROCESS, -1, "profile proc");
+	check_source("webid", CRED_WEB_IDENTITY, -1, "profile webid");
 	r = load("role", CRED, CONF);
-	CHECK(r.err && !strstr(r.err, "static keys, so"));
-	CHECK(r.err && !strstr(r.err, "ahead of"));
+	CHECK_STR(r.role_arn, "arn:aws:iam::123456789012:role/deploy");
 	result_free(&r);
+
+	/* SSO is not read yet: a message that says how to go on, never other keys. */
+	r = load("sso", CRED, CONF);
+	CHECK_INT(r.rc, -ENOTSUP);
+	CHECK_HAS(r.err, "AWS SSO");
+	CHECK_HAS(r.err, "export-credentials --profile sso");
+	result_free(&r);
+	r = load("ssourl", CRED, CONF);
+	CHECK_INT(r.rc, -ENOTSUP);
+	result_free(&r);
+
+	/* The CLI assumes the role even when the profile has keys (source_profile = itself):
+	 * the keys sign the AssumeRole, they are not the identity. */
+	check_source("keys-and-role", CRED_ASSUME_ROLE, CRED_STATIC, "keys-and-role");
 
 	/* Static keys in the credentials file come before credential_process ... */
 	r = load("keys-and-process", CRED, CONF);
@@ -355,7 +397,7 @@ static void test_later_sources(const char *home)
 	CHECK_STR(r.c.access_key, "AKIDBEATSPROCESS");
 	result_free(&r);
 	/* ... which comes before those in the config file. */
-	check_later("process-beats-cfgkeys", -ENOTSUP, "uses credential_process", "config file");
+	check_source("process-beats-cfgkeys", CRED_PROCESS, -1, "process-beats-cfgkeys");
 
 	/* Env keys still come first, even when AWS_PROFILE names a role profile. */
 	set_env_keys(NULL);
@@ -365,15 +407,18 @@ static void test_later_sources(const char *home)
 	CHECK_STR(r.c.source, "environment");
 	result_free(&r);
 
+	/* -o role_arn: a role on top of whatever the chain found. */
+	r = load_role(NULL, CRED, CONF, "arn:aws:iam::123456789012:role/over");
+	CHECK_INT(r.kind, CRED_ASSUME_ROLE);
+	CHECK_INT(r.base_kind, CRED_STATIC);
+	CHECK_STR(r.role_arn, "arn:aws:iam::123456789012:role/over");
+	result_free(&r);
+
 	/* EKS web identity from the environment beats the files' static keys. */
 	env_reset(home);
 	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/token", 1);
 	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/eks", 1);
-	r = load(NULL, CRED, CONF);
-	CHECK_INT(r.rc, -ENOTSUP);
-	CHECK_HAS(r.err, "the environment uses AWS_WEB_IDENTITY_TOKEN_FILE");
-	CHECK_HAS(r.err, "export-credentials --format env");
-	result_free(&r);
+	check_source(NULL, CRED_WEB_IDENTITY, -1, "AWS_WEB_IDENTITY_TOKEN_FILE");
 	/* botocore ignores it under --profile. */
 	r = load("default", CRED, CONF);
 	CHECK_INT(r.rc, 0);
@@ -412,7 +457,7 @@ static void test_ini_syntax(const char *home)
 	/* Keys are case-sensitive. */
 	r = load("casekeys", CRED, CONF);
 	CHECK_INT(r.rc, -ENOENT);
-	CHECK_HAS(r.err, "no AWS credentials found");
+	CHECK_HAS(r.err, "none found: tried");
 	result_free(&r);
 
 	r = load("colon", CRED, CONF);
@@ -486,8 +531,9 @@ static void test_paths(const char *home)
 	write_file(cred, "[default]\naws_access_key_id = AKIDHOME\naws_secret_access_key = s\n");
 	write_file(alt, "[default]\naws_access_key_id = AKIDALT\naws_secret_access_key = s\n");
 
-	/* $HOME/.aws/credentials by default; src may be NULL. */
-	CHECK_INT(aws_credentials_load(NULL, &r.c, &r.err), 0);
+	/* $HOME/.aws/credentials by default. */
+	r = load(NULL, NULL, NULL);
+	CHECK_INT(r.rc, 0);
 	CHECK_STR(r.c.access_key, "AKIDHOME");
 	snprintf(want, sizeof(want), "shared credentials file %s (profile default)", cred);
 	CHECK_STR(r.c.source, want);
@@ -613,6 +659,73 @@ static void test_free(void)
 	CHECK(c.access_key == NULL);
 }
 
+/* The JSON of the container endpoint, IMDS and credential_process. */
+static void test_json(void)
+{
+	struct aws_credentials c;
+	const char *what;
+	static const char imds[] = "{\"Code\":\"Success\",\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIA1\","
+		"\"SecretAccessKey\":\"s1\",\"Token\":\"t1\",\"Expiration\":\"2026-11-28T14:00:00Z\"}";
+	CHECK_INT(cred_json_parse(imds, strlen(imds), false, &c, &what), 0);
+	CHECK_STR(c.access_key, "ASIA1");
+	CHECK_STR(c.session_token, "t1");
+	CHECK_INT(c.expiration, 1795874400);
+	aws_credentials_free(&c);
+
+	static const char proc[] = "{\"Version\": 1, \"AccessKeyId\": \"AKIA2\", \"SecretAccessKey\": \"s2\"}";
+	CHECK_INT(cred_json_parse(proc, strlen(proc), true, &c, &what), 0);
+	CHECK(c.session_token == NULL && c.expiration == 0);
+	aws_credentials_free(&c);
+	/* Long-term keys need no Expiration from a process, but always from an endpoint. */
+	CHECK_INT(cred_json_parse(proc, strlen(proc), false, &c, &what), -EPROTO);
+	CHECK_STR(what, "Expiration is missing");
+
+	static const char v2[] = "{\"Version\":2,\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\"}";
+	CHECK_INT(cred_json_parse(v2, strlen(v2), true, &c, &what), -EPROTO);
+	CHECK_STR(what, "Version is not 1");
+	static const char nokey[] = "{\"Version\":1,\"SecretAccessKey\":\"s\"}";
+	CHECK_INT(cred_json_parse(nokey, strlen(nokey), true, &c, &what), -EPROTO);
+	static const char badtime[] = "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"s\",\"Expiration\":\"soon\"}";
+	CHECK_INT(cred_json_parse(badtime, strlen(badtime), false, &c, &what), -EPROTO);
+	CHECK_STR(what, "Expiration is not an ISO 8601 time");
+	CHECK_INT(cred_json_parse("[1]", 3, false, &c, &what), -EPROTO);
+	CHECK_INT(cred_json_parse("", 0, false, &c, &what), -EPROTO);
+	CHECK(c.access_key == NULL);
+}
+
+/* STS's answers, both actions, and its refusal. */
+static void test_sts_xml(void)
+{
+	struct sts_answer a;
+	static const char ok[] =
+		"<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+		"<AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>x</SubjectFromWebIdentityToken>"
+		"<Credentials><AccessKeyId>ASIA3</AccessKeyId><SecretAccessKey>s3</SecretAccessKey>"
+		"<SessionToken>t3</SessionToken><Expiration>2026-11-28T14:00:00Z</Expiration></Credentials>"
+		"</AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+		"</AssumeRoleWithWebIdentityResponse>";
+	CHECK_INT(s3_xml_parse_sts(ok, strlen(ok), &a), 0);
+	CHECK_STR(a.access_key, "ASIA3");
+	CHECK_STR(a.session_token, "t3");
+	CHECK_STR(a.expiration, "2026-11-28T14:00:00Z");
+	CHECK(a.code == NULL);
+	sts_answer_free(&a);
+	static const char refused[] = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+		"<Message>not allowed</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+	CHECK_INT(s3_xml_parse_sts(refused, strlen(refused), &a), 0);
+	CHECK_STR(a.code, "AccessDenied");
+	CHECK_STR(a.message, "not allowed");
+	CHECK(a.access_key == NULL);
+	sts_answer_free(&a);
+	/* An AccessKeyId outside <Credentials> is not taken. */
+	static const char stray[] = "<AssumeRoleResponse><AssumeRoleResult><AccessKeyId>X</AccessKeyId>"
+		"</AssumeRoleResult></AssumeRoleResponse>";
+	CHECK_INT(s3_xml_parse_sts(stray, strlen(stray), &a), 0);
+	CHECK(a.access_key == NULL);
+	sts_answer_free(&a);
+	CHECK_INT(s3_xml_parse_sts("<!DOCTYPE x><x/>", 16, &a), -EBADMSG);
+}
+
 int main(void)
 {
 	char home[] = "/tmp/test_creds.XXXXXX";
@@ -628,12 +741,14 @@ int main(void)
 	test_config_default(home);
 	test_half_pairs(home);
 	test_not_found(home);
-	test_later_sources(home);
+	test_sources(home);
 	test_ini_syntax(home);
 	test_line_endings(home);
 	test_paths(home);
 	test_region(home);
 	test_ini_get();
+	test_json();
+	test_sts_xml();
 	test_free();
 	rmdir(home);
 	return check_report("creds");

@@ -1,0 +1,174 @@
+/* The credential provider: one source of the chain, its credentials renewed ahead of
+ * their expiry by one caller while the others go on with the current ones. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "s3/creds.h"
+#include "s3/credsrc.h"
+#include "s3/log.h"
+
+#define USABLE_MARGIN_S 10  /* credentials this close to expiry are not handed out */
+#define RENEW_AHEAD_S 300   /* renew this long before expiry (half the lifetime if shorter) */
+#define RETRY_AFTER_S 5     /* after a failed renewal */
+
+struct aws_cred_provider {
+	struct cred_source *source;     /* NULL: fixed credentials */
+	pthread_mutex_t lock;           /* guards everything below */
+	pthread_cond_t renewed;
+	struct aws_credentials cur;
+	bool have;
+	bool renewing;
+	time_t renew_at;                /* when to start renewing cur */
+	time_t next_try;                /* after a failed renewal, not before this */
+	int last_error;
+	char *label;                    /* where the first credentials came from */
+};
+
+static struct aws_cred_provider *provider_alloc(struct cred_source *source)
+{
+	struct aws_cred_provider *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->source = source;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->renewed, NULL);
+	return p;
+}
+
+void aws_cred_provider_free(struct aws_cred_provider *p)
+{
+	if (!p)
+		return;
+	cred_source_free(p->source);
+	aws_credentials_free(&p->cur);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->renewed);
+	free(p->label);
+	free(p);
+}
+
+/* Takes fresh as the current credentials. Called with p->lock held. */
+static void install(struct aws_cred_provider *p, struct aws_credentials *fresh)
+{
+	time_t now = time(NULL), life = fresh->expiration ? fresh->expiration - now : 0;
+	aws_credentials_free(&p->cur);
+	p->cur = *fresh;
+	memset(fresh, 0, sizeof(*fresh));
+	p->have = true;
+	p->renew_at = p->cur.expiration ? p->cur.expiration - (life / 2 < RENEW_AHEAD_S ? life / 2
+	                                                                                : RENEW_AHEAD_S)
+	                                : 0;
+	p->last_error = 0;
+	p->next_try = 0;
+}
+
+/* One renewal, the lock released while the source is asked. Called with p->lock held. */
+static void renew(struct aws_cred_provider *p)
+{
+	struct aws_credentials fresh;
+	char *err = NULL;
+	p->renewing = true;
+	pthread_mutex_unlock(&p->lock);
+	int rc = cred_source_fetch(p->source, &fresh, &err);
+	if (rc < 0)
+		log_error("renewing AWS credentials failed, retrying in %d s: %s", RETRY_AFTER_S,
+		          err ? err : strerror(-rc));
+	free(err);
+	pthread_mutex_lock(&p->lock);
+	if (rc == 0) {
+		install(p, &fresh);
+		log_debug("AWS credentials from %s renewed", p->cur.source);
+	} else {
+		p->last_error = rc;
+		p->next_try = time(NULL) + RETRY_AFTER_S;
+	}
+	p->renewing = false;
+	pthread_cond_broadcast(&p->renewed);
+}
+
+int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out)
+{
+	int rc;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		time_t now = time(NULL);
+		bool valid = p->have && (!p->cur.expiration || now < p->cur.expiration - USABLE_MARGIN_S);
+		bool due = p->source && (!p->have || (p->cur.expiration && now >= p->renew_at));
+		if (valid && !due) {
+			rc = aws_credentials_copy(&p->cur, out);
+			break;
+		}
+		if (!p->renewing && now >= p->next_try) {
+			renew(p);
+			continue;
+		}
+		if (valid) {            /* renewal under way or failed a moment ago: still good */
+			rc = aws_credentials_copy(&p->cur, out);
+			break;
+		}
+		if (!p->renewing) {     /* expired, and the last renewal failed */
+			rc = p->last_error ? p->last_error : -EACCES;
+			break;
+		}
+		pthread_cond_wait(&p->renewed, &p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out)
+{
+	struct aws_cred_provider *p = provider_alloc(NULL);
+	struct aws_credentials copy;
+	if (!p || aws_credentials_copy(c, &copy) < 0) {
+		aws_cred_provider_free(p);
+		return -ENOMEM;
+	}
+	install(p, &copy);
+	*out = p;
+	return 0;
+}
+
+int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_provider **out,
+                          char **err)
+{
+	struct cred_source *source = NULL;
+	struct aws_credentials first;
+	int rc = cred_chain_resolve(cfg, &source, err);
+	if (rc < 0)
+		return rc;
+	/* The first credentials now, so that a mount that cannot have any says so at once. */
+	if ((rc = cred_source_fetch(source, &first, err)) < 0) {
+		char *why = err ? *err : NULL;
+		if (why && source->tried_before && asprintf(err, "none found: tried "
+		                                            "%s, then %s", source->tried_before, why) < 0)
+			*err = NULL;
+		if (err && *err != why)
+			free(why);
+		cred_source_free(source);
+		return rc;
+	}
+	struct aws_cred_provider *p = provider_alloc(source);
+	if (!p) {
+		cred_source_free(source);
+		aws_credentials_free(&first);
+		return -ENOMEM;
+	}
+	p->label = strdup(first.source ? first.source : "?");
+	install(p, &first);
+	if (!p->label) {
+		aws_cred_provider_free(p);
+		return -ENOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+const char *aws_cred_provider_source(const struct aws_cred_provider *p)
+{
+	return p->label ? p->label : "fixed credentials";
+}
