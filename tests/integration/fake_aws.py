@@ -175,7 +175,8 @@ def _web_identity_token():
     """Shaped like an OIDC JWT (header.payload.signature); only compared, never decoded."""
     part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
     return ".".join([part({"alg": "RS256", "kid": "fake"}),
-                     part({"sub": "system:serviceaccount:ci:tfstatefs", "aud": "sts.amazonaws.com"}),
+                     part({"sub": "system:serviceaccount:ci:tfstatefs",
+                           "aud": "sts.amazonaws.com"}),
                      secrets.token_urlsafe(64)])
 
 
@@ -206,38 +207,48 @@ class Refused(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
-_SIGNATURE_MISMATCH = "The request signature we calculated does not match the signature you provided. "
-_SHA_MISMATCH = (400, "XAmzContentSHA256Mismatch",
-                 "The provided 'x-amz-content-sha256' header does not match what was computed.")
-_STREAMING = (501, "NotImplemented", "fake_aws does not play aws-chunked (STREAMING-*) payloads")
+_MISMATCH = "The request signature we calculated does not match the signature you provided. "
+_SAME = lambda answer: (answer, answer)
 # One refusal as S3 words it and as STS does: kind -> ((status, code, message) of S3, of STS).
 REFUSALS = {
-    "anonymous": ((403, "AccessDenied", "Access Denied"),
-                  (403, "MissingAuthenticationToken", "Request is missing Authentication Token")),
-    "malformed": ((400, "AuthorizationHeaderMalformed", "The authorization header is malformed; {}"),
-                  (400, "IncompleteSignature", "The authorization header is malformed: {}")),
-    "region": ((400, "AuthorizationHeaderMalformed",
-                "The authorization header is malformed; the region '{}' is wrong; expecting '{}'"),
-               (403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '{}'.")),
-    "no-date": ((403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"),
-                (400, "IncompleteSignature", "Authorization header requires existence of a valid 'X-Amz-Date' header.")),
-    "skew": ((403, "RequestTimeTooSkewed",
-              "The difference between the request time and the current time is too large."),
-             (403, "SignatureDoesNotMatch", "Signature expired: {} is now earlier than the allowed skew")),
-    "unknown-key": ((403, "InvalidAccessKeyId",
-                     "The AWS Access Key Id you provided does not exist in our records."),
-                    (403, "InvalidClientTokenId", "The security token included in the request is invalid.")),
-    "bad-token": ((403, "InvalidToken", "The provided token is malformed or otherwise invalid."),
-                  (403, "InvalidClientTokenId", "The security token included in the request is invalid.")),
-    "expired": ((400, "ExpiredToken", "The provided token has expired."),
-                (403, "ExpiredToken", "The security token included in the request is expired")),
-    "no-content-sha": ((400, "InvalidRequest",
-                        "Missing required header for this request: x-amz-content-sha256"),) * 2,
-    "content-sha": (_SHA_MISMATCH,) * 2,
-    "streaming": (_STREAMING,) * 2,
-    "signature": ((403, "SignatureDoesNotMatch", _SIGNATURE_MISMATCH + "Check your key and signing method."),
-                  (403, "SignatureDoesNotMatch", _SIGNATURE_MISMATCH + "Check your AWS Secret Access "
-                   "Key and signing method. Consult the service documentation for details.")),
+    "anonymous": (
+        (403, "AccessDenied", "Access Denied"),
+        (403, "MissingAuthenticationToken", "Request is missing Authentication Token")),
+    "malformed": (
+        (400, "AuthorizationHeaderMalformed", "The authorization header is malformed; {}"),
+        (400, "IncompleteSignature", "The authorization header is malformed: {}")),
+    "region": (
+        (400, "AuthorizationHeaderMalformed",
+         "The authorization header is malformed; the region '{}' is wrong; expecting '{}'"),
+        (403, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '{}'.")),
+    "no-date": (
+        (403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"),
+        (400, "IncompleteSignature", "Authorization header requires a valid 'X-Amz-Date' header.")),
+    "skew": (
+        (403, "RequestTimeTooSkewed",
+         "The difference between the request time and the current time is too large."),
+        (403, "SignatureDoesNotMatch", "Signature expired: {} is out of the allowed skew")),
+    "unknown-key": (
+        (403, "InvalidAccessKeyId",
+         "The AWS Access Key Id you provided does not exist in our records."),
+        (403, "InvalidClientTokenId", "The security token included in the request is invalid.")),
+    "bad-token": (
+        (403, "InvalidToken", "The provided token is malformed or otherwise invalid."),
+        (403, "InvalidClientTokenId", "The security token included in the request is invalid.")),
+    "expired": (
+        (400, "ExpiredToken", "The provided token has expired."),
+        (403, "ExpiredToken", "The security token included in the request is expired")),
+    "no-content-sha": _SAME(
+        (400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")),
+    "content-sha": _SAME(
+        (400, "XAmzContentSHA256Mismatch",
+         "The provided 'x-amz-content-sha256' header does not match what was computed.")),
+    "streaming": _SAME(
+        (501, "NotImplemented", "fake_aws does not play aws-chunked (STREAMING-*) payloads")),
+    "signature": (
+        (403, "SignatureDoesNotMatch", _MISMATCH + "Check your key and signing method."),
+        (403, "SignatureDoesNotMatch", _MISMATCH + "Check your AWS Secret Access Key and signing "
+         "method. Consult the service documentation for details.")),
 }
 
 
@@ -264,12 +275,13 @@ def s3_error(r):
     headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid)]
     if "Region" in r.extra:
         headers.append(("x-amz-bucket-region", r.extra["Region"]))
-    return r.status, headers, ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml("Error", fields)).encode()
+    body = '<?xml version="1.0" encoding="UTF-8"?>\n' + xml("Error", fields)
+    return r.status, headers, body.encode()
 
 
 def sts_error(r):
-    body = xml("ErrorResponse", [("Error", [("Type", "Sender"), ("Code", r.code), ("Message", r.message)]),
-                                 ("RequestId", str(uuid.uuid4()))], STS_NS)
+    error = [("Type", "Sender"), ("Code", r.code), ("Message", r.message)]
+    body = xml("ErrorResponse", [("Error", error), ("RequestId", str(uuid.uuid4()))], STS_NS)
     return r.status, [("Content-Type", "text/xml")], body.encode()
 
 
@@ -289,8 +301,9 @@ def sts_result(action, role_arn, session_name, creds, web_identity):
     if web_identity:
         result = [("SubjectFromWebIdentityToken", "system:serviceaccount:ci:tfstatefs"),
                   ("Audience", "sts.amazonaws.com")] + result + [("Provider", "oidc.fake-aws.test")]
-    body = xml(action + "Response", [(action + "Result", result),
-                                     ("ResponseMetadata", [("RequestId", str(uuid.uuid4()))])], STS_NS)
+    meta = [("RequestId", str(uuid.uuid4()))]
+    body = xml(action + "Response", [(action + "Result", result), ("ResponseMetadata", meta)],
+               STS_NS)
     return 200, [("Content-Type", "text/xml")], body.encode()
 
 
@@ -337,6 +350,9 @@ class Request:
 
 
 class FakeAws:
+    """The fake, serving on 127.0.0.1 (a free port) from construction until close();
+    radosgw's port and its static user's keys are what valid S3 requests are passed on to."""
+
     def __init__(self, rgw_port, rgw_access_key, rgw_secret_key):
         self.rgw_port = rgw_port
         self.rgw_access_key, self.rgw_secret_key = rgw_access_key, rgw_secret_key
@@ -463,7 +479,8 @@ class FakeAws:
         creq = canonical_request(req.method, req.target, list(req.headers.items()),
                                  auth["signed_headers"], payload_hash)
         sts = string_to_sign(amz_date, auth["scope"], creq)
-        if not hmac.compare_digest(signature(cred.secret_key, auth["scope"], sts), auth["signature"]):
+        expected = signature(cred.secret_key, auth["scope"], sts)
+        if not hmac.compare_digest(expected, auth["signature"]):
             raise refuse("signature", service, AWSAccessKeyId=cred.access_key, StringToSign=sts,
                          SignatureProvided=auth["signature"], CanonicalRequest=creq)
         with self.lock:
@@ -475,7 +492,8 @@ class FakeAws:
     def _check_date(self, req, auth, service, now):
         amz_date = req.headers.get("X-Amz-Date") or ""
         try:
-            when = datetime.datetime.strptime(amz_date, AMZ_DATE).replace(tzinfo=datetime.timezone.utc)
+            when = datetime.datetime.strptime(amz_date, AMZ_DATE)
+            when = when.replace(tzinfo=datetime.timezone.utc)
         except ValueError:
             raise refuse("no-date", service)
         if auth["date"] != amz_date[:8]:
@@ -567,8 +585,8 @@ class FakeAws:
         """The parameters: the query's, then the body's when it is a form."""
         fields = urllib.parse.parse_qs(req.query, keep_blank_values=True)
         if "x-www-form-urlencoded" in (req.headers.get("Content-Type") or ""):
-            body = urllib.parse.parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
-            for name, values in body.items():
+            form = req.body.decode("utf-8", "replace")
+            for name, values in urllib.parse.parse_qs(form, keep_blank_values=True).items():
                 fields.setdefault(name, []).extend(values)
         return {name: values[0] for name, values in fields.items()}
 
