@@ -311,3 +311,35 @@ def test_no_credentials_anywhere_says_what_was_tried(stack, bucket, home, tmp_pa
         assert what in line, line
     assert not os.path.ismount(mnt)
     assert stat.S_ISDIR(os.stat(mnt).st_mode)
+
+
+def test_role_chains_through_profiles_to_instance_metadata(fake, bucket_with_state, mount, home):
+    """role -> source_profile middle (a role itself) -> credential_source =
+    Ec2InstanceMetadata: two AssumeRoles, each signed by the keys of the hop below."""
+    top, mid = ROLE, "arn:aws:iam::123456789012:role/middle"
+    write(home / ".aws" / "config",
+          "[profile top]\nrole_arn = %s\nsource_profile = middle\n\n"
+          "[profile middle]\nrole_arn = %s\ncredential_source = Ec2InstanceMetadata\n" % (top, mid))
+    env = chain_env(home, AWS_EC2_METADATA_SERVICE_ENDPOINT=fake.endpoint,
+                    AWS_ENDPOINT_URL_STS=fake.endpoint + "/sts")
+    env["AWS_EC2_METADATA_DISABLED"] = ""
+    m = mount_via(mount, fake, bucket_with_state, env, ["profile=top"])
+    reads_back(m)
+    a = fake.assumed
+    assert [x["role_arn"] for x in a] == [mid, top]
+    imds_keys = [r["access_key"] for r in fake.requests if r["service"] == "sts"]
+    assert a[1]["source_access_key"] == a[0]["access_key"], "top is signed by middle's keys"
+    assert a[0]["source_access_key"] not in (None, a[1]["access_key"]) and imds_keys
+    assert s3_keys(fake) == [a[1]["access_key"]]
+
+
+def test_a_source_profile_loop_is_refused(stack, bucket, home, tmp_path):
+    from conftest import BIN
+    write(home / ".aws" / "config", "[profile a]\nrole_arn = %s\nsource_profile = b\n\n"
+          "[profile b]\nrole_arn = %s\nsource_profile = a\n" % (ROLE, ROLE))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([BIN, bucket, str(mnt), "-o", "endpoint=" + stack["TFS_S3_ENDPOINT"]
+                        + ",use_path_style,profile=a"], env=dict(os.environ, **chain_env(home)),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "loop" in r.stderr and len(r.stderr.strip().splitlines()) == 1
