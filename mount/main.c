@@ -152,11 +152,15 @@ static int connect_table(struct mount_state *m)
 static char *status_text(const struct mount_state *m, const struct guard_policy *p)
 {
 	char *text = NULL;
+	/* Where the credentials come from and whether an SSE-C key is set, never a secret. */
 	int n = asprintf(&text, "version\t%s\nbucket\t%s\nprefix\t%s\ns3_endpoint\t%s\nregion\t%s\n"
+	                 "credentials\t%s\nsse_customer_key\t%s\n"
 	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\n"
 	                 "unlock_min_age_seconds\t%.0f\ncache_ttl\t%g\nlock_ttl\t%g\n",
 	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
-	                 m->region, m->ddb ? ddb_client_table(m->ddb) : "none",
+	                 m->region, aws_cred_provider_source(m->creds),
+	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
+	                 m->ddb ? ddb_client_table(m->ddb) : "none",
 	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->unlock_off ? "off" : "on",
 	                 p->min_age_s, m->opts.cache_ttl, m->opts.lock_ttl);
 	return n < 0 ? NULL : text;

@@ -503,6 +503,11 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 	return rc;
 }
 
+bool s3_client_has_sse_key(const struct s3_client *c)
+{
+	return c->has_ssec;
+}
+
 const char *s3_client_region(const struct s3_client *c)
 {
 	return aws_client_region(c->svc.aws);

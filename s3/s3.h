@@ -98,4 +98,7 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 /* The region requests are signed for: the configured one, or the bucket's own once
  * s3_check_bucket has found it elsewhere. */
 const char *s3_client_region(const struct s3_client *c);
+
+/* Does the client send an SSE-C key (for the status report: never the key itself)? */
+bool s3_client_has_sse_key(const struct s3_client *c);
 #endif

@@ -86,6 +86,9 @@ def test_environment_keys(fake, bucket_with_state, mount, home):
                   chain_env(home, AWS_ACCESS_KEY_ID=ak, AWS_SECRET_ACCESS_KEY=sk))
     reads_back(m)
     assert s3_keys(fake) == [ak]
+    status = open(m.p(".tfstatefs/status")).read()
+    assert "credentials\tenvironment\n" in status and "sse_customer_key\tnone\n" in status
+    assert sk not in status
 
 
 def test_environment_session_token(fake, bucket_with_state, mount, home):

@@ -92,6 +92,8 @@ def test_states_and_locks_read_with_the_key_from_a_file(s3, bucket, mount, state
     m = mount(bucket, ["sse_customer_key_file=" + key_file], env=NO_KEY)
     assert_reads_everything(m, bucket, states)
     assert m.log() == ""
+    status = open(m.p(".tfstatefs/status")).read()
+    assert "sse_customer_key\tset\n" in status and KEY_B64 not in status
 
 
 def test_the_key_from_aws_sse_customer_key(s3, bucket, mount, states):
