@@ -13,7 +13,7 @@
 
 #define MEMO_BUCKETS 1024
 
-const char *const report_names[REPORT_COUNT] = { "locks", "migration", "status" };
+const char *const report_names[REPORT_COUNT] = { "locks", "migration", "status", "stats" };
 
 /* A state's MD5 for one ETag: a state is read for its digest once per version. */
 struct md5_memo {
@@ -452,6 +452,41 @@ static int render_status(struct reports *r, FILE *out)
 	return 0;
 }
 
+/* ---- stats ---- */
+
+/* "s3_list_requests 11" and the like: one service's counters by kind of request. */
+static void put_service_stats(FILE *out, const char *service, const struct aws_stats *st)
+{
+	for (size_t i = 0; i < st->nops; i++) {
+		const struct aws_op_stats *o = &st->ops[i];
+		char op[32];
+		size_t n = 0;
+		for (const char *p = o->op; *p && n + 1 < sizeof(op); p++)
+			op[n++] = (char)tolower((unsigned char)*p);
+		op[n] = '\0';
+		fprintf(out, "%s_%s_requests\t%llu\n%s_%s_retries\t%llu\n%s_%s_failures\t%llu\n"
+		        "%s_%s_bytes_in\t%llu\n", service, op, o->requests, service, op,
+		        o->attempts - o->requests, service, op, o->failures, service, op, o->bytes_in);
+	}
+}
+
+static int render_stats(struct reports *r, FILE *out)
+{
+	struct aws_stats st;
+	struct tree_stats ts;
+	s3_client_stats(r->cfg.locks->s3, &st);
+	put_service_stats(out, "s3", &st);
+	if (r->cfg.ddb) {
+		ddb_client_stats(r->cfg.ddb, &st);
+		put_service_stats(out, "dynamodb", &st);
+	}
+	tree_get_stats(r->cfg.tree, &ts);
+	fprintf(out, "tree_lookups\t%llu\ntree_dirs_read\t%llu\ntree_listings\t%llu\n"
+	        "tree_lock_scans\t%llu\ntree_lock_fetches\t%llu\ntree_entries\t%llu\n",
+	        ts.lookups, ts.dirs_read, ts.listings, ts.lock_scans, ts.lock_fetches, ts.nodes);
+	return 0;
+}
+
 int reports_render(struct reports *r, enum report_kind kind, char **text, size_t *len)
 {
 	*text = NULL;
@@ -463,6 +498,8 @@ int reports_render(struct reports *r, enum report_kind kind, char **text, size_t
 	int rc = 0;
 	if (kind == REPORT_STATUS) {
 		rc = render_status(r, out);
+	} else if (kind == REPORT_STATS) {
+		rc = render_stats(r, out);
 	} else if ((rc = inventory_take(r, &inv)) == 0) {
 		rc = kind == REPORT_LOCKS ? render_locks(r, &inv, out) : render_migration(r, &inv, out);
 	}

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include "fs/keymap.h"
 #include "fs/lock.h"
+#include "fs/tree.h"
+#include "s3/ddb.h"
 
-enum report_kind { REPORT_LOCKS = 1, REPORT_MIGRATION, REPORT_STATUS };
-#define REPORT_COUNT 3
+enum report_kind { REPORT_LOCKS = 1, REPORT_MIGRATION, REPORT_STATUS, REPORT_STATS };
+#define REPORT_COUNT 4
 
-/* The file names, in enum order from index 0 ("locks", "migration", "status"). */
+/* The file names, in enum order from index 0 ("locks", "migration", "status", "stats"). */
 extern const char *const report_names[REPORT_COUNT];
 
 struct reports_config {
@@ -18,6 +20,8 @@ struct reports_config {
 	const struct keymap *map;
 	double lock_ttl;                    /* how old a lock-table snapshot may be */
 	const char *status;                 /* the mount's settings, "name\tvalue" lines */
+	struct tree *tree;                  /* borrowed, for stats */
+	struct ddb_client *ddb;             /* borrowed, for stats; NULL without a table */
 };
 
 struct reports;

@@ -57,13 +57,14 @@ struct tree {
 	struct s3_client *s3;
 	const struct lock_source *locks;
 	const struct keymap *map;
-	double ttl, lock_ttl;
+	double ttl, lock_ttl, lock_list_ttl;
 	pthread_mutex_t lock;       /* guards every node and the tables */
 	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
 	struct node *root;
 	struct node **by_ino, **by_name;
 	size_t nbuckets, nnodes;
 	uint64_t next_ino, gen;
+	struct tree_stats stats;    /* under lock */
 };
 
 /* What one listing found that cannot be shown, for its log line. */
@@ -274,8 +275,8 @@ static char *node_path(const struct node *n)
 	return path;
 }
 
-int tree_new(const struct lock_source *locks, const struct keymap *map, double ttl_s,
-             double lock_ttl_s, struct tree **out)
+int tree_new(const struct lock_source *locks, const struct keymap *map,
+             const struct tree_ttls *ttls, struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	if (!t || tables_grow(t) < 0) {
@@ -285,8 +286,9 @@ int tree_new(const struct lock_source *locks, const struct keymap *map, double t
 	t->s3 = locks->s3;
 	t->locks = locks;
 	t->map = map;
-	t->ttl = ttl_s;
-	t->lock_ttl = lock_ttl_s;
+	t->ttl = ttls->listing;
+	t->lock_ttl = ttls->lock;
+	t->lock_list_ttl = ttls->lock_list;
 	t->next_ino = TREE_ROOT_INO;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->list_lock, NULL);
@@ -584,6 +586,9 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 		double started = now_mono();
 		rc = fetch_dir(t, path, &b);
 		pthread_mutex_lock(&t->lock);
+		t->stats.listings++;
+		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_lock(&t->lock);
 		struct merge_counts counts = { 0 };
 		if (rc == 0) {
 			merge_batch(t, &b, gen, &counts);
@@ -741,6 +746,7 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 	struct lock_view *v = NULL;
 	rc = lock_fetch(t->locks, key, &v);
 	pthread_mutex_lock(&t->lock);
+	t->stats.lock_fetches++;
 	dir = find_ino(t, parent);
 	if (dir && dir->is_dir && !dir->detached)
 		apply_fetch(t, dir, name, &key, rc, &v);
@@ -953,7 +959,7 @@ static int scan_s3_locks(struct tree *t, uint64_t ino)
 {
 	double now = now_mono();
 	int rc;
-	char *path = due_dir(t, ino, false, now - t->lock_ttl, &rc);
+	char *path = due_dir(t, ino, false, now - t->lock_list_ttl, &rc);
 	if (!path)
 		return rc;
 	struct listing ls[2];
@@ -968,6 +974,9 @@ static int scan_s3_locks(struct tree *t, uint64_t ino)
 	}
 	if (rc == 0)
 		apply_to(t, ino, &sc, false, now);
+	pthread_mutex_lock(&t->lock);
+	t->stats.lock_scans++;
+	pthread_mutex_unlock(&t->lock);
 	scan_free(&sc);
 	free(path);
 	return rc;
@@ -979,7 +988,7 @@ static int scan_table_locks(struct tree *t, uint64_t ino)
 {
 	if (!t->locks->table)
 		return 0;
-	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_ttl);
+	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_list_ttl);
 	if (!snap)
 		return -ENOMEM;
 	int rc = 0;
@@ -1025,8 +1034,17 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_a
 		n->nlookup++;
 		fill_attr(n, attr);
 	}
+	t->stats.lookups++;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+void tree_get_stats(struct tree *t, struct tree_stats *out)
+{
+	pthread_mutex_lock(&t->lock);
+	*out = t->stats;
+	out->nodes = t->nnodes;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
@@ -1108,6 +1126,7 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 		rc = -ENOTDIR;
 	else
 		rc = snapshot_dir(dir, d);
+	t->stats.dirs_read++;
 	pthread_mutex_unlock(&t->lock);
 	if (rc < 0) {
 		tree_dir_free(d);

@@ -34,11 +34,18 @@ struct tree_dir {
 	uint64_t parent_ino;    /* for "..": the root is its own parent */
 };
 
+/* How long what the tree knows stays fresh, in seconds. */
+struct tree_ttls {
+	double listing;     /* a directory's listing (and the subtree it covered) */
+	double lock;        /* a lock file's content and existence, asked by name */
+	double lock_list;   /* the lock files readdir shows: a directory's lock objects and
+	                     * the table's locks are listed again when older than this */
+};
+
 /* Creates the tree; locks (the bucket and the lock table) and map are borrowed and must
- * outlive it. ttl_s: how long a listing stays fresh; lock_ttl_s: how long what is known of
- * a lock file stays fresh. */
-int tree_new(const struct lock_source *locks, const struct keymap *map, double ttl_s,
-             double lock_ttl_s, struct tree **out);
+ * outlive it. */
+int tree_new(const struct lock_source *locks, const struct keymap *map,
+             const struct tree_ttls *ttls, struct tree **out);
 void tree_free(struct tree *t);
 
 /* Adds directory dirname at the root (the keymap hides real keys there) holding the empty
@@ -46,6 +53,18 @@ void tree_free(struct tree *t);
  * they are (virt = index + 1), and mtime is the time they were added. The directory is not
  * in its parent's readdir: it is reached by name. Returns 0 or -ENOMEM. */
 int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names, size_t n);
+
+/* What the tree did, for /.tfstatefs/stats: the work it answered from its snapshot and
+ * what it had to ask S3 for. */
+struct tree_stats {
+	unsigned long long lookups, dirs_read;      /* kernel requests answered */
+	unsigned long long listings;                /* flat listings (a subtree each) */
+	unsigned long long lock_scans;              /* one directory's lock objects listed */
+	unsigned long long lock_fetches;            /* one lock read (S3 GET, DynamoDB GetItem) */
+	unsigned long long nodes;                   /* entries held now */
+};
+
+void tree_get_stats(struct tree *t, struct tree_stats *out);
 
 /* Finds name in directory parent, listing it first when its listing is older than the
  * TTL. On success fills *attr and counts one kernel lookup on the entry.

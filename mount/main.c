@@ -174,13 +174,16 @@ static int build_fs(struct mount_state *m)
 		.min_age_s = m->opts.min_age_s,
 	};
 	char *status = status_text(m, &policy);
+	struct tree_ttls ttls = { .listing = m->opts.cache_ttl, .lock = m->opts.lock_ttl,
+	                          .lock_list = m->opts.lock_list_ttl };
+	int err = status ? tree_new(&m->locks, &m->map, &ttls, &m->tree) : -ENOMEM;
 	struct reports_config rc = {
 		.locks = &m->locks, .map = &m->map, .lock_ttl = m->opts.lock_ttl, .status = status,
+		.tree = m->tree, .ddb = m->ddb,
 	};
-	int err = status ? reports_new(&rc, &m->reports) : -ENOMEM;
-	free(status);
 	if (err == 0)
-		err = tree_new(&m->locks, &m->map, m->opts.cache_ttl, m->opts.lock_ttl, &m->tree);
+		err = reports_new(&rc, &m->reports);
+	free(status);
 	if (err == 0)
 		err = tree_add_virtual(m->tree, KEYMAP_RESERVED_DIR, report_names, REPORT_COUNT);
 	if (err < 0) {

@@ -26,6 +26,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("dynamodb_endpoint=%s", dynamodb_endpoint, 0),
 	OPT("cache_ttl=%lf", cache_ttl, 0),
 	OPT("lock_ttl=%lf", lock_ttl, 0),
+	OPT("lock_list_ttl=%lf", lock_list_ttl, 0),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
 	OPT("unlock=%s", unlock, 0),
 	OPT("audit_log=%s", audit_log, 0),
@@ -135,6 +136,7 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->cache_ttl = 30;
 	opts->lock_ttl = 1;
+	opts->lock_list_ttl = -1;
 	opts->uid = OPTION_UNSET;
 	opts->gid = OPTION_UNSET;
 	opts->umask = 022;
@@ -152,6 +154,10 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	}
 	if (check_lock_options(opts) < 0)
 		return -1;
+	/* A warm find or ls -R costs no request: readdir trusts lock files as long as the
+	 * rest of the listing, unless told otherwise. */
+	if (opts->lock_list_ttl < 0)
+		opts->lock_list_ttl = opts->cache_ttl;
 	return split_source(opts);
 }
 
@@ -195,6 +201,7 @@ void options_print_help(const char *progname)
 	       "Files:\n"
 	       "  -o cache_ttl=SECONDS       how long listings are trusted (default 30)\n"
 	       "  -o lock_ttl=SECONDS        how long a .tflock file is trusted (default 1)\n"
+	       "  -o lock_list_ttl=SECONDS   how long ls trusts which locks exist (cache_ttl)\n"
 	       "  -o uid=N,gid=N,umask=OCTAL owner and modes (default: yours, 022)\n"
 	       "\n"
 	       "Unlocking (rm of a .tflock file):\n"

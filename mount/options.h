@@ -22,6 +22,7 @@ struct tfs_options {
 	char *dynamodb_endpoint;
 	double cache_ttl;
 	double lock_ttl;
+	double lock_list_ttl;   /* -1 until set: then cache_ttl */
 	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */
 	double min_age_s;
 	char *unlock;           /* "on" or "off" */

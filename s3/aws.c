@@ -261,6 +261,8 @@ int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg
 	memset(s, 0, sizeof(*s));
 	if (err)
 		*err = NULL;
+	pthread_mutex_init(&s->stats_lock, NULL);
+	s->inited = true;
 	s->name = cfg->name;
 	s->debug = cfg->debug;
 	/* SigV4 signs for a region even where the endpoint is a local one. */
@@ -304,11 +306,41 @@ int aws_service_set_region(struct aws_service *s, const char *region)
 
 void aws_service_free(struct aws_service *s)
 {
+	if (!s->inited)
+		return;
 	aws_client_free(s->aws);
 	http_pool_free(s->http);
 	aws_endpoint_free(&s->endpoint);
 	free(s->endpoint_url);
-	memset(s, 0, sizeof(*s));
+	pthread_mutex_destroy(&s->stats_lock);
+	memset(s, 0, sizeof(*s));   /* inited false: freeing twice is harmless */
+}
+
+/* Adds one request of op to the counters (ops beyond the table's size go uncounted). */
+static void count(struct aws_service *s, const char *op, int rc, const struct http_response *resp,
+                  const struct aws_error *err)
+{
+	pthread_mutex_lock(&s->stats_lock);
+	struct aws_op_stats *o = NULL;
+	for (size_t i = 0; i < s->stats.nops && !o; i++)
+		if (strcmp(s->stats.ops[i].op, op) == 0)
+			o = &s->stats.ops[i];
+	if (!o && s->stats.nops < AWS_STATS_OPS)
+		(o = &s->stats.ops[s->stats.nops++])->op = op;
+	if (o) {
+		o->requests++;
+		o->attempts += (unsigned)err->attempts;
+		o->failures += rc < 0 || resp->status >= 400;
+		o->bytes_in += resp->body_len;
+	}
+	pthread_mutex_unlock(&s->stats_lock);
+}
+
+void aws_service_stats(struct aws_service *s, struct aws_stats *out)
+{
+	pthread_mutex_lock(&s->stats_lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->stats_lock);
 }
 
 static void trace(const struct aws_service *s, const char *op, const char *what,
@@ -334,6 +366,7 @@ int aws_service_send(struct aws_service *s, struct aws_request *req, const char 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	req->endpoint = &s->endpoint;
 	int rc = aws_send(s->aws, req, resp, err);
+	count(s, op, rc, resp, err);
 	if (s->debug)
 		trace(s, op, what, err, &t0);
 	return rc;

@@ -2,6 +2,7 @@
 #ifndef TFS_S3_AWS_H
 #define TFS_S3_AWS_H
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include "s3/creds.h"
 #include "s3/http.h"
@@ -62,6 +63,19 @@ struct aws_request {
  * a negative errno from the transport after the last attempt, with err->message saying why. resp is always to be freed. */
 int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
              struct aws_error *err);
+/* What requests of one kind cost, for /.tfstatefs/stats. */
+struct aws_op_stats {
+	const char *op;             /* "LIST", "GET", "Scan"...: static strings */
+	unsigned long long requests, attempts, failures, bytes_in;
+};
+
+#define AWS_STATS_OPS 8
+
+struct aws_stats {
+	struct aws_op_stats ops[AWS_STATS_OPS];
+	size_t nops;
+};
+
 /* What every service client (S3, DynamoDB) stands on: its endpoint, a connection pool and
  * a signer. */
 struct aws_service {
@@ -73,6 +87,9 @@ struct aws_service {
 	struct http_pool *http;
 	struct aws_client *aws;
 	bool debug;                 /* trace each request and its timing on stderr */
+	pthread_mutex_t stats_lock;
+	struct aws_stats stats;
+	bool inited;
 };
 
 struct aws_service_config {
@@ -95,7 +112,10 @@ void aws_service_free(struct aws_service *s);
  * Not thread-safe: for the checks made before the mount serves. Returns 0 or -ENOMEM. */
 int aws_service_set_region(struct aws_service *s, const char *region);
 
-/* aws_send on s's endpoint, with one trace line under s->debug naming op and what
+/* A copy of the counters of s's requests so far. */
+void aws_service_stats(struct aws_service *s, struct aws_stats *out);
+
+/* aws_send on s's endpoint, counted under op (a static string), with one trace line under s->debug naming op and what
  * ("S3: GET /bucket/key -> 200 in 3.1 ms (1 attempt)"), control bytes shown as '?'. */
 int aws_service_send(struct aws_service *s, struct aws_request *req, const char *op,
                      const char *what, struct http_response *resp, struct aws_error *err);

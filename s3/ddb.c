@@ -56,6 +56,11 @@ const char *ddb_client_table(const struct ddb_client *c)
 	return c->table;
 }
 
+void ddb_client_stats(struct ddb_client *c, struct aws_stats *out)
+{
+	aws_service_stats(&c->svc, out);
+}
+
 const char *ddb_client_endpoint(const struct ddb_client *c)
 {
 	return c->svc.endpoint_url;

@@ -149,7 +149,7 @@ static int answer_error(const struct http_response *resp, struct aws_error *err)
 }
 
 /* Sends a request on the bucket; returns 0 with a 2xx response or a negative errno. */
-static int bucket_send(struct s3_client *c, const char *method, const char *path,
+static int bucket_send(struct s3_client *c, const char *op, const char *method, const char *path,
                        const char *query, const struct http_header *headers, size_t nheaders,
                        size_t max_body, struct http_response *resp, struct aws_error *err)
 {
@@ -158,7 +158,7 @@ static int bucket_send(struct s3_client *c, const char *method, const char *path
 		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
 		.idempotent = strcmp(method, "DELETE") != 0, .content_sha256_header = true,
 	};
-	int rc = aws_service_send(&c->svc, &req, method, path, resp, err);
+	int rc = aws_service_send(&c->svc, &req, op, path, resp, err);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))
 		rc = answer_error(resp, err);
 	return rc;
@@ -212,7 +212,7 @@ static int list_page_n(struct s3_client *c, const char *prefix, const char *deli
 	struct http_response resp;
 	int rc = -ENOMEM;
 	if (path && query)
-		rc = bucket_send(c, "GET", path, query, NULL, 0, S3_LIST_MAX_BODY, &resp, err);
+		rc = bucket_send(c, "LIST", "GET", path, query, NULL, 0, S3_LIST_MAX_BODY, &resp, err);
 	if (rc == 0) {
 		rc = s3_xml_parse_list(resp.body, resp.body_len, true, page);
 		if (rc == -EBADMSG) {
@@ -303,7 +303,7 @@ static int get_send(struct s3_client *c, const char *path, const struct http_hea
 	memcpy(all, h, nh * sizeof(*h));
 	if (with_key)
 		nh += ssec_headers(&c->ssec, all + nh);
-	return bucket_send(c, "GET", path, NULL, nh ? all : NULL, nh, max, resp, err);
+	return bucket_send(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max, resp, err);
 }
 
 static enum ssec_answer ssec_answer_of(int rc, const struct http_response *resp,
@@ -423,7 +423,7 @@ int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
 		return -ENOMEM;
 	struct http_header h = { "If-Match", if_match };
 	struct http_response resp;
-	int rc = bucket_send(c, "DELETE", path, NULL, &h, 1, 0, &resp, err);
+	int rc = bucket_send(c, "DELETE", "DELETE", path, NULL, &h, 1, 0, &resp, err);
 	http_response_free(&resp);
 	free(path);
 	return rc;
@@ -501,6 +501,11 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 	}
 	describe_check_failure(c, rc, &err, msg, msglen);
 	return rc;
+}
+
+void s3_client_stats(struct s3_client *c, struct aws_stats *out)
+{
+	aws_service_stats(&c->svc, out);
 }
 
 bool s3_client_has_sse_key(const struct s3_client *c)

@@ -159,7 +159,7 @@ def test_a_lock_taken_and_released_in_the_table_comes_and_goes(stack, s3, ddb, b
                                                                 mount):
     key = "app/terraform.tfstate"
     put_objects(s3, bucket, {key: STATE})
-    m = mount(bucket, ["lock_ttl=1"] + ddb_options(stack, table))
+    m = mount(bucket, ["lock_ttl=1", "lock_list_ttl=1"] + ddb_options(stack, table))
     lock = m.p(key + ".tflock")
     assert not listed(lock) and not os.path.exists(lock)
     put_lock(ddb, table, bucket, key, lock_body(bucket, key))
@@ -399,7 +399,7 @@ def test_the_reports_directory_is_read_only_and_hides_real_keys(stack, s3, bucke
     put_objects(s3, bucket, {".tfstatefs/locks": b"real object", "app/terraform.tfstate": STATE})
     m = mount(bucket)
     assert ".tfstatefs" not in os.listdir(m.path), "reached by name only, like ZFS's .zfs"
-    assert sorted(os.listdir(m.p(".tfstatefs"))) == ["locks", "migration", "status"]
+    assert sorted(os.listdir(m.p(".tfstatefs"))) == ["locks", "migration", "stats", "status"]
     assert os.path.isdir(m.p(".tfstatefs"))
     assert open(m.p(".tfstatefs/locks"), "rb").read() == b""
     for op in (lambda: open(m.p(".tfstatefs/locks"), "w"),

@@ -49,7 +49,7 @@ def test_a_server_repeating_its_token_ends_the_lock_scan(stack, s3, bucket, moun
         (200, [("Content-Type", "application/xml")], endless) if "delimiter=%2F" in path
         and "max-keys=1000" in path else None)
     try:
-        m = mount(bucket, ["lock_ttl=0"], endpoint_options=["endpoint=" + proxy.endpoint,
+        m = mount(bucket, ["lock_ttl=0", "lock_list_ttl=0"], endpoint_options=["endpoint=" + proxy.endpoint,
                                                            "use_path_style"])
         r = subprocess.run(["ls", m.p("d")], capture_output=True, text=True, timeout=20)
         assert r.returncode != 0 and "Input/output error" in r.stderr, r

@@ -186,7 +186,7 @@ def test_a_lock_held_by_terraform_is_shown_while_held(stack, s3, bucket, mount, 
     key = "team/app/terraform.tfstate"
     lock_key = key + ".tflock"
     tf = lock_holder(stack, tmp_path, bucket, key)
-    m = mount(bucket, ["lock_ttl=1"])
+    m = mount(bucket, ["lock_ttl=1", "lock_list_ttl=1"])
     lf = m.p(lock_key)
     # Before the apply takes its lock: the mount has seen the directory without one.
     assert sorted(os.listdir(m.p("team/app"))) == ["terraform.tfstate"]
@@ -236,10 +236,11 @@ def test_a_lock_held_by_terraform_is_shown_while_held(stack, s3, bucket, mount, 
 
 def test_lock_files_follow_the_bucket_within_lock_ttl_by_lookup_and_by_ls(s3, bucket, mount):
     """Each way of looking is measured alone, in its own directory: lookup (stat, test -e)
-    for one, ls for the other. No lock_ttl option: the default is 1 s."""
+    for one, ls for the other. No lock_ttl option: the default is 1 s; ls follows
+    lock_list_ttl, here 1 s too (by default it is cache_ttl: see the next test)."""
     put_objects(s3, bucket, {"by-stat/terraform.tfstate": state(1),
                              "by-ls/terraform.tfstate": state(2)})
-    m = mount(bucket)
+    m = mount(bucket, ["lock_list_ttl=1"])
     by_stat, by_ls = m.p("by-stat/terraform.tfstate.tflock"), m.p("by-ls/terraform.tfstate.tflock")
     assert not os.path.exists(by_stat) and not listed(by_ls)   # seen absent: now cached
     put_objects(s3, bucket, {"by-stat/terraform.tfstate.tflock": lock_body(bucket, "by-stat/x"),
@@ -263,6 +264,36 @@ def test_lock_files_follow_the_bucket_within_lock_ttl_by_lookup_and_by_ls(s3, bu
              max(0.1, t0 + 1 + MARGIN - time.time()), "test -e kept showing the lock")
     assert not listed(by_stat)
     assert os.listdir(m.p("by-ls")) == ["terraform.tfstate"]
+
+
+def test_by_default_ls_trusts_lock_files_as_long_as_the_listing_and_lookups_stay_fresh(
+        s3, bucket, mount):
+    """A warm find costs no request; a lookup by name still sees a new lock within
+    lock_ttl, and from then on ls shows it too."""
+    put_objects(s3, bucket, {"d%d/terraform.tfstate" % i: state(i) for i in range(5)})
+    m = mount(bucket)
+    find = ["find", m.path, "-name", "*.tflock"]
+    assert subprocess.run(find, capture_output=True, text=True, check=True).stdout == ""
+    before = stats(m)
+    time.sleep(1.5)   # past lock_ttl: only cache_ttl keeps the listing
+    assert subprocess.run(find, capture_output=True, text=True, check=True).stdout == ""
+    after = stats(m)
+    assert sum(after.get(k, 0) for k in after if k.startswith("s3_") and k.endswith("_requests")) \
+        == sum(before.get(k, 0) for k in before if k.startswith("s3_") and k.endswith("_requests"))
+    lock = "d3/terraform.tfstate.tflock"
+    put_objects(s3, bucket, {lock: lock_body(bucket, "d3/terraform.tfstate")})
+    assert not listed(m.p(lock)), "ls follows lock_list_ttl (cache_ttl, 30 s here)"
+    wait_for(lambda: os.path.exists(m.p(lock)), 1 + MARGIN, "stat shows it within lock_ttl")
+    assert listed(m.p(lock))
+
+
+def stats(m):
+    out = {}
+    with open(m.p(".tfstatefs/stats")) as f:
+        for line in f:
+            k, v = line.rstrip("\n").split("\t")
+            out[k] = int(v)
+    return out
 
 
 # ---------------------------------------------------------------- 2. a stale lock, removed
