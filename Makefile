@@ -15,7 +15,7 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all unit check clean deps asan fuzz demo demo-stop
+.PHONY: all unit check clean deps asan fuzz demo demo-stop bench
 all: $(BUILD)/tfstatefs
 
 $(BUILD)/tfstatefs: $(MAIN_OBJ) $(BUILD)/libtfstatefs.a
@@ -50,6 +50,10 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:
 	$(MAKE) CC=clang BUILD=build/fuzz CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libtfstatefs.a
 	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_SRC)
+
+# tfstatefs against s3fs and the ListObjectsV2 floor (tests/bench/bench.py says what).
+bench:
+	tests/bench/run.sh
 
 deps:
 	tests/stack/deps.sh

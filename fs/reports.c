@@ -144,7 +144,7 @@ static int list_mount(struct inventory *inv, struct s3_client *s3)
 	for (int i = 0; i < n; i++) {
 		inv->mode = ls[i].mode;
 		if (rc == 0)
-			rc = s3_list_each(s3, ls[i].s3_prefix, NULL, take_page, inv);
+			rc = s3_list_all(s3, ls[i].s3_prefix, take_page, inv);
 		keymap_listing_free(&ls[i]);
 	}
 	return rc;

@@ -400,7 +400,7 @@ static int batch_take_page(void *ctx, struct s3_list_page *page)
 static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
 {
 	struct batch_fill f = { .batch = b, .mode = l->mode };
-	return s3_list_each(t->s3, l->s3_prefix, NULL, batch_take_page, &f);
+	return s3_list_all(t->s3, l->s3_prefix, batch_take_page, &f);
 }
 
 static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
@@ -1045,6 +1045,16 @@ void tree_get_stats(struct tree *t, struct tree_stats *out)
 	*out = t->stats;
 	out->nodes = t->nnodes;
 	pthread_mutex_unlock(&t->lock);
+}
+
+int tree_ref(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	if (n)
+		n->nlookup++;
+	pthread_mutex_unlock(&t->lock);
+	return n ? 0 : -ENOENT;
 }
 
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n)

@@ -71,6 +71,10 @@ void tree_get_stats(struct tree *t, struct tree_stats *out);
  * Returns 0, -ENOENT, -ENOTDIR, or the listing's errno. */
 int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr);
 
+/* The kernel learnt ino from a readdirplus: one lookup more on it. Returns 0 or -ENOENT
+ * (swept and forgotten since the directory was read). */
+int tree_ref(struct tree *t, uint64_t ino);
+
 /* The kernel forgets n lookups of ino. */
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n);
 

@@ -178,10 +178,17 @@ static int query_add(char **q, const char *name, const char *value)
 	return 0;
 }
 
-static char *list_query(const char *prefix, const char *delimiter, const char *token, int max_keys)
+/* What one ListObjectsV2 asks for. */
+struct list_args {
+	const char *prefix, *delimiter, *token, *start_after;
+	int max_keys;
+};
+
+static char *list_query(const struct list_args *a)
 {
+	const char *prefix = a->prefix, *delimiter = a->delimiter, *token = a->token;
 	char *q = NULL, mk[16];
-	snprintf(mk, sizeof(mk), "%d", max_keys);
+	snprintf(mk, sizeof(mk), "%d", a->max_keys);
 	int rc = query_add(&q, "list-type", "2");
 	if (rc == 0 && token)
 		rc = query_add(&q, "continuation-token", token);
@@ -193,6 +200,8 @@ static char *list_query(const char *prefix, const char *delimiter, const char *t
 		rc = query_add(&q, "max-keys", mk);
 	if (rc == 0 && prefix && *prefix)
 		rc = query_add(&q, "prefix", prefix);
+	if (rc == 0 && a->start_after && !token)
+		rc = query_add(&q, "start-after", a->start_after);
 	if (rc < 0) {
 		free(q);
 		return NULL;
@@ -200,15 +209,14 @@ static char *list_query(const char *prefix, const char *delimiter, const char *t
 	return q;
 }
 
-static int list_page_n(struct s3_client *c, const char *prefix, const char *delimiter,
-                       const char *token, int max_keys, struct s3_list_page *page,
+static int list_page_n(struct s3_client *c, const struct list_args *a, struct s3_list_page *page,
                        struct aws_error *err)
 {
 	memset(page, 0, sizeof(*page));
 	char *path = c->vhost ? strdup("/") : NULL;
 	if (!c->vhost && asprintf(&path, "/%s", c->bucket) < 0)
 		path = NULL;
-	char *query = list_query(prefix, delimiter, token, max_keys);
+	char *query = list_query(a);
 	struct http_response resp;
 	int rc = -ENOMEM;
 	if (path && query)
@@ -231,7 +239,18 @@ static int list_page_n(struct s3_client *c, const char *prefix, const char *deli
 int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
                  const char *token, struct s3_list_page *page, struct aws_error *err)
 {
-	return list_page_n(c, prefix, delimiter, token, 1000, page, err);
+	struct list_args a = { .prefix = prefix, .delimiter = delimiter, .token = token,
+	                       .max_keys = 1000 };
+	return list_page_n(c, &a, page, err);
+}
+
+int s3_list_page_after(struct s3_client *c, const char *prefix, const char *delimiter,
+                       const char *start_after, const char *token, struct s3_list_page *page,
+                       struct aws_error *err)
+{
+	struct list_args a = { .prefix = prefix, .delimiter = delimiter, .token = token,
+	                       .start_after = start_after, .max_keys = 1000 };
+	return list_page_n(c, &a, page, err);
 }
 
 /* The one place that pages: a server repeating its continuation token ends the listing
@@ -239,8 +258,16 @@ int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
 int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
                  s3_page_fn on_page, void *ctx)
 {
-	char *token = NULL;
+	return s3_list_each_from(c, prefix, delimiter, NULL, on_page, ctx);
+}
+
+int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delimiter,
+                      const char *from_token, s3_page_fn on_page, void *ctx)
+{
+	char *token = from_token ? strdup(from_token) : NULL;
 	int rc;
+	if (from_token && !token)
+		return -ENOMEM;
 	do {
 		struct s3_list_page page;
 		struct aws_error err;
@@ -489,11 +516,12 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 {
 	struct s3_list_page page;
 	struct aws_error err;
-	int rc = list_page_n(c, prefix, "/", NULL, 1, &page, &err);
+	struct list_args a = { .prefix = prefix, .delimiter = "/", .max_keys = 1 };
+	int rc = list_page_n(c, &a, &page, &err);
 	/* A 301 or AuthorizationHeaderMalformed naming the bucket's region: follow it once. */
 	if (rc == -EREMOTE && err.region[0] && strcmp(err.region, aws_client_region(c->svc.aws)) != 0 &&
 	    (rc = follow_region(c, err.region)) == 0)
-		rc = list_page_n(c, prefix, "/", NULL, 1, &page, &err);
+		rc = list_page_n(c, &a, &page, &err);
 	if (rc == 0) {
 		s3_list_page_free(&page);
 		msg[0] = '\0';

@@ -41,6 +41,11 @@ const char *s3_client_endpoint(const struct s3_client *c);
 int s3_list_page(struct s3_client *c, const char *prefix, const char *delimiter,
                  const char *token, struct s3_list_page *page, struct aws_error *err);
 
+/* The same from just after key start_after (S3's start-after; ignored with a token). */
+int s3_list_page_after(struct s3_client *c, const char *prefix, const char *delimiter,
+                       const char *start_after, const char *token, struct s3_list_page *page,
+                       struct aws_error *err);
+
 /* Takes over one page of a listing (it frees it); returns 0 or a negative errno that
  * ends the listing. */
 typedef int (*s3_page_fn)(void *ctx, struct s3_list_page *page);
@@ -50,6 +55,19 @@ typedef int (*s3_page_fn)(void *ctx, struct s3_list_page *page);
  * continuation token), or on_page's error. */
 int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
                  s3_page_fn on_page, void *ctx);
+
+/* The same from the page after the one whose NextContinuationToken is from_token. */
+int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delimiter,
+                      const char *from_token, s3_page_fn on_page, void *ctx);
+
+/* A flat listing of everything below prefix, as fast as S3 allows: the first page alone;
+ * when there is more, the rest is split into key ranges at the prefix's subdirectories
+ * (one delimiter listing finds them) and the ranges are listed in parallel. The pages
+ * reach on_page from the calling thread, in key order, once all are in. About
+ * ceil(N/1000) + 1 + S3_LIST_RANGES requests for N keys. Returns as s3_list_each. */
+int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, void *ctx);
+
+#define S3_LIST_RANGES 4
 
 /* What GET and HEAD say about an object. */
 struct s3_object_info {

@@ -103,6 +103,27 @@ def test_find_over_1200_objects_in_one_directory(s3, bucket, mount):
             assert f.read() == objs[key]
 
 
+def test_a_large_bucket_is_listed_in_parallel_ranges_and_nothing_is_lost(s3, bucket, mount):
+    """3,000 states in 300 directories: the first page, one delimiter listing to cut the
+    rest at directories, then ranges at once; every key once, within a few requests of
+    the 3-page floor, and a warm find costs nothing."""
+    keys = {"t%03d/s%d.tfstate" % (i // 10, i % 10): b"{}" for i in range(3000)}
+    keys.update({"t%03d.tfstate" % i: b"{}" for i in range(0, 300, 7)})  # beside the dirs
+    put_objects(s3, bucket, keys)
+    m = mount(bucket)
+    found = subprocess.run(["find", m.path, "-type", "f"], capture_output=True, text=True,
+                           check=True).stdout.split("\n")
+    assert sorted(os.path.relpath(f, m.path) for f in found if f) == sorted(keys)
+
+    def lists():
+        with open(m.p(".tfstatefs/stats")) as f:
+            return dict(line.rstrip("\n").split("\t") for line in f).get("s3_list_requests")
+    cold = int(lists())
+    assert cold <= 1 + 4 + 1 + 4, "bucket check, 4 pages, the cut, a crossing page per range"
+    subprocess.run(["find", m.path, "-name", "*.tflock"], capture_output=True, check=True)
+    assert int(lists()) == cold
+
+
 def test_odd_keys_are_shown_or_hidden_never_wrong(s3, bucket, mount):
     good = {
         "with space/terraform.tfstate": b"space",
