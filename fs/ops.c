@@ -115,11 +115,40 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		tree_dir_free(d);
 }
 
-/* Offsets: 1 is ".", 2 is "..", 3 + i is entry i of the snapshot. */
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi)
+/* One entry for readdir (name and type) or readdirplus (with its attributes, so that the
+ * kernel needs no LOOKUP: most of what a find over a cached tree costs). An entry handed
+ * over with its inode counts as a lookup. Lock files go without: their lookup reads the
+ * lock, gives its size, and is what the guard holds an rm to. Returns the bytes used,
+ * more than room when it did not fit, or 0 to skip the entry. */
+static size_t add_entry(fuse_req_t req, const struct tree_dir *d, fuse_ino_t ino, off_t i,
+                        bool plus, char *buf, size_t room)
 {
 	struct tfs *fs = tfs_of(req);
+	struct fuse_entry_param e = { 0 };
+	const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
+	if (i < 2) {
+		e.attr.st_ino = i == 0 ? ino : d->parent_ino;  /* 0 would hide ".." from ls -a */
+		e.attr.st_mode = S_IFDIR;
+	} else {
+		const struct tree_attr *a = &d->entries[i - 2].attr;
+		attr_to_stat(fs, a, &e.attr);
+		e.ino = plus && !a->is_lock ? a->ino : 0;
+		e.attr_timeout = e.entry_timeout = ttl_for(fs, a->is_lock);
+	}
+	if (!plus)
+		return fuse_add_direntry(req, buf, room, name, &e.attr, i + 1);
+	if (e.ino && tree_ref(fs->tree, e.ino) < 0)
+		return 0;   /* forgotten since the directory was opened */
+	size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, i + 1);
+	if (n > room && e.ino)
+		tree_forget(fs->tree, e.ino, 1);   /* not sent after all */
+	return n;
+}
+
+/* Offsets: 1 is ".", 2 is "..", 3 + i is entry i of the snapshot. */
+static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      struct fuse_file_info *fi, bool plus)
+{
 	const struct tree_dir *d = (const struct tree_dir *)(uintptr_t)fi->fh;
 	char *buf = malloc(size);
 	if (!buf) {
@@ -128,15 +157,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	size_t used = 0;
 	for (off_t i = off; i < (off_t)d->count + 2; i++) {
-		struct stat st = { 0 };
-		const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
-		if (i < 2) {
-			st.st_ino = i == 0 ? ino : d->parent_ino;  /* 0 would hide it from ls -a */
-			st.st_mode = S_IFDIR;
-		} else {
-			attr_to_stat(fs, &d->entries[i - 2].attr, &st);
-		}
-		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+		size_t n = add_entry(req, d, ino, i, plus, buf + used, size - used);
 		if (n > size - used)
 			break;
 		used += n;
@@ -145,46 +166,16 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-/* Readdir with each entry's attributes: the kernel then needs no LOOKUP per name, which
- * is most of what a find over a cached tree costs. Each entry returned with its inode
- * counts as a lookup (the kernel will forget it). */
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	reply_dir(req, ino, size, off, fi, false);
+}
+
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
-	struct tfs *fs = tfs_of(req);
-	const struct tree_dir *d = (const struct tree_dir *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	size_t used = 0;
-	for (off_t i = off; i < (off_t)d->count + 2; i++) {
-		struct fuse_entry_param e = { 0 };
-		const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
-		if (i < 2) {
-			e.attr.st_ino = i == 0 ? ino : d->parent_ino;
-			e.attr.st_mode = S_IFDIR;
-		} else {
-			const struct tree_attr *a = &d->entries[i - 2].attr;
-			attr_to_stat(fs, a, &e.attr);
-			/* A lock file is looked up by name, as with readdir: the lookup reads the
-			 * lock, which gives its size and is what the guard holds an rm to. */
-			e.ino = a->is_lock ? 0 : a->ino;
-			e.attr_timeout = e.entry_timeout = ttl_for(fs, a->is_lock);
-		}
-		if (e.ino && tree_ref(fs->tree, e.ino) < 0)
-			continue;   /* forgotten since the directory was opened */
-		size_t n = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
-		if (n > size - used) {
-			if (e.ino && i >= 2)
-				tree_forget(fs->tree, e.ino, 1);   /* not sent after all */
-			break;
-		}
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	reply_dir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
