@@ -31,7 +31,7 @@ import botocore.config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TFSTATEFS = os.path.join(REPO, "build", "tfstatefs")
-S3FS_CAP = float(os.environ.get("BENCH_S3FS_CAP", "120"))
+S3FS_CAP = float(os.environ.get("BENCH_S3FS_CAP", "60"))
 LOCKS = 100
 BIG = 50 << 20
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
