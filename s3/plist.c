@@ -105,13 +105,36 @@ static char *boundary(const char *subdir)
 	return b;
 }
 
-/* The ranges after key `after`, cut at the subdirectories found. Returns how many (0: too
- * few subdirectories to be worth it) or -ENOMEM. */
-static int plan(struct s3_client *c, const char *prefix, const char *after,
-                const struct s3_list_page *dirs, struct range *r)
+/* How many subdirectories of prefix the page's keys fall in (keys come sorted). */
+static size_t dirs_of(const struct s3_list_page *p, size_t plen)
 {
-	size_t n = dirs->nprefixes;
-	if (n < 2 * S3_LIST_RANGES)
+	size_t n = 0;
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	for (size_t i = 0; i < p->nobjects; i++) {
+		const char *rel = p->objects[i].key + plen;
+		const char *slash = p->objects[i].key_len > plen ? strchr(rel, '/') : NULL;
+		size_t len = slash ? (size_t)(slash - rel) : 0;
+		if (len && (!prev || len != prev_len || memcmp(rel, prev, len) != 0))
+			n++;
+		if (len) {
+			prev = rel;
+			prev_len = len;
+		}
+	}
+	return n;
+}
+
+/* The ranges after key `after`, cut at the subdirectories found. Returns how many (0: too
+ * few subdirectories, or too few keys to be worth the cut, judged from the keys per
+ * directory on the first page) or -ENOMEM. */
+static int plan(struct s3_client *c, const char *prefix, const char *after,
+                const struct s3_list_page *first, const struct s3_list_page *dirs,
+                struct range *r)
+{
+	size_t n = dirs->nprefixes, seen = dirs_of(first, strlen(prefix));
+	size_t guess = seen ? first->nobjects / seen * n : 0;   /* keys left, roughly */
+	if (n < 2 * S3_LIST_RANGES || (!dirs->truncated && guess < 2 * 1000))
 		return 0;
 	for (int i = 0; i < S3_LIST_RANGES; i++) {
 		r[i] = (struct range){ .c = c, .prefix = prefix };
@@ -180,7 +203,7 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 	struct range r[S3_LIST_RANGES] = { 0 };
 	int n = after && token ? 0 : -ENOMEM;
 	if (n == 0 && s3_list_page_after(c, prefix, "/", after, NULL, &dirs, &err) == 0) {
-		n = plan(c, prefix, after, &dirs, r);
+		n = plan(c, prefix, after, &first, &dirs, r);
 		s3_list_page_free(&dirs);
 	}
 	free(after);
