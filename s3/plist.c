@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "s3/log.h"
 #include "s3/s3.h"
 
 /* One range's pages, kept until every range is in. */
@@ -48,8 +47,11 @@ static bool trim(struct s3_list_page *p, const char *until)
 	return crossed;
 }
 
-static int keep_page(struct range *r, struct s3_list_page *p)
+/* Keeps a page of the range, up to its end; enough once a page has passed it. */
+static int range_take(void *ctx, struct s3_list_page *p)
 {
+	struct range *r = ctx;
+	bool crossed = trim(p, r->until);
 	struct s3_list_page *pages = realloc(r->pages, (r->npages + 1) * sizeof(*pages));
 	if (!pages) {
 		s3_list_page_free(p);
@@ -57,41 +59,13 @@ static int keep_page(struct range *r, struct s3_list_page *p)
 	}
 	r->pages = pages;
 	r->pages[r->npages++] = *p;
-	return 0;
+	return crossed ? S3_LIST_STOP : 0;
 }
 
 static void *list_range(void *arg)
 {
 	struct range *r = arg;
-	char *token = NULL, *used = NULL;   /* the token of the page just asked for */
-	do {
-		struct s3_list_page page;
-		struct aws_error err;
-		r->rc = s3_list_page_after(r->c, r->prefix, NULL, r->after, token, &page, &err);
-		free(token);
-		token = NULL;
-		if (r->rc < 0) {
-			char desc[512];
-			aws_error_describe(&err, desc, sizeof(desc));
-			log_error("listing prefix '%s' after '%s' failed: %s", r->prefix, r->after, desc);
-			r->rc = r->rc == -EACCES || r->rc == -ENOMEM ? r->rc : -EIO;
-			break;
-		}
-		bool more = page.truncated && !trim(&page, r->until);
-		if (more && !(token = strdup(page.next_token)))
-			r->rc = -ENOMEM;
-		if (more && token && used && strcmp(token, used) == 0) {
-			log_error("listing prefix '%s': the server sent the same continuation token "
-			          "twice", r->prefix);
-			r->rc = -EIO;
-		}
-		free(used);
-		used = token ? strdup(token) : NULL;
-		int rc = keep_page(r, &page);
-		r->rc = r->rc ? r->rc : rc;
-	} while (r->rc == 0 && token);
-	free(token);
-	free(used);
+	r->rc = s3_list_each_from(r->c, r->prefix, NULL, r->after, NULL, range_take, r);
 	return NULL;
 }
 
@@ -213,7 +187,7 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 	if (rc == 0 && n > 0)
 		rc = run_ranges(r, n, on_page, ctx);
 	else if (rc == 0)   /* too few subdirectories to cut at: one page after another */
-		rc = s3_list_each_from(c, prefix, NULL, token, on_page, ctx);
+		rc = s3_list_each_from(c, prefix, NULL, NULL, token, on_page, ctx);
 	ranges_free(r, S3_LIST_RANGES);
 	free(token);
 	return rc;

@@ -258,11 +258,12 @@ int s3_list_page_after(struct s3_client *c, const char *prefix, const char *deli
 int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
                  s3_page_fn on_page, void *ctx)
 {
-	return s3_list_each_from(c, prefix, delimiter, NULL, on_page, ctx);
+	return s3_list_each_from(c, prefix, delimiter, NULL, NULL, on_page, ctx);
 }
 
 int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delimiter,
-                      const char *from_token, s3_page_fn on_page, void *ctx)
+                      const char *start_after, const char *from_token, s3_page_fn on_page,
+                      void *ctx)
 {
 	char *token = from_token ? strdup(from_token) : NULL;
 	int rc;
@@ -271,7 +272,8 @@ int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delim
 	do {
 		struct s3_list_page page;
 		struct aws_error err;
-		if ((rc = s3_list_page(c, prefix, delimiter, token, &page, &err)) < 0) {
+		if ((rc = s3_list_page_after(c, prefix, delimiter, start_after, token, &page,
+		                             &err)) < 0) {
 			char desc[512];
 			aws_error_describe(&err, desc, sizeof(desc));
 			log_error("listing prefix '%s' failed: %s", prefix, desc);
@@ -295,7 +297,7 @@ int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delim
 		}
 	} while (rc == 0 && token);
 	free(token);
-	return rc;
+	return rc == S3_LIST_STOP ? 0 : rc;
 }
 
 static void object_info_from(const struct http_response *resp, struct s3_object_info *info)

@@ -46,9 +46,10 @@ int s3_list_page_after(struct s3_client *c, const char *prefix, const char *deli
                        const char *start_after, const char *token, struct s3_list_page *page,
                        struct aws_error *err);
 
-/* Takes over one page of a listing (it frees it); returns 0 or a negative errno that
- * ends the listing. */
+/* Takes over one page of a listing (it frees it); returns 0, S3_LIST_STOP (enough: the
+ * listing ends well), or a negative errno that ends it. */
 typedef int (*s3_page_fn)(void *ctx, struct s3_list_page *page);
+#define S3_LIST_STOP 1
 
 /* Hands every page of one ListObjectsV2 below prefix, in order, to on_page. Failures are
  * logged here. Returns 0, -EACCES, -ENOMEM, -EIO (also for a server that repeats its
@@ -56,9 +57,11 @@ typedef int (*s3_page_fn)(void *ctx, struct s3_list_page *page);
 int s3_list_each(struct s3_client *c, const char *prefix, const char *delimiter,
                  s3_page_fn on_page, void *ctx);
 
-/* The same from the page after the one whose NextContinuationToken is from_token. */
+/* The same from just after key start_after, or from the page after the one whose
+ * NextContinuationToken is from_token (either may be NULL). */
 int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delimiter,
-                      const char *from_token, s3_page_fn on_page, void *ctx);
+                      const char *start_after, const char *from_token, s3_page_fn on_page,
+                      void *ctx);
 
 /* A flat listing of everything below prefix, as fast as S3 allows: the first page alone;
  * when there is more, the rest is split into key ranges at the prefix's subdirectories
