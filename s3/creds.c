@@ -113,8 +113,7 @@ static const char *env_get(const char *name)
 	return v && *v ? v : NULL;
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char **err, int rc, const char *fmt, ...)
+int cred_fail(char **err, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -562,7 +561,7 @@ static int from_env(struct chain *c, struct cred_source **out)
 	if (!id && !secret)
 		return -ENOENT;
 	if (!id || !secret)
-		return fail(c->err, -EINVAL,
+		return cred_fail(c->err, -EINVAL,
 			    "environment: %s is set but %s is not; set both, "
 			    "or unset %s to use the shared credentials files",
 			    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
@@ -711,7 +710,7 @@ static int file_keys(struct chain *c, const struct pfile *f, const char *name,
 	if (!id && !secret)
 		return -ENOENT;
 	if (!id || !secret)
-		return fail(c->err, -EINVAL, "%s %s (profile %s) has %s but no %s", f->kind, f->path,
+		return cred_fail(c->err, -EINVAL, "%s %s (profile %s) has %s but no %s", f->kind, f->path,
 			    name, id ? "aws_access_key_id" : "aws_secret_access_key",
 			    id ? "aws_secret_access_key" : "aws_access_key_id");
 	snprintf(label, sizeof(label), "%s %s (profile %s)", f->kind, f->path, name);
@@ -737,10 +736,10 @@ static int named_source(struct chain *c, const char *label, const char *what,
 	else if (strcmp(what, "EcsContainer") == 0)
 		rc = from_container(c, out);
 	else
-		return fail(c->err, -EINVAL, "%s: credential_source = %s; it must be Environment, "
+		return cred_fail(c->err, -EINVAL, "%s: credential_source = %s; it must be Environment, "
 			    "Ec2InstanceMetadata or EcsContainer", label, what);
 	if (rc == -ENOENT)
-		return fail(c->err, -ENOENT, "%s: credential_source = %s, but it has no "
+		return cred_fail(c->err, -ENOENT, "%s: credential_source = %s, but it has no "
 			    "credentials here", label, what);
 	return rc;
 }
@@ -758,7 +757,7 @@ static int profile_role(struct chain *c, const struct profile *p, const char *na
 	if (token)
 		return web_identity_source(c, label, token, role, pget(p, "role_session_name"), out);
 	if (src && how)
-		return fail(c->err, -EINVAL, "%s has both source_profile and credential_source; "
+		return cred_fail(c->err, -EINVAL, "%s has both source_profile and credential_source; "
 			    "keep one", label);
 	if (src && strcmp(src, name) == 0)
 		rc = profile_keys(c, p, name, &base);	/* a role over its own profile's keys */
@@ -767,10 +766,10 @@ static int profile_role(struct chain *c, const struct profile *p, const char *na
 	else if (how)
 		rc = named_source(c, label, how, &base);
 	else
-		return fail(c->err, -EINVAL, "%s has role_arn but neither source_profile nor "
+		return cred_fail(c->err, -EINVAL, "%s has role_arn but neither source_profile nor "
 			    "credential_source: say whose credentials assume the role", label);
 	if (rc == -ENOENT && !(c->err && *c->err))
-		return fail(c->err, -ENOENT, "%s: source_profile %s has no credentials", label, src);
+		return cred_fail(c->err, -ENOENT, "%s: source_profile %s has no credentials", label, src);
 	if (rc < 0)
 		return rc;
 	rc = role_source(c, CRED_ASSUME_ROLE, label, role, pget(p, "role_session_name"), base, out);
@@ -785,7 +784,7 @@ static int profile_role(struct chain *c, const struct profile *p, const char *na
 /* SSO profiles read a token cache and a portal this release does not speak. */
 static int sso_unsupported(struct chain *c, const char *label, const char *name)
 {
-	return fail(c->err, -ENOTSUP,
+	return cred_fail(c->err, -ENOTSUP,
 		    "%s uses AWS SSO (IAM Identity Center), which tfstatefs does not read yet; "
 		    "export its keys first: eval \"$(aws configure export-credentials --profile %s "
 		    "--format env)\", and mount without -o profile=", label, name);
@@ -824,14 +823,14 @@ static int resolve_profile(struct chain *c, const char *name, int hops, struct c
 	struct where w = c->w;
 	struct profile p;
 	if (hops > PROFILE_HOPS)
-		return fail(c->err, -EINVAL, "profile %s: source_profile goes round in a loop (more "
+		return cred_fail(c->err, -EINVAL, "profile %s: source_profile goes round in a loop (more "
 			    "than %d hops)", name, PROFILE_HOPS);
 	w.profile = (char *)name;
 	int rc = profile_load(&w, &p);
 	if (rc)
 		return rc;
 	if (!p.f[CRED].sec.found && !p.f[CONF].sec.found && (hops > 0 || c->w.named))
-		rc = fail(c->err, -ENOENT, "profile %s not found in %s or %s", name,
+		rc = cred_fail(c->err, -ENOENT, "profile %s not found in %s or %s", name,
 			  p.f[CRED].path, p.f[CONF].path);
 	else
 		rc = profile_source(c, &p, name, hops, out);
@@ -841,7 +840,7 @@ static int resolve_profile(struct chain *c, const char *name, int hops, struct c
 
 static int none_found(struct chain *c)
 {
-	return fail(c->err, -ENOENT,
+	return cred_fail(c->err, -ENOENT,
 		    "none found: tried %s%s; set AWS_ACCESS_KEY_ID and "
 		    "AWS_SECRET_ACCESS_KEY, or name a profile with -o profile= (or AWS_PROFILE) "
 		    "that has keys, a role, or credential_process", c->tried,

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +49,6 @@ void cred_source_free(struct cred_source *s)
 	free(s->sts.ca_file);
 	free(s->tried_before);
 	free(s);
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char **err, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-	return rc;
 }
 
 /* ---- the JSON of the container endpoint, IMDS and credential_process ---- */
@@ -157,7 +145,7 @@ static int creds_from_json(const struct cred_source *s, const struct http_respon
 	const char *what;
 	int rc = cred_json_parse(resp->body ? resp->body : "", resp->body_len, false, out, &what);
 	if (rc == -EPROTO)
-		return fail(err, -EIO, "%s answered credentials that cannot be used: %s", s->label, what);
+		return cred_fail(err, -EIO, "%s answered credentials that cannot be used: %s", s->label, what);
 	return rc;
 }
 
@@ -166,7 +154,7 @@ static int read_token(const char *path, char **out, char **err, const char *what
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return fail(err, -ENOENT, "%s: cannot read %s: %s", what, path, strerror(errno));
+		return cred_fail(err, -ENOENT, "%s: cannot read %s: %s", what, path, strerror(errno));
 	char *buf = calloc(1, TOKEN_MAX + 1);
 	size_t n = buf ? fread(buf, 1, TOKEN_MAX, f) : 0;
 	fclose(f);
@@ -176,7 +164,7 @@ static int read_token(const char *path, char **out, char **err, const char *what
 		buf[--n] = '\0';
 	if (!n) {
 		free(buf);
-		return fail(err, -EINVAL, "%s: %s is empty", what, path);
+		return cred_fail(err, -EINVAL, "%s: %s is empty", what, path);
 	}
 	*out = buf;
 	return 0;
@@ -204,7 +192,7 @@ static int fetch_container(const struct cred_source *s, struct aws_credentials *
 	if (rc == 0 && resp.status == 200)
 		rc = creds_from_json(s, &resp, out, err);
 	else
-		rc = fail(err, resp.status == 401 || resp.status == 403 ? -EACCES : -EIO,
+		rc = cred_fail(err, resp.status == 401 || resp.status == 403 ? -EACCES : -EIO,
 		          "%s refused or failed (%s)%s", s->label, says,
 		          token ? "" : "; no AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) was sent");
 	http_response_free(&resp);
@@ -240,7 +228,7 @@ static int imds_token(const struct cred_source *s, char **token, char **err)
 		*token = resp.body;
 		resp.body = NULL;
 	} else {
-		rc = fail(err, -ENOENT, "%s: no session token (%s): not on EC2, or IMDSv2 is off "
+		rc = cred_fail(err, -ENOENT, "%s: no session token (%s): not on EC2, or IMDSv2 is off "
 		          "or its hop limit is too low for this host", s->label, says);
 	}
 	http_response_free(&resp);
@@ -263,11 +251,11 @@ static int fetch_imds(const struct cred_source *s, struct aws_credentials *out, 
 		rc = imds_get(s, token, path, &resp);
 		answer_says(rc, &resp, says, sizeof(says));
 		rc = rc == 0 ? creds_from_json(s, &resp, out, err)
-		             : fail(err, -EIO, "%s: reading %s failed (%s)", s->label, path, says);
+		             : cred_fail(err, -EIO, "%s: reading %s failed (%s)", s->label, path, says);
 	} else if (rc == 0) {
-		rc = role_len ? -ENOMEM : fail(err, -ENOENT, "%s: this instance has no IAM role", s->label);
+		rc = role_len ? -ENOMEM : cred_fail(err, -ENOENT, "%s: this instance has no IAM role", s->label);
 	} else {
-		rc = fail(err, -ENOENT, "%s: no IAM role (%s): attach an instance profile", s->label, says);
+		rc = cred_fail(err, -ENOENT, "%s: no IAM role (%s): attach an instance profile", s->label, says);
 	}
 	http_response_free(&resp);
 	free(path);
@@ -282,17 +270,17 @@ static int fetch_process(const struct cred_source *s, struct aws_credentials *ou
 	/* A shell runs it, as the Go and Java SDKs do, so quoting in the config works. */
 	FILE *p = popen(s->command, "r");
 	if (!p)
-		return fail(err, -EIO, "%s: cannot run credential_process: %s", s->label, strerror(errno));
+		return cred_fail(err, -EIO, "%s: cannot run credential_process: %s", s->label, strerror(errno));
 	char *buf = calloc(1, PROCESS_MAX_OUTPUT + 1);
 	size_t n = buf ? fread(buf, 1, PROCESS_MAX_OUTPUT, p) : 0;
 	int status = pclose(p);
 	const char *what = NULL;
 	int rc = !buf ? -ENOMEM : 0;
 	if (rc == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
-		rc = fail(err, -EIO, "%s: credential_process exited with status %d (its stderr says "
+		rc = cred_fail(err, -EIO, "%s: credential_process exited with status %d (its stderr says "
 		          "why)", s->label, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	else if (rc == 0 && (rc = cred_json_parse(buf, n, true, out, &what)) == -EPROTO)
-		rc = fail(err, -EIO, "%s: credential_process printed credentials that cannot be used: "
+		rc = cred_fail(err, -EIO, "%s: credential_process printed credentials that cannot be used: "
 		          "%s", s->label, what);
 	free(buf);
 	return rc;
@@ -343,13 +331,13 @@ static int sts_answer(const struct cred_source *s, int rc, const struct http_res
 	char says[320];
 	answer_says(rc, resp, says, sizeof(says));
 	if (rc < 0)
-		return fail(err, -EIO, "%s: STS at %s did not answer (%s)", s->label, s->sts.endpoint, says);
+		return cred_fail(err, -EIO, "%s: STS at %s did not answer (%s)", s->label, s->sts.endpoint, says);
 	if (s3_xml_parse_sts(resp->body ? resp->body : "", resp->body_len, &a) < 0)
-		return fail(err, -EIO, "%s: STS at %s answered %s, not STS's XML", s->label,
+		return cred_fail(err, -EIO, "%s: STS at %s answered %s, not STS's XML", s->label,
 		            s->sts.endpoint, says);
 	if (resp->status != 200 || !a.access_key || !a.secret_key || !a.session_token ||
 	    !a.expiration || s3_parse_iso8601(a.expiration, &out->expiration) < 0) {
-		rc = fail(err, resp->status == 403 ? -EACCES : -EIO, "%s: STS refused to assume %s: "
+		rc = cred_fail(err, resp->status == 403 ? -EACCES : -EIO, "%s: STS refused to assume %s: "
 		          "%s (%s): %s", s->label, s->role_arn, a.code ? a.code : "no credentials",
 		          says, a.message ? a.message : "");
 	} else {

@@ -44,6 +44,10 @@ struct cred_source {
  * negative errno with *err saying what was tried. */
 int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err);
 
+/* Puts a message for a source into *err (when err is not NULL) and returns rc: the one
+ * way the chain and its sources say what went wrong. */
+int cred_fail(char **err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 struct cred_source *cred_source_new(enum cred_kind kind, const char *label);
 void cred_source_free(struct cred_source *s);
 
