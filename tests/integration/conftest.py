@@ -58,6 +58,16 @@ def s3(stack):
 
 
 @pytest.fixture
+def fake(stack):
+    """A fake AWS (fake_aws.py) in front of the stack's radosgw, closed after the test."""
+    from fake_aws import FakeAws
+    f = FakeAws(int(stack["TFS_S3_PORT"]), stack["AWS_ACCESS_KEY_ID"],
+                stack["AWS_SECRET_ACCESS_KEY"])
+    yield f
+    f.close()
+
+
+@pytest.fixture
 def bucket(s3):
     """A new empty bucket for one test."""
     name = "t-" + uuid.uuid4().hex[:16]

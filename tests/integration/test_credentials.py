@@ -10,7 +10,6 @@ import time
 
 import pytest
 from conftest import put_objects
-from fake_aws import FakeAws
 
 STATE = b'{"version":4,"serial":7}'
 ROLE = "arn:aws:iam::123456789012:role/tfstate-reader"
@@ -22,14 +21,6 @@ CHAIN_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
               "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
               "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
               "AWS_ENDPOINT_URL_STS", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
-
-
-@pytest.fixture
-def fake(stack):
-    f = FakeAws(int(stack["TFS_S3_PORT"]), stack["AWS_ACCESS_KEY_ID"],
-                stack["AWS_SECRET_ACCESS_KEY"])
-    yield f
-    f.close()
 
 
 @pytest.fixture

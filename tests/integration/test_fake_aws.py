@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from conftest import REPO
 
 import fake_aws
-from fake_aws import FakeAws
 
 SIGV4 = os.path.join(REPO, "tests", "data", "sigv4")
 # Cases whose "normalize": true (path normalization, as services other than S3 do) changes
@@ -96,14 +95,6 @@ def test_canonical_query_keeps_the_encoding_and_gives_bare_names_a_value():
 
 
 # ---------------------------------------------------------------- fixtures and helpers
-
-@pytest.fixture
-def fake(stack):
-    f = FakeAws(int(stack["TFS_S3_PORT"]), stack["AWS_ACCESS_KEY_ID"],
-                stack["AWS_SECRET_ACCESS_KEY"])
-    yield f
-    f.close()
-
 
 def client(fake, keys, service="s3", region="us-east-1", **kw):
     """A boto3 client of the fake's, with these keys and no retries."""
