@@ -346,64 +346,28 @@ void tree_free(struct tree *t)
 
 /* ---- listing and merging ---- */
 
-struct listed_page {
-	struct s3_list_page page;
+/* One listing being merged into the tree as its pages come in. */
+struct merge {
+	struct tree *t;
 	enum listing_mode mode;
+	uint64_t gen;
+	struct merge_counts counts;
 };
 
-struct batch {
-	struct listed_page *pages;
-	size_t npages, cap;
-};
+static void merge_page(struct merge *m, const struct s3_list_page *pg);
 
-static void batch_free(struct batch *b)
+static int take_page(void *ctx, struct s3_list_page *page)
 {
-	for (size_t i = 0; i < b->npages; i++)
-		s3_list_page_free(&b->pages[i].page);
-	free(b->pages);
-	memset(b, 0, sizeof(*b));
-}
-
-static struct listed_page *batch_next(struct batch *b)
-{
-	if (b->npages == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct listed_page *p = realloc(b->pages, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		b->pages = p;
-		b->cap = cap;
-	}
-	return &b->pages[b->npages];
-}
-
-struct batch_fill {
-	struct batch *batch;
-	enum listing_mode mode;
-};
-
-static int batch_take_page(void *ctx, struct s3_list_page *page)
-{
-	struct batch_fill *f = ctx;
-	struct listed_page *lp = batch_next(f->batch);
-	if (!lp) {
-		s3_list_page_free(page);
-		return -ENOMEM;
-	}
-	lp->page = *page;
-	lp->mode = f->mode;
-	f->batch->npages++;
+	struct merge *m = ctx;
+	pthread_mutex_lock(&m->t->lock);
+	merge_page(m, page);
+	pthread_mutex_unlock(&m->t->lock);
+	s3_list_page_free(page);
 	return 0;
 }
 
-/* Fetches every page of one flat listing into b. */
-static int fetch_listing(struct tree *t, const struct listing *l, struct batch *b)
-{
-	struct batch_fill f = { .batch = b, .mode = l->mode };
-	return s3_list_all(t->s3, l->s3_prefix, batch_take_page, &f);
-}
-
-static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
+/* Lists dirpath's subtree (one flat listing per key space) into the tree. */
+static int fetch_dir(struct tree *t, const char *dirpath, struct merge *m)
 {
 	struct listing ls[2];
 	int n = keymap_dir_listings(t->map, dirpath, ls);
@@ -411,16 +375,19 @@ static int fetch_dir(struct tree *t, const char *dirpath, struct batch *b)
 		return n;
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
+		m->mode = ls[i].mode;
 		if (rc == 0)
-			rc = fetch_listing(t, &ls[i], b);
+			rc = s3_list_all(t->s3, ls[i].s3_prefix, take_page, m);
 		keymap_listing_free(&ls[i]);
 	}
 	return rc;
 }
 
-/* Walks (and with gen != 0, creates) the directories of path[0..len). An old file where a
- * directory is needed gives way to it. Returns the directory, or NULL. */
-static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint64_t gen)
+/* Walks (and with gen != 0, creates) the directories of path[0..len). A file where a
+ * directory is needed gives way to it (counted as shadowed when this listing saw it).
+ * Returns the directory, or NULL. */
+static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint64_t gen,
+                              struct merge_counts *counts)
 {
 	struct node *dir = t->root;
 	char name[256];
@@ -430,6 +397,10 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 		snprintf(name, sizeof(name), "%.*s", (int)(end - start), path + start);
 		struct node *child = find_child(t, dir, name);
 		if (child && !child->is_dir && gen) {
+			if (child->gen == gen) {
+				counts->shadowed++;
+				log_debug("object '%s' is hidden by a directory of the same name", child->key);
+			}
 			remove_child(t, dir, child);
 			child = NULL;
 		}
@@ -449,7 +420,7 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
                      struct merge_counts *counts)
 {
 	const char *slash = strrchr(path, '/');
-	struct node *dir = walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
+	struct node *dir = walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen, counts);
 	const char *name = slash ? slash + 1 : path;
 	if (!dir)
 		return;
@@ -497,33 +468,25 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 			p->mtime = obj->mtime;
 }
 
-/* Two passes, so that a key that is both an object and a prefix ("a/b" and "a/b/c")
- * always resolves the same way: the directory wins, whatever the order of the keys. */
-static void merge_batch(struct tree *t, const struct batch *b, uint64_t gen,
-                        struct merge_counts *counts)
+/* A key that is both an object and a prefix ("a/b" and "a/b/c") resolves the same way
+ * whatever order the pages come in: the directory wins. */
+static void merge_page(struct merge *m, const struct s3_list_page *pg)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < b->npages; i++) {
-			const struct s3_list_page *pg = &b->pages[i].page;
-			for (size_t j = 0; j < pg->nobjects; j++) {
-				const struct s3_object *o = &pg->objects[j];
-				char *path = NULL;
-				int v = keymap_key_to_path(t->map, b->pages[i].mode, o->key, o->key_len, &path);
-				if (pass == 0 && v == KEY_DIR_MARKER) {
-					walk_dirs(t, path, strlen(path), gen);
-				} else if (pass == 0 && v == KEY_FILE) {
-					const char *slash = strrchr(path, '/');
-					walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen);
-				} else if (pass == 1 && v == KEY_FILE) {
-					put_file(t, path, o, gen, counts);
-				} else if (pass == 1 && v > KEY_OUTSIDE) {
-					counts->hidden++;
-					log_debug("key '%s' is not shown: %s", o->key,
-					          keymap_verdict_str((enum key_verdict)v));
-				}
-				free(path);
-			}
+	struct tree *t = m->t;
+	t->stats.keys_listed += pg->nobjects;
+	for (size_t j = 0; j < pg->nobjects; j++) {
+		const struct s3_object *o = &pg->objects[j];
+		char *path = NULL;
+		int v = keymap_key_to_path(t->map, m->mode, o->key, o->key_len, &path);
+		if (v == KEY_DIR_MARKER) {
+			walk_dirs(t, path, strlen(path), m->gen, &m->counts);
+		} else if (v == KEY_FILE) {
+			put_file(t, path, o, m->gen, &m->counts);
+		} else if (v > KEY_OUTSIDE) {
+			m->counts.hidden++;
+			log_debug("key '%s' is not shown: %s", o->key, keymap_verdict_str((enum key_verdict)v));
 		}
+		free(path);
 	}
 }
 
@@ -581,29 +544,23 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 	uint64_t gen = ++t->gen;
 	pthread_mutex_unlock(&t->lock);
 
-	struct batch b = { 0 };
 	if (path) {
 		double started = now_mono();
-		rc = fetch_dir(t, path, &b);
+		struct merge m = { .t = t, .gen = gen };
+		rc = fetch_dir(t, path, &m);
 		pthread_mutex_lock(&t->lock);
 		t->stats.listings++;
+		/* A listing cut short added what it saw; only a whole one can say what is gone. */
+		struct node *d = rc == 0 ? walk_dirs(t, path, strlen(path), 0, NULL) : NULL;
+		if (d)
+			sweep(t, d, gen, started);
 		pthread_mutex_unlock(&t->lock);
-		pthread_mutex_lock(&t->lock);
-		struct merge_counts counts = { 0 };
-		if (rc == 0) {
-			merge_batch(t, &b, gen, &counts);
-			struct node *d = walk_dirs(t, path, strlen(path), 0);
-			if (d)
-				sweep(t, d, gen, started);
-		}
-		pthread_mutex_unlock(&t->lock);
-		if (counts.hidden || counts.shadowed)
+		if (m.counts.hidden || m.counts.shadowed)
 			log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
-			         "directory of the same name (-d names each)", path, counts.hidden,
-			         counts.shadowed);
+			         "directory of the same name (-d names each)", path, m.counts.hidden,
+			         m.counts.shadowed);
 	}
 	pthread_mutex_unlock(&t->list_lock);
-	batch_free(&b);
 	free(path);
 	return rc;
 }

@@ -59,6 +59,7 @@ int tree_add_virtual(struct tree *t, const char *dirname, const char *const *nam
 struct tree_stats {
 	unsigned long long lookups, dirs_read;      /* kernel requests answered */
 	unsigned long long listings;                /* flat listings (a subtree each) */
+	unsigned long long keys_listed;             /* keys those listings handed over */
 	unsigned long long lock_scans;              /* one directory's lock objects listed */
 	unsigned long long lock_fetches;            /* one lock read (S3 GET, DynamoDB GetItem) */
 	unsigned long long nodes;                   /* entries held now */

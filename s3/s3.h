@@ -64,13 +64,14 @@ int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delim
                       void *ctx);
 
 /* A flat listing of everything below prefix, as fast as S3 allows: the first page alone;
- * when there is more, the rest is split into key ranges at the prefix's subdirectories
- * (one delimiter listing finds them) and the ranges are listed in parallel. The pages
- * reach on_page from the calling thread, in key order, once all are in. About
- * ceil(N/1000) + 1 + S3_LIST_RANGES requests for N keys. Returns as s3_list_each. */
+ * when there is more, S3_LIST_WORKERS threads list it by key ranges cut at the prefix's
+ * subdirectories (a delimiter listing finds them). Pages reach on_page as they arrive, in
+ * no particular order, one at a time; on_page returns 0 or a negative errno. About
+ * ceil(N/1000) requests for N keys, plus one per range and one per 1,000 subdirectories.
+ * Returns as s3_list_each. */
 int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, void *ctx);
 
-#define S3_LIST_RANGES 4
+#define S3_LIST_WORKERS 4
 
 /* What GET and HEAD say about an object. */
 struct s3_object_info {

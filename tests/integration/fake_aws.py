@@ -366,6 +366,7 @@ class FakeAws:
         self.imds_tokens = {}                  # IMDSv2 session token -> time.monotonic() deadline
         self.container_token = None            # the Authorization the container endpoint wants
         self.container_ttl = 3600
+        self.rewrite_target = None             # f(method, target) -> the target sent on
         # What the tests read:
         self.credentials = {}                  # access key -> Credential
         self.requests = []                     # every request, as a dict (see _record)
@@ -549,6 +550,7 @@ class FakeAws:
         """The request signed again as radosgw's user (region us-east-1, path-style, Host as
         radosgw's address) and sent there; radosgw's answer as it came."""
         host = "127.0.0.1:%d" % self.rgw_port
+        target = self.rewrite_target(req.method, req.target) if self.rewrite_target else req.target
         body_hash = sha256hex(req.body)
         headers = [(n, v) for n, v in req.headers.items() if n.lower() not in NOT_FORWARDED]
         headers += [("Host", host), ("X-Amz-Date", utcnow().strftime(AMZ_DATE)),
@@ -556,11 +558,11 @@ class FakeAws:
         if req.body or "Content-Length" in req.headers or "Transfer-Encoding" in req.headers:
             headers.append(("Content-Length", str(len(req.body))))
         headers.append(("Authorization", authorization(
-            req.method, req.target, headers, body_hash, self.rgw_access_key,
+            req.method, target, headers, body_hash, self.rgw_access_key,
             self.rgw_secret_key, "us-east-1", "s3")))
         conn = http.client.HTTPConnection("127.0.0.1", self.rgw_port, timeout=60)
         try:
-            conn.putrequest(req.method, req.target, skip_host=True, skip_accept_encoding=True)
+            conn.putrequest(req.method, target, skip_host=True, skip_accept_encoding=True)
             for name, value in headers:
                 conn.putheader(name, value)
             conn.endheaders(req.body or None)
