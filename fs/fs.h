@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "fs/guard.h"
+#include "fs/reader.h"
 #include "fs/reports.h"
 #include "fs/tree.h"
 
@@ -21,6 +22,7 @@ struct tfs {
 	struct s3_client *s3;   /* borrowed */
 	struct guard *guard;    /* borrowed */
 	struct reports *reports;    /* borrowed: the files of /.tfstatefs/ */
+	struct reader_budget *budget;   /* borrowed: memory for states being read */
 };
 
 struct fuse_lowlevel_ops;

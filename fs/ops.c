@@ -209,7 +209,7 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	struct s3_object_info info;
 	rc = tree_file_key(fs->tree, ino, &key);
 	if (rc == 0)
-		rc = reader_open(fs->s3, key, &h->reader, &info);
+		rc = reader_open(fs->s3, fs->budget, key, &h->reader, &info);
 	free(key);
 	if (rc == 0)
 		tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);

@@ -482,8 +482,15 @@ static int render_stats(struct reports *r, FILE *out)
 	}
 	tree_get_stats(r->cfg.tree, &ts);
 	fprintf(out, "tree_lookups\t%llu\ntree_dirs_read\t%llu\ntree_listings\t%llu\n"
-	        "tree_lock_scans\t%llu\ntree_lock_fetches\t%llu\ntree_entries\t%llu\n",
-	        ts.lookups, ts.dirs_read, ts.listings, ts.lock_scans, ts.lock_fetches, ts.nodes);
+	        "tree_keys_listed\t%llu\ntree_lock_scans\t%llu\ntree_lock_fetches\t%llu\ntree_entries\t%llu\n",
+	        ts.lookups, ts.dirs_read, ts.listings, ts.keys_listed, ts.lock_scans, ts.lock_fetches, ts.nodes);
+	struct reader_stats rs;
+	reader_budget_stats(r->cfg.budget, &rs);
+	fprintf(out, "read_cache_bytes\t%llu\nread_cache_peak_bytes\t%llu\nread_cache_limit_bytes\t%llu\n"
+	        "read_ahead_fetches\t%llu\nread_ahead_hits\t%llu\nread_small_fetches\t%llu\n",
+	        (unsigned long long)rs.bytes, (unsigned long long)rs.peak_bytes,
+	        (unsigned long long)rs.limit_bytes, (unsigned long long)rs.ahead_fetches,
+	        (unsigned long long)rs.ahead_hits, (unsigned long long)rs.small_fetches);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "fs/keymap.h"
 #include "fs/lock.h"
+#include "fs/reader.h"
 #include "fs/tree.h"
 #include "s3/ddb.h"
 
@@ -22,6 +23,7 @@ struct reports_config {
 	const char *status;                 /* the mount's settings, "name\tvalue" lines */
 	struct tree *tree;                  /* borrowed, for stats */
 	struct ddb_client *ddb;             /* borrowed, for stats; NULL without a table */
+	struct reader_budget *budget;       /* borrowed, for stats */
 };
 
 struct reports;

@@ -33,6 +33,7 @@ struct mount_state {
 	struct locktable *table;
 	struct lock_source locks;
 	struct reports *reports;
+	struct reader_budget *budget;
 	struct keymap map;
 	struct tree *tree;
 	struct audit *audit;
@@ -177,9 +178,11 @@ static int build_fs(struct mount_state *m)
 	struct tree_ttls ttls = { .listing = m->opts.cache_ttl, .lock = m->opts.lock_ttl,
 	                          .lock_list = m->opts.lock_list_ttl };
 	int err = status ? tree_new(&m->locks, &m->map, &ttls, &m->tree) : -ENOMEM;
+	if (err == 0)
+		err = reader_budget_new((size_t)m->opts.max_cache_mb << 20, &m->budget);
 	struct reports_config rc = {
 		.locks = &m->locks, .map = &m->map, .lock_ttl = m->opts.lock_ttl, .status = status,
-		.tree = m->tree, .ddb = m->ddb,
+		.tree = m->tree, .ddb = m->ddb, .budget = m->budget,
 	};
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);
@@ -235,6 +238,7 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 			.lock_ttl = m->opts.lock_ttl,
 		},
 		.tree = m->tree, .s3 = m->s3, .guard = &m->guard, .reports = m->reports,
+		.budget = m->budget,
 	};
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
 	if (!m->se)
@@ -260,6 +264,7 @@ static void mount_state_free(struct mount_state *m)
 		fuse_session_destroy(m->se);
 	tree_free(m->tree);
 	reports_free(m->reports);
+	reader_budget_free(m->budget);
 	audit_close(m->audit);
 	keymap_free(&m->map);
 	locktable_free(m->table);

@@ -27,6 +27,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_ttl=%lf", cache_ttl, 0),
 	OPT("lock_ttl=%lf", lock_ttl, 0),
 	OPT("lock_list_ttl=%lf", lock_list_ttl, 0),
+	OPT("max_cache_mb=%u", max_cache_mb, 0),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
 	OPT("unlock=%s", unlock, 0),
 	OPT("audit_log=%s", audit_log, 0),
@@ -137,6 +138,7 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	opts->cache_ttl = 30;
 	opts->lock_ttl = 1;
 	opts->lock_list_ttl = -1;
+	opts->max_cache_mb = 64;
 	opts->uid = OPTION_UNSET;
 	opts->gid = OPTION_UNSET;
 	opts->umask = 022;
@@ -150,6 +152,10 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	}
 	if (opts->cache_ttl < 0) {
 		fprintf(stderr, "tfstatefs: cache_ttl must be 0 or more seconds\n");
+		return -1;
+	}
+	if (opts->max_cache_mb < 1 || opts->max_cache_mb > 1u << 20) {
+		fprintf(stderr, "tfstatefs: max_cache_mb must be from 1 to 1048576 (MB)\n");
 		return -1;
 	}
 	if (check_lock_options(opts) < 0)
@@ -202,6 +208,7 @@ void options_print_help(const char *progname)
 	       "  -o cache_ttl=SECONDS       how long listings are trusted (default 30)\n"
 	       "  -o lock_ttl=SECONDS        how long a .tflock file is trusted (default 1)\n"
 	       "  -o lock_list_ttl=SECONDS   how long ls trusts which locks exist (cache_ttl)\n"
+	       "  -o max_cache_mb=N          memory for states being read (default 64)\n"
 	       "  -o uid=N,gid=N,umask=OCTAL owner and modes (default: yours, 022)\n"
 	       "\n"
 	       "Unlocking (rm of a .tflock file):\n"

@@ -23,6 +23,7 @@ struct tfs_options {
 	double cache_ttl;
 	double lock_ttl;
 	double lock_list_ttl;   /* -1 until set: then cache_ttl */
+	unsigned max_cache_mb;  /* memory for the chunks of states being read */
 	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */
 	double min_age_s;
 	char *unlock;           /* "on" or "off" */

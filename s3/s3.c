@@ -391,11 +391,13 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 	struct http_response resp;
 	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
 	int rc = get_ssec(c, path, h, nh, max, &resp, err);
-	if (rc == 0 && offset && resp.status != 206) {
-		/* The whole object from byte 0 where bytes from offset were asked for: taking it
-		 * would show the wrong bytes as the right ones. */
+	/* The whole object from byte 0 where bytes from offset were asked for: taking it
+	 * would show the wrong bytes as the right ones. Bigger than the range, it is cut off
+	 * on the way in, so a 200 that failed says the same. */
+	long status = rc == 0 ? resp.status : err->http_status;
+	if (offset && (rc == 0 ? status != 206 : status == 200)) {
 		snprintf(err->message, sizeof(err->message),
-		         "the server ignored Range: bytes=%" PRIu64 "- (HTTP %ld)", offset, resp.status);
+		         "the server ignored Range: bytes=%" PRIu64 "- (HTTP %ld)", offset, status);
 		rc = -EIO;
 	} else if (rc == 0) {
 		object_info_from(&resp, info);

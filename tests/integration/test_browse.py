@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import put_objects
@@ -120,8 +121,37 @@ def test_a_large_bucket_is_listed_in_parallel_ranges_and_nothing_is_lost(s3, buc
             return dict(line.rstrip("\n").split("\t") for line in f).get("s3_list_requests")
     cold = int(lists())
     assert cold <= 1 + 4 + 1 + 4, "bucket check, 4 pages, the cut, a crossing page per range"
+    assert read_stats(m)["tree_keys_listed"] == len(keys), "each key handed over once"
     subprocess.run(["find", m.path, "-name", "*.tflock"], capture_output=True, check=True)
     assert int(lists()) == cold
+
+
+def test_small_pages_split_the_listing_often_and_hand_over_each_key_once(s3, bucket, mount, fake):
+    """40 keys a page (the fake cuts max-keys on the way to radosgw): 3,000 states and 300
+    locks in 300 directories cost 83 pages, so the idle listing threads split ranges again
+    and again. Each key still reaches the tree and the reports exactly once, and the cost
+    stays near the floor."""
+    keys = {"t%03d/s%d.tfstate" % (i // 10, i % 10): b"{}" for i in range(3000)}
+    locks = {k + ".tflock": json.dumps({"ID": "id-%04d" % i, "Operation": "OperationTypeApply",
+                                        "Who": "ci@runner", "Version": "1.11.4",
+                                        "Created": "2026-11-28T09:00:00Z", "Path": k}).encode()
+             for i, k in enumerate(sorted(keys)) if i % 10 == 3}
+    put_objects(s3, bucket, {**keys, **locks})
+    fake.rewrite_target = lambda method, target: target.replace("max-keys=1000", "max-keys=40")
+    m = mount(bucket, env={"AWS_ACCESS_KEY_ID": fake.static_key["AccessKeyId"],
+                           "AWS_SECRET_ACCESS_KEY": fake.static_key["SecretAccessKey"]},
+              endpoint_options=["endpoint=" + fake.endpoint, "use_path_style"])
+    found = subprocess.run(["find", m.path, "-type", "f"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert sorted(os.path.relpath(f, m.path) for f in found) == sorted({**keys, **locks})
+    assert read_stats(m)["tree_keys_listed"] == len(keys) + len(locks), "each key once"
+    lists = [r for r in fake.requests if r["method"] == "GET" and "list-type=2" in r["path"]]
+    floor = -(-len(keys | locks) // 40)
+    assert len(lists) <= floor * 1.5, "%d listing requests for a floor of %d" % (len(lists), floor)
+    assert len([r for r in lists if "start-after" in r["path"]]) >= 8, "split again and again"
+    with open(m.p(".tfstatefs/locks")) as f:
+        rows = [line.split("\t")[0] for line in f.read().splitlines()]
+    assert sorted(rows) == sorted(k[:-len(".tflock")] for k in locks)
 
 
 def test_odd_keys_are_shown_or_hidden_never_wrong(s3, bucket, mount):
@@ -227,19 +257,70 @@ def test_large_state_streams_in_chunks_and_seeks(s3, bucket, mount):
 
 
 def test_a_state_replaced_while_read_never_mixes_two_versions(s3, bucket, mount):
-    v1 = b"1" * (9 * 1024 * 1024)
-    v2 = b"2" * (9 * 1024 * 1024)
+    """Chunks fetched ahead before the change are of the version opened; a chunk past them
+    is refused by If-Match, and the read says ESTALE instead of showing the new bytes."""
+    v1 = b"1" * (34 * 1024 * 1024)
+    v2 = b"2" * (34 * 1024 * 1024)
     put_objects(s3, bucket, {"s/terraform.tfstate": v1})
     m = mount(bucket)
     with open(m.p("s/terraform.tfstate"), "rb", buffering=0) as f:
         assert f.read(1024) == v1[:1024]
         s3.put_object(Bucket=bucket, Key="s/terraform.tfstate", Body=v2)
         f.seek(8 * 1024 * 1024 + 1)
+        assert f.read(1024) == v1[:1024], "fetched ahead, or refused: never v2"
+        f.seek(33 * 1024 * 1024)   # past every chunk fetched ahead
         with pytest.raises(OSError) as e:
             f.read(1024)
         assert e.value.errno == errno.ESTALE
     with open(m.p("s/terraform.tfstate"), "rb") as f:
         assert f.read() == v2
+
+
+def read_stats(m):
+    with open(m.p(".tfstatefs/stats")) as f:
+        return {k: int(v) for k, v in (line.rstrip("\n").split("\t") for line in f)}
+
+
+def stats_once_released(m):
+    """The stats once every file closed is released: the kernel sends RELEASE after
+    close() has returned, so a reader may still hold its chunks for a moment."""
+    deadline = time.time() + 10
+    while read_stats(m)["read_cache_bytes"] and time.time() < deadline:
+        time.sleep(0.05)
+    return read_stats(m)
+
+
+def test_a_state_read_in_order_is_fetched_ahead_within_max_cache_mb(s3, bucket, mount):
+    body = os.urandom(40 * 1024 * 1024 + 3)
+    put_objects(s3, bucket, {"big/terraform.tfstate": body})
+    m = mount(bucket)
+    with open(m.p("big/terraform.tfstate"), "rb") as f:
+        assert f.read() == body
+    st = stats_once_released(m)
+    assert st["read_ahead_fetches"] >= 4 and st["read_ahead_hits"] == st["read_ahead_fetches"]
+    assert st["read_cache_peak_bytes"] <= 3 * 8 * 1024 * 1024, "the chunk read and two ahead"
+    assert st["read_cache_bytes"] == 0, "closed: every chunk given back"
+    assert st["read_cache_limit_bytes"] == 64 * 1024 * 1024
+    assert st["s3_get_requests"] == 6, "one GET per 8 MiB chunk, none twice"
+
+
+def test_readers_beyond_max_cache_mb_read_right_in_small_pieces(s3, bucket, mount):
+    """Four readers at once of 12 MiB states in 4 MiB of budget: the budget cannot hold one
+    chunk, so each read fetches just what it needs; memory stays near the budget."""
+    bodies = {"s%d/terraform.tfstate" % i: os.urandom(12 * 1024 * 1024 + i) for i in range(4)}
+    put_objects(s3, bucket, bodies)
+    m = mount(bucket, ["max_cache_mb=4"])
+
+    def cat(key):
+        with open(m.p(key), "rb") as f:
+            return f.read() == bodies[key]
+    with ThreadPoolExecutor(4) as ex:
+        assert all(ex.map(cat, bodies))
+    st = stats_once_released(m)
+    assert st["read_small_fetches"] > 0 and st["read_ahead_fetches"] == 0
+    # The budget, plus one forced read (at most 1 MiB, FUSE's largest) per reader.
+    assert st["read_cache_peak_bytes"] <= 4 * 1024 * 1024 + 4 * 1024 * 1024
+    assert st["read_cache_bytes"] == 0
 
 
 def test_virtual_hosted_addressing(stack, s3, bucket, mount):

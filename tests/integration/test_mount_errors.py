@@ -141,11 +141,18 @@ def test_a_bucket_in_another_region_is_found_and_followed(stack, s3, bucket, mou
         proxy.close()
 
 
+@pytest.mark.parametrize("value", ["0", "lots", "2000000"])
+def test_max_cache_mb_must_be_a_size_in_range(stack, bucket, value):
+    r, mounted = run_mount(stack, bucket, local_opts(stack) + ["max_cache_mb=" + value])
+    assert r.returncode != 0 and not mounted
+    assert "max_cache_mb" in r.stderr
+
+
 def test_help_and_version():
     r = subprocess.run([BIN, "--help"], capture_output=True, text=True)
     assert r.returncode == 0
     for opt in ("region=", "endpoint=", "use_path_style", "profile=", "workspace_key_prefix=",
-                "cache_ttl=", "uid=", "umask=", "role_arn=", "sts_endpoint=", "dynamodb_table="):
+                "cache_ttl=", "max_cache_mb=", "uid=", "umask=", "role_arn=", "sts_endpoint=", "dynamodb_table="):
         assert opt in r.stdout
     # A summary that fits a tall terminal; the README has the whole table.
     assert len(r.stdout.splitlines()) <= 36
