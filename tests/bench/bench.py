@@ -174,6 +174,7 @@ def run_contender(stack, fs, locks, cap):
     m = fs.mnt
     cat_locks = ["sh", "-c", "cat \"$@\" >/dev/null", "cat"] + [os.path.join(m, k) for k in locks]
     res = {"find": timed(stack, ["find", m, "-name", "*.tflock"], cap)}
+    res["rss_find_mb"] = fs.rss_mb()   # the tree, before any state is read
     res["find_warm"] = timed(stack, ["find", m, "-name", "*.tflock"], cap)
     res["ls_lR"] = timed(stack, ["ls", "-lR", m], cap)
     res["cat_locks"] = timed(stack, cat_locks, cap)
@@ -189,9 +190,11 @@ def fresh_mount(stack, mounter, bucket, workdir, name):
 
 
 def bench(stack, n, workdir):
-    bucket = os.environ.get("BENCH_BUCKET") or "bench-%d-%d" % (n, int(time.time()))
+    # BENCH_BUCKET: a bucket seeded by an earlier run ("%d" in it becomes N).
+    reuse = os.environ.get("BENCH_BUCKET", "")
+    bucket = reuse.replace("%d", str(n)) if reuse else "bench-%d-%d" % (n, int(time.time()))
     t0 = time.time()
-    locks = seed(stack, bucket, n, reuse=bool(os.environ.get("BENCH_BUCKET")))
+    locks = seed(stack, bucket, n, reuse=bool(reuse))
     print("seeded %d states, %d locks and a 50 MB state in %.0f s" % (n, len(locks), time.time() - t0))
     fl = floor(stack, bucket, workdir)
     out = {"n": n, "floor": fl}
@@ -227,7 +230,20 @@ def report(r):
         vs_floor = "%.2fx time, %.2fx req" % (a[0] / fl_s, a[1] / fl_pages) if op in ("find", "ls_lR") else ""
         ratio = "%s%.1fx" % (">" if b[2] else "", b[0] / a[0]) if a[0] > 0 else ""
         print("| %s | %s | %s | %s | %s |" % (op, fmt(a), fmt(b), vs_floor, ratio))
-    print("| peak RSS | %.0f MB | %.0f MB | | |" % (r["tfstatefs"]["rss_mb"], r["s3fs"]["rss_mb"]))
+    print("| peak RSS after the find | %.0f MB | %.0f MB | | |" % (r["tfstatefs"]["rss_find_mb"],
+                                                              r["s3fs"]["rss_find_mb"]))
+    print("| peak RSS after all | %.0f MB | %.0f MB | | |" % (r["tfstatefs"]["rss_mb"], r["s3fs"]["rss_mb"]))
+
+
+def memory_per_key(runs):
+    """What one more key costs the tfstatefs process, from the peak RSS of two sizes."""
+    if len(runs) < 2:
+        return
+    a, b = runs[0], runs[-1]
+    extra = (b["tfstatefs"]["rss_find_mb"] - a["tfstatefs"]["rss_find_mb"]) * 1024 * 1024
+    print("\ntfstatefs memory: %.0f bytes per key (peak RSS after the find %.0f MB at %d states,"
+          " %.0f MB at %d)" % (extra / (b["n"] - a["n"]), a["tfstatefs"]["rss_find_mb"], a["n"],
+                               b["tfstatefs"]["rss_find_mb"], b["n"]))
 
 
 def main():
@@ -235,8 +251,11 @@ def main():
     sizes = [int(x) for x in sys.argv[2:]] or [10000]
     workdir = tempfile.mkdtemp(prefix="tfs-bench-")
     try:
+        runs = []
         for n in sizes:
-            report(bench(stack, n, workdir))
+            runs.append(bench(stack, n, workdir))
+            report(runs[-1])
+        memory_per_key(runs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
