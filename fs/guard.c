@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What became of one backend's lock. */
 enum outcome {
@@ -15,7 +16,15 @@ enum outcome {
 	GONE,           /* already gone when its turn came */
 	CHANGED,        /* its condition failed: it changed hands */
 	FAILED,         /* the delete failed; the lock is still there */
+	/* only on the way to one of the above: */
+	UNSURE,         /* no answer, or a 5xx: the delete may or may not have happened */
+	STILL,          /* read again after UNSURE: the very lock shown is still there */
 };
+
+/* Conditional deletes sent for one backend while the lock shown stays there unchanged:
+ * the condition (If-Match, Info =) makes each repeat harmless. */
+#define GUARD_DELETE_TRIES 3
+#define GUARD_RETRY_WAIT_US 200000
 
 /* One unlock attempt as it goes: what was shown, who asks, what came of it. */
 struct attempt {
@@ -109,27 +118,56 @@ static double lock_age(const struct lock_view *v)
 
 /* ---- deleting each backend's lock ---- */
 
+/* Whether an answer leaves it open if the delete happened. */
+static bool unsure(const struct aws_error *err, int rc)
+{
+	return rc != -ENOMEM && (err->http_status == 0 || err->http_status >= 500 ||
+	                         err->http_status == 429);
+}
+
+/* Sends a backend's conditional delete; while the answer leaves it open, reads again and,
+ * the very lock shown still being there, sends it again. */
+static enum outcome delete_guarded(struct attempt *a, enum outcome (*send)(struct attempt *, char *, size_t),
+                                   enum outcome (*recheck)(struct attempt *, const char *))
+{
+	char why[512];
+	for (int tries = 1;; tries++) {
+		enum outcome o = send(a, why, sizeof(why));
+		if (o == UNSURE)
+			o = recheck(a, why);
+		if (o != STILL)
+			return o;
+		if (tries == GUARD_DELETE_TRIES) {
+			say(a, "still there after %d conditional deletes: giving up", tries);
+			a->error = EIO;
+			return FAILED;
+		}
+		usleep(GUARD_RETRY_WAIT_US * (useconds_t)tries);
+	}
+}
+
 /* No clear answer to a delete: whether it happened is found out by reading again. */
 static enum outcome s3_recheck(struct attempt *a, const char *why)
 {
 	struct lock_part now;
 	int rc = lock_fetch_s3(a->g->locks->s3, a->shown.key, &now);
 	enum outcome o = rc == -ENOENT ? REMOVED
-	               : rc == 0 && strcmp(now.etag, a->shown.etag) != 0 ? CHANGED : FAILED;
+	               : rc == 0 && strcmp(now.etag, a->shown.etag) != 0 ? CHANGED
+	               : rc == 0 ? STILL : FAILED;
 	say(a, "S3 lockfile: %s; read again, it is %s", why,
-	    o == REMOVED ? "gone" : o == CHANGED ? "another lock now" : "still there");
+	    o == REMOVED ? "gone" : o == CHANGED ? "another lock now" : o == STILL ? "still there"
+	    : "unreadable");
 	if (o == FAILED)
 		a->error = EIO;
 	lock_part_clear(&now);
 	return o;
 }
 
-static enum outcome delete_s3(struct attempt *a)
+static enum outcome send_s3_delete(struct attempt *a, char *detail, size_t len)
 {
 	struct aws_error err;
 	int rc = s3_delete_object(a->g->locks->s3, a->shown.key, a->shown.etag, &err);
-	char detail[512];
-	aws_error_describe(&err, detail, sizeof(detail));
+	aws_error_describe(&err, detail, len);
 	if (rc == 0) {
 		say(a, "S3 lockfile deleted with If-Match %s", a->shown.etag);
 		return REMOVED;
@@ -143,11 +181,16 @@ static enum outcome delete_s3(struct attempt *a)
 		say(a, "S3 lockfile went away before the delete");
 		return GONE;
 	}
-	if (err.http_status == 0)
-		return s3_recheck(a, detail);
+	if (unsure(&err, rc))
+		return UNSURE;
 	say(a, "S3 lockfile: DeleteObject failed: %s", detail);
 	a->error = rc == -EACCES ? EACCES : EIO;
 	return FAILED;
+}
+
+static enum outcome delete_s3(struct attempt *a)
+{
+	return delete_guarded(a, send_s3_delete, s3_recheck);
 }
 
 /* The DynamoDB item after a delete that did not clearly succeed: gone, another, the same. */
@@ -156,11 +199,12 @@ static enum outcome ddb_recheck(struct attempt *a, const char *why)
 	char *state = lock_state_key(a->shown.key), *info = NULL;
 	size_t len = 0;
 	int rc = state ? locktable_get_lock(a->g->locks->table, state, &info, &len) : -ENOMEM;
-	enum outcome o = rc == -ENOENT ? GONE
-	               : rc == 0 && (len != a->shown.ddb_info_len ||
-	                             memcmp(info, a->shown.ddb_info, len) != 0) ? CHANGED : FAILED;
+	bool same = rc == 0 && len == a->shown.ddb_info_len &&
+	            memcmp(info, a->shown.ddb_info, len) == 0;
+	enum outcome o = rc == -ENOENT ? GONE : rc == 0 && !same ? CHANGED : same ? STILL : FAILED;
 	say(a, "DynamoDB lock: %s; read again, it is %s", why,
-	    o == GONE ? "gone" : o == CHANGED ? "another lock now" : "still there");
+	    o == GONE ? "gone" : o == CHANGED ? "another lock now" : o == STILL ? "still there"
+	    : "unreadable");
 	if (o == FAILED)
 		a->error = EIO;
 	free(state);
@@ -168,28 +212,45 @@ static enum outcome ddb_recheck(struct attempt *a, const char *why)
 	return o;
 }
 
-static enum outcome delete_ddb(struct attempt *a)
+/* After an unsure answer, gone means this attempt's delete went through. */
+static enum outcome ddb_recheck_unsure(struct attempt *a, const char *why)
+{
+	enum outcome o = ddb_recheck(a, why);
+	return o == GONE ? REMOVED : o;
+}
+
+static enum outcome send_ddb_delete(struct attempt *a, char *detail, size_t len)
 {
 	struct aws_error err;
 	char *state = lock_state_key(a->shown.key);
 	int rc = state ? locktable_delete_lock(a->g->locks->table, state, a->shown.ddb_info,
 	                                       a->shown.ddb_info_len, &err) : -ENOMEM;
 	free(state);
-	char detail[512];
-	aws_error_describe(&err, detail, sizeof(detail));
+	aws_error_describe(&err, detail, len);
 	if (rc == 0) {
 		say(a, "DynamoDB lock deleted on condition Info = the Info shown");
 		return REMOVED;
 	}
-	if (rc == -ECANCELED)
-		return ddb_recheck(a, "the condition Info = the Info shown failed");
-	if (err.http_status == 0 && rc != -ENOMEM) {
-		enum outcome o = ddb_recheck(a, detail);
-		return o == GONE ? REMOVED : o;
+	if (rc == -ECANCELED) {
+		/* The condition failed, so the same Info read back means the table compares
+		 * otherwise than this reads: nothing to retry. */
+		enum outcome o = ddb_recheck(a, "the condition Info = the Info shown failed");
+		if (o == STILL) {
+			a->error = EIO;
+			return FAILED;
+		}
+		return o;
 	}
+	if (unsure(&err, rc))
+		return UNSURE;
 	say(a, "DynamoDB lock: DeleteItem failed: %s", detail);
 	a->error = rc == -EACCES ? EACCES : EIO;
 	return FAILED;
+}
+
+static enum outcome delete_ddb(struct attempt *a)
+{
+	return delete_guarded(a, send_ddb_delete, ddb_recheck_unsure);
 }
 
 /* The audit result and errno from what became of each backend's lock. */

@@ -68,6 +68,16 @@ static int load_sse_key(const struct mount_state *m, struct ssec_key *key)
 }
 
 /* Credentials, region, client; then one ListObjectsV2 to prove the bucket answers. */
+/* How S3 and DynamoDB are reached; STS and the instance's endpoints keep their checks. */
+static struct http_settings http_settings_of(const struct tfs_options *o)
+{
+	return (struct http_settings){
+		.ca_file = o->ca_file, .insecure = o->insecure_tls,
+		.connect_timeout_ms = (long)(o->connect_timeout * 1000),
+		.stall_timeout_s = (long)o->stall_timeout,
+	};
+}
+
 static int connect_bucket(struct mount_state *m)
 {
 	struct aws_config_sources src = { .profile = m->opts.profile };
@@ -95,7 +105,7 @@ static int connect_bucket(struct mount_state *m)
 		return -1;
 	struct s3_config cfg = {
 		.bucket = m->opts.bucket, .endpoint = endpoint, .region = m->region,
-		.path_style = m->opts.use_path_style, .ca_file = m->opts.ca_file,
+		.path_style = m->opts.use_path_style, .http = http_settings_of(&m->opts),
 		.debug = m->opts.debug_s3 || m->cmd.debug, .sse_customer_key = has_key ? &key : NULL,
 	};
 	int rc = s3_client_new(&cfg, m->creds, &m->s3, &err);
@@ -118,6 +128,10 @@ static int connect_bucket(struct mount_state *m)
 	m->region = region;
 	log_info("bucket %s answers at %s (region %s, credentials from %s)", m->opts.bucket,
 	         s3_client_endpoint(m->s3), m->region, aws_cred_provider_source(m->creds));
+	if (m->opts.insecure_tls)
+		log_warn("-o insecure_tls: certificates of %s%s are NOT checked; anyone on the way "
+		         "can read your states and change what this mount shows and unlocks",
+		         s3_client_endpoint(m->s3), m->opts.dynamodb_table ? " and DynamoDB" : "");
 	return 0;
 }
 
@@ -131,7 +145,7 @@ static int connect_table(struct mount_state *m)
 	                                            "AWS_ENDPOINT_URL_DYNAMODB");
 	struct ddb_config cfg = {
 		.table = m->opts.dynamodb_table, .endpoint = endpoint && *endpoint ? endpoint : NULL,
-		.region = m->region, .ca_file = m->opts.ca_file,
+		.region = m->region, .http = http_settings_of(&m->opts),
 		.debug = m->opts.debug_s3 || m->cmd.debug,
 	};
 	char *err = NULL, msg[1024];

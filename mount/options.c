@@ -28,6 +28,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("lock_ttl=%lf", lock_ttl, 0),
 	OPT("lock_list_ttl=%lf", lock_list_ttl, 0),
 	OPT("max_cache_mb=%u", max_cache_mb, 0),
+	OPT("connect_timeout=%lf", connect_timeout, 0),
+	OPT("stall_timeout=%lf", stall_timeout, 0),
+	OPT("insecure_tls", insecure_tls, 1),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
 	OPT("unlock=%s", unlock, 0),
 	OPT("audit_log=%s", audit_log, 0),
@@ -139,6 +142,8 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	opts->lock_ttl = 1;
 	opts->lock_list_ttl = -1;
 	opts->max_cache_mb = 64;
+	opts->connect_timeout = 10;
+	opts->stall_timeout = 30;
 	opts->uid = OPTION_UNSET;
 	opts->gid = OPTION_UNSET;
 	opts->umask = 022;
@@ -152,6 +157,10 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	}
 	if (opts->cache_ttl < 0) {
 		fprintf(stderr, "tfstatefs: cache_ttl must be 0 or more seconds\n");
+		return -1;
+	}
+	if (opts->connect_timeout < 1 || opts->stall_timeout < 1) {
+		fprintf(stderr, "tfstatefs: connect_timeout and stall_timeout must be 1 second or more\n");
 		return -1;
 	}
 	if (opts->max_cache_mb < 1 || opts->max_cache_mb > 1u << 20) {
@@ -199,7 +208,8 @@ void options_print_help(const char *progname)
 	       "  -o profile=NAME            profile of ~/.aws/credentials and ~/.aws/config\n"
 	       "  -o role_arn=ARN,sts_endpoint=URL  assume a role with what the chain finds\n"
 	       "  -o workspace_key_prefix=P  where workspaces live (default env:)\n"
-	       "  -o ca_file=PATH            extra CA bundle for HTTPS\n"
+	       "  -o ca_file=PATH            extra CA bundle for HTTPS (-o insecure_tls: no checks)\n"
+	       "  -o connect_timeout=S,stall_timeout=S  give up connecting, stalled (10, 30)\n"
 	       "  -o sse_customer_key_file=PATH  SSE-C key, base64 (else AWS_SSE_CUSTOMER_KEY)\n"
 	       "  -o dynamodb_table=NAME     also show and unlock this lock table's locks\n"
 	       "  -o dynamodb_endpoint=URL   its endpoint (else AWS_ENDPOINT_URL_DYNAMODB, AWS's)\n"

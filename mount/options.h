@@ -24,6 +24,9 @@ struct tfs_options {
 	double lock_ttl;
 	double lock_list_ttl;   /* -1 until set: then cache_ttl */
 	unsigned max_cache_mb;  /* memory for the chunks of states being read */
+	double connect_timeout; /* seconds */
+	double stall_timeout;   /* seconds under 1 byte/s before a request is given up */
+	int insecure_tls;
 	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */
 	double min_age_s;
 	char *unlock;           /* "on" or "off" */

@@ -215,7 +215,7 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
 		if (rc == -ENOMEM || rc == -EPROTO || rc == -EFBIG)
 			break;
 		if (rc == 0 && !status_is_retryable(resp->status) &&
-		    !(req->is_throttle && req->is_throttle(resp)))
+		    !(req->retry_answer && req->retry_answer(resp)))
 			break;
 	}
 	free(url);
@@ -280,7 +280,8 @@ int aws_service_init(struct aws_service *s, const struct aws_service_config *cfg
 		         "host name", s->name, s->endpoint_url);
 		return service_fail(s, err, -EINVAL, msg);
 	}
-	struct http_settings hs = { .ca_file = cfg->ca_file, .verbose = false };
+	struct http_settings hs = cfg->http;
+	hs.verbose = false;
 	int rc = http_pool_new(&hs, &s->http);
 	if (rc == 0)
 		rc = aws_client_new(s->http, creds, cfg->region, cfg->signing_name, &s->aws);

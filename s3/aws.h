@@ -51,14 +51,14 @@ struct aws_request {
 	size_t body_len;
 	size_t max_body;              /* 0: the http default */
 	bool idempotent;              /* may be retried after a transport error or a 5xx */
-	/* Services that answer "slow down" with another status (DynamoDB's throttling is a
-	 * 400): says whether this response is one. NULL: the status alone decides. */
-	bool (*is_throttle)(const struct http_response *resp);
+	/* An answer the status alone does not mark as one to retry: DynamoDB's throttling
+	 * (a 400), a listing cut short (a 200). NULL: the status alone decides. */
+	bool (*retry_answer)(const struct http_response *resp);
 	bool content_sha256_header;   /* S3 wants x-amz-content-sha256 */
 };
 
 /* Sends req signed, retrying idempotent requests on transport errors, 500, 502, 503,
- * 504, 429 and what req->is_throttle recognises, with capped exponential backoff and
+ * 504, 429 and what req->retry_answer recognises, with capped exponential backoff and
  * jitter. Returns 0 when a response arrived (any status: the caller interprets it) or
  * a negative errno from the transport after the last attempt, with err->message saying why. resp is always to be freed. */
 int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
@@ -98,7 +98,7 @@ struct aws_service_config {
 	const char *endpoint;       /* URL, or NULL: https://<signing_name>.<region>.amazonaws.com
 	                             * (.com.cn for cn- regions) */
 	const char *region;
-	const char *ca_file;
+	struct http_settings http;  /* CA file, timeouts, TLS checks */
 	bool debug;
 };
 

@@ -385,7 +385,7 @@ static int assume_role(const struct cred_source *s, const struct aws_credentials
 	struct aws_service svc;
 	struct aws_service_config sc = { .name = "STS", .signing_name = "sts",
 	                                 .endpoint = s->sts.endpoint, .region = s->sts.region,
-	                                 .ca_file = s->sts.ca_file };
+	                                 .http = { .ca_file = s->sts.ca_file } };
 	int rc = aws_cred_provider_fixed(base, &fixed);
 	if (rc == 0 && (rc = aws_service_init(&svc, &sc, fixed, err)) == 0) {
 		char *body = sts_form(s, "AssumeRole", NULL);

@@ -30,7 +30,7 @@ int ddb_client_new(const struct ddb_config *cfg, struct aws_cred_provider *creds
 	} else if ((c->table = strdup(cfg->table))) {
 		struct aws_service_config sc = {
 			.name = "DynamoDB", .signing_name = "dynamodb", .endpoint = cfg->endpoint,
-			.region = cfg->region, .ca_file = cfg->ca_file, .debug = cfg->debug,
+			.region = cfg->region, .http = cfg->http, .debug = cfg->debug,
 		};
 		rc = aws_service_init(&c->svc, &sc, creds, err);
 	}
@@ -155,7 +155,7 @@ static int ddb_call(struct ddb_client *c, const char *op, const char *what, cons
 		.body = body, .body_len = strlen(body), .max_body = DDB_MAX_BODY,
 		/* A DeleteItem whose answer was lost may have happened: the caller re-checks. */
 		.idempotent = strcmp(op, "DeleteItem") != 0,
-		.is_throttle = is_throttle, .content_sha256_header = false,
+		.retry_answer = is_throttle, .content_sha256_header = false,
 	};
 	int rc = aws_service_send(&c->svc, &req, op, what, resp, err);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))

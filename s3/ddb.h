@@ -15,7 +15,7 @@ struct ddb_config {
 	                         * for region (https://dynamodb.<region>.amazonaws.com, .com.cn
 	                         * for cn- regions) */
 	const char *region;
-	const char *ca_file;    /* extra CA bundle, or NULL */
+	struct http_settings http;  /* extra CA bundle, timeouts, TLS checks */
 	bool debug;             /* trace each request and its timing on stderr, as s3 does */
 };
 

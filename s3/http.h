@@ -11,6 +11,7 @@ struct http_settings {
 	const char *ca_file;        /* extra CA bundle, or NULL for the system store */
 	long connect_timeout_ms;    /* 0: 10 s */
 	long stall_timeout_s;       /* abort when under 1 byte/s for this long; 0: 30 s */
+	bool insecure;              /* no certificate check at all: only when the user asked */
 	bool verbose;               /* curl's own trace on stderr (never with secrets: see http.c) */
 };
 

@@ -59,7 +59,7 @@ int s3_client_new(const struct s3_config *cfg, struct aws_cred_provider *creds,
 		return client_fail(c, err, -ENOMEM, "%s", "out of memory");
 	struct aws_service_config sc = {
 		.name = "S3", .signing_name = "s3", .endpoint = cfg->endpoint, .region = cfg->region,
-		.ca_file = cfg->ca_file, .debug = cfg->debug,
+		.http = cfg->http, .debug = cfg->debug,
 	};
 	int rc = aws_service_init(&c->svc, &sc, creds, err);
 	if (rc < 0)
@@ -149,19 +149,44 @@ static int answer_error(const struct http_response *resp, struct aws_error *err)
 }
 
 /* Sends a request on the bucket; returns 0 with a 2xx response or a negative errno. */
-static int bucket_send(struct s3_client *c, const char *op, const char *method, const char *path,
-                       const char *query, const struct http_header *headers, size_t nheaders,
-                       size_t max_body, struct http_response *resp, struct aws_error *err)
+static int bucket_send_checked(struct s3_client *c, const char *op, const char *method,
+                               const char *path, const char *query,
+                               const struct http_header *headers, size_t nheaders,
+                               size_t max_body, bool (*retry_answer)(const struct http_response *),
+                               struct http_response *resp, struct aws_error *err)
 {
 	struct aws_request req = {
 		.method = method, .host = c->vhost, .path = path,
 		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
 		.idempotent = strcmp(method, "DELETE") != 0, .content_sha256_header = true,
+		.retry_answer = retry_answer,
 	};
 	int rc = aws_service_send(&c->svc, &req, op, path, resp, err);
 	if (rc == 0 && (resp->status < 200 || resp->status > 299))
 		rc = answer_error(resp, err);
 	return rc;
+}
+
+static int bucket_send(struct s3_client *c, const char *op, const char *method, const char *path,
+                       const char *query, const struct http_header *headers, size_t nheaders,
+                       size_t max_body, struct http_response *resp, struct aws_error *err)
+{
+	return bucket_send_checked(c, op, method, path, query, headers, nheaders, max_body, NULL,
+	                           resp, err);
+}
+
+/* A 200 listing that does not end its document was cut short on the way (a connection
+ * closed early by a proxy that set the length to what it had): asking again is right,
+ * parsing what came would miss keys. */
+static bool listing_cut_short(const struct http_response *resp)
+{
+	static const char end[] = "</ListBucketResult>";
+	size_t n = resp->body_len;
+	while (n && (resp->body[n - 1] == '\n' || resp->body[n - 1] == '\r' ||
+	             resp->body[n - 1] == ' ' || resp->body[n - 1] == '\t'))
+		n--;
+	return resp->status == 200 &&
+	       (n < sizeof(end) - 1 || memcmp(resp->body + n - (sizeof(end) - 1), end, sizeof(end) - 1) != 0);
 }
 
 /* Appends "&name=<encoded value>" to a query being built. */
@@ -220,7 +245,8 @@ static int list_page_n(struct s3_client *c, const struct list_args *a, struct s3
 	struct http_response resp;
 	int rc = -ENOMEM;
 	if (path && query)
-		rc = bucket_send(c, "LIST", "GET", path, query, NULL, 0, S3_LIST_MAX_BODY, &resp, err);
+		rc = bucket_send_checked(c, "LIST", "GET", path, query, NULL, 0, S3_LIST_MAX_BODY,
+		                         listing_cut_short, &resp, err);
 	if (rc == 0) {
 		rc = s3_xml_parse_list(resp.body, resp.body_len, true, page);
 		if (rc == -EBADMSG) {
@@ -324,6 +350,53 @@ static void object_info_from(const struct http_response *resp, struct s3_object_
 }
 
 /* One GET of path with the caller's headers h[0..nh), and the SSE-C key when with_key. */
+/* Does a 206 carry fewer bytes than its Content-Range says? */
+static bool range_cut_short(const struct http_response *resp)
+{
+	char *cr = http_response_header(resp, "content-range");
+	uint64_t first, last;
+	bool cut = cr && sscanf(cr, "bytes %" SCNu64 "-%" SCNu64, &first, &last) == 2 &&
+	           last >= first && resp->body_len != last - first + 1;
+	free(cr);
+	return cut;
+}
+
+/* Does a whole object differ from its ETag, where the ETag is its MD5 (one part, not
+ * encrypted with a key of KMS or of the customer)? */
+static bool whole_cut_short(const struct http_response *resp)
+{
+	char *etag = http_response_header(resp, "etag");
+	char *sse = http_response_header(resp, "x-amz-server-side-encryption");
+	char *ssec = http_response_header(resp, "x-amz-server-side-encryption-customer-algorithm");
+	const char *hex = etag ? etag + (etag[0] == '"') : NULL;
+	bool md5_etag = hex && strspn(hex, "0123456789abcdef") == 32 && (!hex[32] || hex[32] == '"') &&
+	                !ssec && !(sse && strcmp(sse, "aws:kms") == 0);
+	bool cut = false;
+	if (md5_etag) {
+		unsigned char sum[16];
+		char got[33];
+		unsigned int n = 0;
+		if (EVP_Digest(resp->body ? resp->body : "", resp->body_len, sum, &n, EVP_md5(), NULL) == 1 &&
+		    n == 16) {
+			for (int i = 0; i < 16; i++)
+				snprintf(got + 2 * i, 3, "%02x", sum[i]);
+			cut = memcmp(got, hex, 32) != 0;
+		}
+	}
+	free(etag);
+	free(sse);
+	free(ssec);
+	return cut;
+}
+
+/* An object's bytes that did not all arrive although the HTTP exchange ended well (a
+ * proxy that cut the body and its length): asked again rather than shown. */
+static bool object_cut_short(const struct http_response *resp)
+{
+	return (resp->status == 206 && range_cut_short(resp)) ||
+	       (resp->status == 200 && whole_cut_short(resp));
+}
+
 static int get_send(struct s3_client *c, const char *path, const struct http_header *h,
                     size_t nh, bool with_key, size_t max, struct http_response *resp,
                     struct aws_error *err)
@@ -332,7 +405,14 @@ static int get_send(struct s3_client *c, const char *path, const struct http_hea
 	memcpy(all, h, nh * sizeof(*h));
 	if (with_key)
 		nh += ssec_headers(&c->ssec, all + nh);
-	return bucket_send(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max, resp, err);
+	int rc = bucket_send_checked(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max,
+	                             object_cut_short, resp, err);
+	if (rc == 0 && object_cut_short(resp)) {
+		snprintf(err->message, sizeof(err->message), "the object's bytes came cut short or "
+		         "differing from its ETag, %d times", err->attempts);
+		rc = -EIO;
+	}
+	return rc;
 }
 
 static enum ssec_answer ssec_answer_of(int rc, const struct http_response *resp,

@@ -16,7 +16,7 @@ struct s3_config {
 	const char *endpoint;   /* URL such as "http://127.0.0.1:7480"; NULL: AWS's endpoint for region */
 	const char *region;
 	bool path_style;        /* bucket in the path, not in the host name */
-	const char *ca_file;    /* extra CA bundle, or NULL */
+	struct http_settings http;  /* extra CA bundle, timeouts, TLS checks */
 	bool debug;             /* trace each request and its timing on stderr, secrets redacted */
 	/* SSE-C: the customer key (copied) sent on every GET of an object, states and locks
 	 * alike (LIST and DELETE need none), or NULL. See s3_get_object. */

@@ -7,7 +7,10 @@ change what passes, to play S3 behaviours and faults radosgw does not have.
     proxy.before_forward = lambda method, path, req_headers: \
         None                                     # forward as usual, or
         (status, [(name, value), ...], body)     # answer this instead, radosgw never asked
+    proxy.fault = lambda method, path, req_headers: \
+        None or Fault(kind, ...)                 # break this exchange (see Fault)
     proxy.requests      -> [(method, path, headers), ...]
+    proxy.faults        -> how many exchanges a Fault broke
     proxy.bodies        -> [request body bytes, ...] (same order)
 
 It speaks plain HTTP to any backend port: in front of dynalite it plays DynamoDB faults
@@ -18,7 +21,32 @@ was, or the signature would not match.
 """
 import http.client
 import http.server
+import socket
+import struct
 import threading
+import time
+
+
+class Fault:
+    """One way to break an exchange:
+      error     answer status with an S3 error document of code; radosgw never asked
+      delay     wait seconds, then pass it on
+      stall     never answer (until the client gives up or the proxy closes)
+      reset     pass it on, send the headers and `fraction` of the body, then reset the
+                connection (TCP RST)
+      short     pass it on with a Content-Length 100 bytes over the body, then close
+      truncate  pass it on cut to `fraction` of its body, Content-Length saying so: a
+                complete HTTP answer whose document is cut short
+    """
+
+    def __init__(self, kind, status=503, code="SlowDown", seconds=0.0, fraction=0.5):
+        self.kind, self.status, self.code = kind, status, code
+        self.seconds, self.fraction = seconds, fraction
+
+    def error_body(self):
+        return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code><Message>"
+                "injected by the test proxy</Message><RequestId>tx-fault-%d</RequestId></Error>"
+                % (self.code, id(self) % 100000)).encode()
 
 
 class S3Proxy:
@@ -28,6 +56,9 @@ class S3Proxy:
         self.bodies = []
         self.rewrite_response = None
         self.before_forward = None
+        self.fault = None
+        self.faults = 0
+        self.closed = threading.Event()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -44,6 +75,19 @@ class S3Proxy:
                     if answer is not None:
                         self._reply(*answer)
                         return
+                fault = proxy.fault(self.command, self.path, dict(headers)) if proxy.fault else None
+                if fault:
+                    proxy.faults += 1
+                    if fault.kind == "error":
+                        self._reply(fault.status, [("Content-Type", "application/xml")],
+                                    fault.error_body())
+                        return
+                    if fault.kind == "stall":
+                        proxy.closed.wait(300)
+                        self.close_connection = True
+                        return
+                    if fault.kind == "delay":
+                        time.sleep(fault.seconds)
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.backend_port, timeout=30)
                 # Host stays as the client sent and signed it.
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -56,7 +100,30 @@ class S3Proxy:
                     status, rheaders, data = proxy.rewrite_response(
                         self.command, self.path, headers, status, rheaders, data)
                 conn.close()
+                if fault and fault.kind in ("reset", "short", "truncate"):
+                    self._break(fault, status, rheaders, data)
+                    return
                 self._reply(status, rheaders, data)
+
+            def _break(self, fault, status, rheaders, data):
+                cut = data[:int(len(data) * fault.fraction)]
+                if fault.kind == "truncate":
+                    self._reply(status, rheaders, cut)
+                    return
+                self.send_response_only(status)
+                for k, v in rheaders:
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                length = len(data) + 100 if fault.kind == "short" else len(data)
+                self.send_header("Content-Length", str(length))
+                self.end_headers()
+                self.wfile.write(data if fault.kind == "short" else cut)
+                self.wfile.flush()
+                if fault.kind == "reset":   # RST, not FIN: SO_LINGER with a zero timeout
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
 
             def _reply(self, status, rheaders, data):
                 self.send_response_only(status)
@@ -80,5 +147,6 @@ class S3Proxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()

@@ -20,3 +20,19 @@ def test_untrusted_certificate_is_refused_and_ca_file_trusts_it(stack, s3, bucke
         m.unmount()
     finally:
         proxy.close()
+
+
+def test_insecure_tls_skips_the_check_only_when_asked_and_says_so(stack, s3, bucket, mount, tmp_path):
+    put_objects(s3, bucket, {"tls/terraform.tfstate": b"over https"})
+    cert, key = make_cert(tmp_path)
+    proxy = TlsProxy(int(stack["TFS_S3_PORT"]), cert, key)
+    try:
+        endpoint = "endpoint=https://127.0.0.1:%d" % proxy.port
+        m = mount(bucket, ["insecure_tls"], endpoint_options=[endpoint, "use_path_style"])
+        with open(m.p("tls/terraform.tfstate"), "rb") as f:
+            assert f.read() == b"over https"
+        assert "insecure_tls: certificates of https://127.0.0.1:%d are NOT checked" % proxy.port \
+            in m.log()
+        m.unmount()
+    finally:
+        proxy.close()
