@@ -318,15 +318,40 @@ static int check_and_delete(struct attempt *a)
 	return rc;
 }
 
-int guard_unlink(struct guard *g, uint64_t parent, const char *name, uid_t uid, pid_t pid)
+/* The mount's owner, or a member of unlock_gid. */
+static bool may_unlock(const struct guard_policy *p, const struct guard_caller *c)
 {
-	struct attempt a = { .g = g, .parent = parent, .name = name, .uid = uid, .pid = pid };
+	if (c->uid == p->owner)
+		return true;
+	if (!p->has_unlock_gid)
+		return false;
+	if (c->gid == p->unlock_gid)
+		return true;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == p->unlock_gid)
+			return true;
+	return false;
+}
+
+int guard_unlink(struct guard *g, uint64_t parent, const char *name,
+                 const struct guard_caller *caller)
+{
+	struct attempt a = { .g = g, .parent = parent, .name = name, .uid = caller->uid,
+	                     .pid = caller->pid };
 	int rc = tree_lock_shown(g->tree, parent, name, &a.shown);
 	if (rc < 0)
 		return rc;
 	if (g->policy.unlock_off) {
 		say(&a, "unlocking is turned off on this mount (-o unlock=off or ro)");
 		rc = refuse(&a, EROFS);
+	} else if (!may_unlock(&g->policy, caller)) {
+		if (g->policy.has_unlock_gid)
+			say(&a, "only the mount's owner (uid %u) and group %u (-o unlock_gid) may unlock",
+			    (unsigned)g->policy.owner, (unsigned)g->policy.unlock_gid);
+		else
+			say(&a, "only the mount's owner (uid %u) may unlock; -o unlock_gid=GROUP lets a "
+			    "group unlock too", (unsigned)g->policy.owner);
+		rc = refuse(&a, EPERM);
 	} else {
 		rc = check_and_delete(&a);
 	}

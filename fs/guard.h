@@ -10,6 +10,18 @@
 struct guard_policy {
 	bool unlock_off;        /* -o unlock=off or -o ro: every unlock refused (EROFS) */
 	double min_age_s;       /* -o unlock_min_age: younger locks refused (EPERM) */
+	uid_t owner;            /* who mounted: may unlock */
+	bool has_unlock_gid;    /* -o unlock_gid: members of this group may unlock too */
+	gid_t unlock_gid;
+};
+
+/* Who asks for an unlock (from the kernel's request). */
+struct guard_caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const gid_t *groups;    /* supplementary groups, as far as known */
+	size_t ngroups;
 };
 
 struct guard {
@@ -19,16 +31,19 @@ struct guard {
 	struct guard_policy policy;
 };
 
-/* Removes lock file name in directory parent for caller uid/pid:
+/* Removes lock file name in directory parent for caller:
  * 1. what the filesystem showed of it is what may be removed: the S3 lockfile's ID and
  *    ETag, the DynamoDB item's exact Info;
  * 2. both backends are read again: nothing left -ENOENT; a lock shown that changed, or a
  *    lock in a backend where none was shown, -EBUSY (nothing is deleted);
- * 3. the policy: unlock off -EROFS, younger than min_age -EPERM;
+ * 3. the policy: unlock off -EROFS; a caller neither the mount's owner nor in
+ *    unlock_gid -EPERM (others may see the mount with -o allow_other); younger than
+ *    min_age -EPERM;
  * 4. the DynamoDB item is deleted with ConditionExpression Info = the Info shown, then the
  *    lockfile with If-Match on the ETag shown; a condition that fails is -EBUSY.
  * An unclear outcome (no answer) is checked by reading again. When one backend's lock is
  * removed and the other's is not, the result is "partial" and the errno is the other's.
  * Each attempt is one audit record. Returns 0 or the negative errno. */
-int guard_unlink(struct guard *g, uint64_t parent, const char *name, uid_t uid, pid_t pid);
+int guard_unlink(struct guard *g, uint64_t parent, const char *name,
+                 const struct guard_caller *caller);
 #endif

@@ -340,7 +340,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int rc = guard_unlink(tfs_of(req)->guard, parent, name, ctx->uid, ctx->pid);
+	gid_t groups[64];
+	int n = fuse_req_getgroups(req, 64, groups);
+	struct guard_caller caller = {
+		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
+		.ngroups = n > 0 ? (size_t)(n < 64 ? n : 64) : 0,
+	};
+	int rc = guard_unlink(tfs_of(req)->guard, parent, name, &caller);
 	fuse_reply_err(req, -rc);
 }
 

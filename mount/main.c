@@ -166,18 +166,21 @@ static int connect_table(struct mount_state *m)
 /* /.tfstatefs/status: the mount's settings, one "name<TAB>value" a line. */
 static char *status_text(const struct mount_state *m, const struct guard_policy *p)
 {
-	char *text = NULL;
+	char *text = NULL, gid[16] = "none";
+	if (p->has_unlock_gid)
+		snprintf(gid, sizeof(gid), "%u", (unsigned)p->unlock_gid);
 	/* Where the credentials come from and whether an SSE-C key is set, never a secret. */
 	int n = asprintf(&text, "version\t%s\nbucket\t%s\nprefix\t%s\ns3_endpoint\t%s\nregion\t%s\n"
 	                 "credentials\t%s\nsse_customer_key\t%s\n"
 	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\n"
-	                 "unlock_min_age_seconds\t%.0f\ncache_ttl\t%g\nlock_ttl\t%g\n",
+	                 "unlock_min_age_seconds\t%.0f\nunlock_owner_uid\t%u\nunlock_gid\t%s\n"
+	                 "cache_ttl\t%g\nlock_ttl\t%g\n",
 	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
 	                 m->region, aws_cred_provider_source(m->creds),
 	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
 	                 m->ddb ? ddb_client_table(m->ddb) : "none",
 	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->unlock_off ? "off" : "on",
-	                 p->min_age_s, m->opts.cache_ttl, m->opts.lock_ttl);
+	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl);
 	return n < 0 ? NULL : text;
 }
 
@@ -187,6 +190,9 @@ static int build_fs(struct mount_state *m)
 	struct guard_policy policy = {
 		.unlock_off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
 		.min_age_s = m->opts.min_age_s,
+		.owner = getuid(),
+		.has_unlock_gid = m->opts.unlock_gid != OPTION_UNSET,
+		.unlock_gid = (gid_t)m->opts.unlock_gid,
 	};
 	char *status = status_text(m, &policy);
 	struct tree_ttls ttls = { .listing = m->opts.cache_ttl, .lock = m->opts.lock_ttl,

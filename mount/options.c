@@ -2,6 +2,8 @@
 #define FUSE_USE_VERSION 314
 #include "mount/options.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("insecure_tls", insecure_tls, 1),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
 	OPT("unlock=%s", unlock, 0),
+	OPT("unlock_gid=%s", unlock_group, 0),
 	OPT("audit_log=%s", audit_log, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	OPT("uid=%u", uid, 0),
@@ -91,6 +94,27 @@ static int parse_duration(const char *s, double *out)
 	return -1;
 }
 
+/* unlock_gid=GROUP: a group name, or a number. */
+static int resolve_unlock_group(struct tfs_options *opts)
+{
+	if (!opts->unlock_group)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(opts->unlock_group, &end, 10);
+	if (*opts->unlock_group && !*end && !errno && n < OPTION_UNSET) {
+		opts->unlock_gid = (unsigned)n;
+		return 0;
+	}
+	struct group *g = getgrnam(opts->unlock_group);
+	if (!g) {
+		fprintf(stderr, "tfstatefs: unlock_gid=%s: no such group\n", opts->unlock_group);
+		return -1;
+	}
+	opts->unlock_gid = (unsigned)g->gr_gid;
+	return 0;
+}
+
 static int check_lock_options(struct tfs_options *opts)
 {
 	if (opts->lock_ttl < 0) {
@@ -106,7 +130,7 @@ static int check_lock_options(struct tfs_options *opts)
 		fprintf(stderr, "tfstatefs: unlock=%s: say unlock=on or unlock=off\n", opts->unlock);
 		return -1;
 	}
-	return 0;
+	return resolve_unlock_group(opts);
 }
 
 /* "bucket", "bucket:/prefix", "bucket:prefix" or "s3://bucket/prefix". */
@@ -146,6 +170,7 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	opts->stall_timeout = 30;
 	opts->uid = OPTION_UNSET;
 	opts->gid = OPTION_UNSET;
+	opts->unlock_gid = OPTION_UNSET;
 	opts->umask = 022;
 	if (fuse_opt_parse(args, opts, option_spec, option_proc) == -1)
 		return -1;
@@ -188,6 +213,7 @@ void options_free(struct tfs_options *opts)
 	free(opts->ca_file);
 	free(opts->sse_customer_key_file);
 	free(opts->role_arn);
+	free(opts->unlock_group);
 	free(opts->sts_endpoint);
 	free(opts->dynamodb_table);
 	free(opts->dynamodb_endpoint);
@@ -224,6 +250,7 @@ void options_print_help(const char *progname)
 	       "Unlocking (rm of a .tflock file):\n"
 	       "  -o unlock_min_age=DURATION refuse locks younger than this (90s, 15m, 2h, 1d)\n"
 	       "  -o unlock=off, -o ro       refuse every unlock\n"
+	       "  -o unlock_gid=GROUP        this group may unlock too (else the owner only)\n"
 	       "  -o audit_log=FILE          also write each attempt as a JSON line to FILE\n"
 	       "\n"
 	       "Running:\n"

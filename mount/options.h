@@ -33,6 +33,8 @@ struct tfs_options {
 	int read_only;          /* -o ro: handled here, so that refused unlocks are audited */
 	char *audit_log;
 	unsigned uid, gid, umask;   /* uid and gid are OPTION_UNSET unless given */
+	unsigned unlock_gid;        /* OPTION_UNSET unless given */
+	char *unlock_group;         /* as given: a number or a group name */
 	int debug_s3;
 	int show_help, show_version;
 };

@@ -2,6 +2,7 @@
  * and the shared AWS files. */
 #include "s3/creds.h"
 #include "s3/credsrc.h"
+#include "s3/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,8 @@ struct ini_section {
 	struct ini_kv *kv;
 	size_t n, cap;
 	int found;	/* a matching header was seen, even if the section is empty */
+	mode_t mode;	/* the file's mode and owner, for the warnings of file_warnings() */
+	uid_t owner;
 };
 
 /* The header a lookup wants: "[name]", or with profile_prefix "[profile name]". */
@@ -270,15 +273,14 @@ static int ini_line(struct ini_state *st, char *line, const struct ini_want *w,
 }
 
 /* Only regular files, as botocore's isfile check: a FIFO must not hang the mount. */
-static FILE *open_regular(const char *path)
+static FILE *open_regular(const char *path, struct stat *st)
 {
-	struct stat st;
 	FILE *f;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
 		close(fd);
 		return NULL;
 	}
@@ -298,10 +300,13 @@ static int ini_load(const char *path, const struct ini_want *w, struct ini_secti
 	int rc = 0, first = 1;
 	FILE *f;
 
+	struct stat sb;
 	memset(sec, 0, sizeof(*sec));
-	f = path ? open_regular(path) : NULL;
+	f = path ? open_regular(path, &sb) : NULL;
 	if (!f)
 		return 0;
+	sec->mode = sb.st_mode;
+	sec->owner = sb.st_uid;
 	while (rc == 0 && getline(&line, &cap, f) >= 0) {
 		char *p = line;
 
@@ -439,6 +444,22 @@ static void profile_free(struct profile *p)
 /* The profile's section in each file: "[NAME]" in the credentials file, "[profile NAME]"
  * in the config file, where the default profile may also be "[default]"; the SDKs
  * prefer "[profile default]" when both exist (botocore takes the later one). */
+/* What ssh says of its keys, said of the profile's files: a secret others can read is
+ * no secret, and a file others can write chooses the keys and the credential_process
+ * commands this mount runs. A warning, not a refusal, as the AWS tools read them anyway. */
+static void file_warnings(const char *kind, const char *path, const struct ini_section *sec)
+{
+	if (!sec->found)
+		return;
+	if ((sec->mode & 022) || (sec->owner != geteuid() && sec->owner != 0))
+		log_warn("%s %s can be written by others (mode %04o, owner uid %u): they choose the "
+		         "credentials and credential_process commands this mount uses; chmod go-w it",
+		         kind, path, (unsigned)(sec->mode & 07777), (unsigned)sec->owner);
+	if ((sec->mode & 044) && sec_get(sec, "aws_secret_access_key"))
+		log_warn("%s %s holds a secret key others can read (mode %04o): chmod 600 it", kind,
+		         path, (unsigned)(sec->mode & 07777));
+}
+
 static int profile_load(const struct where *w, struct profile *p)
 {
 	struct ini_want plain = { w->profile, 0 }, prefixed = { w->profile, 1 };
@@ -454,9 +475,13 @@ static int profile_load(const struct where *w, struct profile *p)
 		rc = ini_load(w->conf_path, &prefixed, &p->f[CONF].sec);
 	if (rc == 0 && !p->f[CONF].sec.found && strcmp(w->profile, "default") == 0)
 		rc = ini_load(w->conf_path, &plain, &p->f[CONF].sec);
-	if (rc)
+	if (rc) {
 		profile_free(p);
-	return rc;
+		return rc;
+	}
+	file_warnings(p->f[CRED].kind, p->f[CRED].path, &p->f[CRED].sec);
+	file_warnings(p->f[CONF].kind, p->f[CONF].path, &p->f[CONF].sec);
+	return 0;
 }
 
 /* Secrets are wiped before their memory goes back: it may be reused, or end in a core. */

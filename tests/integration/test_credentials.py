@@ -337,3 +337,31 @@ def test_a_source_profile_loop_is_refused(stack, bucket, home, tmp_path):
                         + ",use_path_style,profile=a"], env=dict(os.environ, **chain_env(home)),
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and "loop" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- file permissions
+
+def test_profile_files_others_can_read_or_write_are_warned_about(fake, bucket_with_state, mount,
+                                                                 home):
+    """As ssh does for its keys: a secret key others can read, or a file others can write
+    (it chooses the credentials and credential_process commands), gets a warning naming
+    the file and the chmod; a 0600 file gets none."""
+    ak, sk = fake.static_key["AccessKeyId"], fake.static_key["SecretAccessKey"]
+    cred, conf = home / ".aws" / "credentials", home / ".aws" / "config"
+    write(cred, "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (ak, sk))
+    write(conf, "[default]\nregion = us-east-1\n", mode=0o644)
+    m = mount_via(mount, fake, bucket_with_state, chain_env(home))
+    reads_back(m)
+    m.unmount()
+    assert "chmod" not in m.log(), m.log()
+
+    os.chmod(cred, 0o644)
+    os.chmod(conf, 0o666)
+    m = mount_via(mount, fake, bucket_with_state, chain_env(home))
+    reads_back(m)
+    m.unmount()
+    log = m.log()
+    assert "shared credentials file %s holds a secret key others can read (mode 0644): chmod 600" \
+        % cred in log, log
+    assert "config file %s can be written by others (mode 0666" % conf in log, log
+    assert sk not in log

@@ -619,6 +619,42 @@ def test_another_user_cannot_remove_a_lock(s3, bucket, mount, tmp_path):
     assert all(r["result"] != "unlocked" for r in recs), recs
 
 
+def test_even_with_open_modes_only_the_owner_or_unlock_gid_may_unlock(s3, bucket, mount, tmp_path):
+    """umask=0 lets the kernel pass another user's unlink through (0777 directories); the
+    guard itself refuses it (EPERM, audited), unless the caller is in -o unlock_gid."""
+    audit = str(tmp_path / "audit.jsonl")
+    keys = ["shared/a/terraform.tfstate", "shared/b/terraform.tfstate"]
+    bodies = {k + ".tflock": lock_body(bucket, k) for k in keys}
+    put_objects(s3, bucket, {**bodies, **{k: state(1) for k in keys}})
+    nobody = 65534
+    m = mount(bucket, ["allow_other", "umask=0", "audit_log=" + audit])
+    assert_rm_refused(m, m.p(keys[0] + ".tflock"), errno.EPERM, as_user=nobody)
+    assert get(s3, bucket, keys[0] + ".tflock")[0] == bodies[keys[0] + ".tflock"]
+    rec = audit_records(audit, 1)[-1]
+    assert rec["result"] == "refused" and rec["uid"] == nobody, rec
+    assert "only the mount's owner (uid 0) may unlock" in rec["reason"], rec
+    m.unmount()
+
+    m = mount(bucket, ["allow_other", "umask=0", "unlock_gid=%d" % nobody, "audit_log=" + audit])
+    r = rm(m.p(keys[1] + ".tflock"), as_user=nobody)
+    assert r.returncode == 0, r.stderr + m.log()
+    assert get(s3, bucket, keys[1] + ".tflock") is None
+    assert get(s3, bucket, keys[0] + ".tflock")[0] == bodies[keys[0] + ".tflock"]
+    assert audit_records(audit, 2)[-1]["result"] == "unlocked"
+
+
+def test_unlock_gid_takes_a_group_name_and_refuses_an_unknown_one(stack, bucket, mount):
+    import grp
+    name = grp.getgrgid(65534).gr_name
+    m = mount(bucket, ["unlock_gid=" + name])
+    with open(m.p(".tfstatefs/status")) as f:
+        assert "unlock_gid\t65534" in f.read()
+    m.unmount()
+    from test_mount_errors import run_mount, local_opts
+    r, mounted = run_mount(stack, bucket, local_opts(stack) + ["unlock_gid=no-such-group-here"])
+    assert r.returncode != 0 and not mounted and "unlock_gid=no-such-group-here" in r.stderr
+
+
 # ---------------------------------------------------------------- 9. states stay read-only
 
 def test_rm_of_a_state_is_still_erofs(s3, bucket, mount, tmp_path):
