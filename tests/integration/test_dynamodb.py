@@ -13,7 +13,7 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from conftest import put_objects
-from s3_proxy import S3Proxy
+from s3_proxy import Fault, S3Proxy
 from test_locks import (assert_rm_ok, assert_rm_refused, audit_records, cat, lock_body,
                         listed, wait_for)
 
@@ -217,6 +217,44 @@ def test_rm_of_a_dynamodb_lock_deletes_only_the_item_shown(stack, s3, ddb, bucke
     rec = audit_records(audit, 1)[-1]
     assert rec["backend"] == "dynamodb" and rec["result"] == "unlocked", rec
     assert rec["lock_id"] == json.loads(body)["ID"]
+
+
+@pytest.mark.parametrize("where", ["before-dynamodb", "after-dynamodb"])
+def test_a_delete_item_whose_answer_is_lost_is_checked_and_sent_again_only_if_still_there(
+        stack, s3, ddb, bucket, table, mount, tmp_path, where):
+    """DeleteItem meets a 500, before the table saw it or after it deleted the item: the
+    guard reads again; still there (the very Info shown), it sends the conditional delete
+    again; gone, it is done. Either way the item goes once and the digest stays."""
+    key = "legacy/terraform.tfstate"
+    put_objects(s3, bucket, {key: STATE})
+    put_lock(ddb, table, bucket, key, lock_body(bucket, key))
+    put_digest(ddb, table, bucket, key, STATE)
+    proxy = S3Proxy(int(stack["TFS_DDB_PORT"]))
+    deletes = []
+
+    def lost_answer(method, path, headers):
+        if not headers.get("X-Amz-Target", "").endswith(".DeleteItem"):
+            return None
+        deletes.append(path)
+        if len(deletes) > 1:
+            return None
+        if where == "after-dynamodb":
+            ddb.delete_item(TableName=table, Key={"LockID": {"S": "%s/%s" % (bucket, key)}})
+        return Fault("error", 500, "InternalServerError")
+    proxy.fault = lost_answer
+    audit = str(tmp_path / "audit.jsonl")
+    try:
+        m = mount(bucket, ["audit_log=" + audit] + ddb_options(stack, table, proxy.endpoint))
+        cat(m.p(key + ".tflock"))
+        assert_rm_ok(m, m.p(key + ".tflock"))
+        rec = audit_records(audit, 1)[-1]
+        assert rec["result"] == "unlocked" and "read again" in rec["reason"], rec
+        assert len(deletes) == (2 if where == "before-dynamodb" else 1), deletes
+        m.unmount()
+    finally:
+        proxy.close()
+    assert item(ddb, table, "%s/%s" % (bucket, key)) is None
+    assert item(ddb, table, "%s/%s-md5" % (bucket, key)) is not None, "the digest stays"
 
 
 def test_an_item_replaced_between_stat_and_rm_survives(stack, s3, ddb, bucket, table, mount,
