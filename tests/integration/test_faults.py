@@ -110,7 +110,10 @@ def test_transient_faults_are_retried_and_nothing_wrong_is_shown(faulty, name):
     m = make_mount()
     ops = workload(m)
     st = stats(m)
-    assert ops > 20 and proxy.faults >= 2 * len(STATES), "each GET met it twice"
+    print("fault %s: %d operations, %d exchanges broken, %d S3 retries" % (
+        name, ops, proxy.faults, sum(v for k, v in st.items() if k.endswith("_retries"))))
+    met = 1 if name == "delay" else 2   # a delayed answer still comes: no retry to meet it
+    assert ops > 20 and proxy.faults >= met * len(STATES), "each GET met it"
     if name != "delay":
         assert st["s3_list_retries"] >= 2 and st["s3_get_retries"] >= 2 * len(STATES)
 
