@@ -65,6 +65,8 @@ struct tree {
 	size_t nbuckets, nnodes;
 	uint64_t next_ino, gen;
 	struct tree_stats stats;    /* under lock */
+	tree_progress_fn progress;  /* set before any listing */
+	void *progress_ctx;
 };
 
 /* What one listing found that cannot be shown, for its log line. */
@@ -327,6 +329,12 @@ int tree_add_virtual(struct tree *t, const char *dirname, const char *const *nam
 	return rc;
 }
 
+void tree_set_progress(struct tree *t, tree_progress_fn fn, void *ctx)
+{
+	t->progress = fn;
+	t->progress_ctx = ctx;
+}
+
 void tree_free(struct tree *t)
 {
 	if (!t)
@@ -352,7 +360,25 @@ struct merge {
 	enum listing_mode mode;
 	uint64_t gen;
 	struct merge_counts counts;
+	const char *path;           /* the directory listed */
+	double started, reported;   /* monotonic seconds */
+	unsigned long long keys;
 };
+
+#define PROGRESS_AFTER_S 1.0    /* a listing shorter than this is not reported */
+
+/* Tells the progress callback, at most once a second, and once more at the end of a
+ * listing it was told about. */
+static void report_progress(struct merge *m, bool done)
+{
+	double now = now_mono();
+	tree_progress_fn fn = m->t->progress;
+	if (!fn || now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
+	    (!done && now - m->reported < 1.0))
+		return;
+	m->reported = now;
+	fn(m->t->progress_ctx, m->path, m->keys, now - m->started, done);
+}
 
 static void merge_page(struct merge *m, const struct s3_list_page *pg);
 
@@ -362,7 +388,9 @@ static int take_page(void *ctx, struct s3_list_page *page)
 	pthread_mutex_lock(&m->t->lock);
 	merge_page(m, page);
 	pthread_mutex_unlock(&m->t->lock);
+	m->keys += page->nobjects;
 	s3_list_page_free(page);
+	report_progress(m, false);
 	return 0;
 }
 
@@ -546,8 +574,9 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 
 	if (path) {
 		double started = now_mono();
-		struct merge m = { .t = t, .gen = gen };
+		struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
 		rc = fetch_dir(t, path, &m);
+		report_progress(&m, true);
 		pthread_mutex_lock(&t->lock);
 		t->stats.listings++;
 		/* A listing cut short added what it saw; only a whole one can say what is gone. */

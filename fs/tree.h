@@ -42,10 +42,19 @@ struct tree_ttls {
 	                     * the table's locks are listed again when older than this */
 };
 
+/* Told how a listing that has run for a second or more is getting on: its path ("" for
+ * the root), the keys so far, and done once it has ended. Called from the listing's
+ * threads, one call at a time. */
+typedef void (*tree_progress_fn)(void *ctx, const char *path, unsigned long long keys,
+                                 double seconds, bool done);
+
 /* Creates the tree; locks (the bucket and the lock table) and map are borrowed and must
  * outlive it. */
 int tree_new(const struct lock_source *locks, const struct keymap *map,
              const struct tree_ttls *ttls, struct tree **out);
+
+/* Reports long listings to fn (before any listing starts). */
+void tree_set_progress(struct tree *t, tree_progress_fn fn, void *ctx);
 void tree_free(struct tree *t);
 
 /* Adds directory dirname at the root (the keymap hides real keys there) holding the empty

@@ -184,6 +184,16 @@ static char *status_text(const struct mount_state *m, const struct guard_policy 
 	return n < 0 ? NULL : text;
 }
 
+/* In the foreground on a terminal, a long listing shows how it gets on, on one line. */
+static void show_progress(void *ctx, const char *path, unsigned long long keys, double seconds,
+                          bool done)
+{
+	(void)ctx;
+	fprintf(stderr, "\rtfstatefs: %s /%s: %llu keys in %.0f s%s", done ? "listed" : "listing",
+	        path, keys, seconds, done ? "\n" : "...");
+	fflush(stderr);
+}
+
 /* The tree with /.tfstatefs/, the reports behind it, the guard. */
 static int build_fs(struct mount_state *m)
 {
@@ -198,6 +208,8 @@ static int build_fs(struct mount_state *m)
 	struct tree_ttls ttls = { .listing = m->opts.cache_ttl, .lock = m->opts.lock_ttl,
 	                          .lock_list = m->opts.lock_list_ttl };
 	int err = status ? tree_new(&m->locks, &m->map, &ttls, &m->tree) : -ENOMEM;
+	if (err == 0 && m->cmd.foreground && isatty(STDERR_FILENO))
+		tree_set_progress(m->tree, show_progress, NULL);
 	if (err == 0)
 		err = reader_budget_new((size_t)m->opts.max_cache_mb << 20, &m->budget);
 	struct reports_config rc = {
