@@ -15,7 +15,7 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all unit check clean deps asan fuzz demo demo-stop bench
+.PHONY: all unit check clean deps asan tsan fuzz demo demo-stop bench
 all: $(BUILD)/tfstatefs
 
 $(BUILD)/tfstatefs: $(MAIN_OBJ) $(BUILD)/libtfstatefs.a
@@ -39,6 +39,11 @@ unit: $(UNIT_BIN)
 # Same code under AddressSanitizer + UndefinedBehaviorSanitizer, in its own tree.
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all $(patsubst build/%,build/asan/%,$(UNIT_BIN))
+
+# Same code under ThreadSanitizer (gcc's libtsan), in its own tree; tests/check.sh runs the
+# race tests against it. Its binary may need `setarch -R` to start: see tests/check.sh.
+tsan:
+	$(MAKE) BUILD=build/tsan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" all
 
 check:
 	tests/check.sh

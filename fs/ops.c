@@ -10,8 +10,7 @@
 #include <sys/stat.h>
 #include "fs/lock.h"
 #include "fs/reader.h"
-
-#define LOCK_XATTR "user.tflock.json"
+#include "fs/xattr.h"
 
 /* An open file: a state streamed from S3, or a lock file's text as it was at open. */
 struct handle {
@@ -245,7 +244,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!h->reader) {
 		size_t start = off < 0 || (size_t)off > h->len ? h->len : (size_t)off;
 		size_t n = h->len - start < size ? h->len - start : size;
-		fuse_reply_buf(req, h->text + start, n);
+		/* Replied from a copy this thread owns: the reply ends the read, so the RELEASE
+		 * that frees h->text may run on another thread while this one is still inside
+		 * fuse_reply_buf's writev, whose sanitizer interceptors check the buffer after
+		 * the syscall (ASan and TSan both reported the freed text). */
+		char *copy = malloc(n ? n : 1);
+		if (!copy) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		memcpy(copy, h->text + start, n);
+		fuse_reply_buf(req, copy, n);
+		free(copy);
 		return;
 	}
 	char *buf = malloc(size ? size : 1);
@@ -273,7 +283,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* Lock files carry their raw JSON as user.tflock.json; nothing else has attributes yet. */
+/* A value or a name list for getxattr/listxattr: a size-0 probe is told the length. */
 static void reply_xattr(fuse_req_t req, const char *value, size_t len, size_t size)
 {
 	if (size == 0)
@@ -286,24 +296,26 @@ static void reply_xattr(fuse_req_t req, const char *value, size_t len, size_t si
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct tree_attr a;
-	bool lock = tree_getattr(tfs_of(req)->tree, ino, &a) == 0 && a.is_lock;
-	reply_xattr(req, LOCK_XATTR, lock ? sizeof(LOCK_XATTR) : 0, size);
+	char *names;
+	size_t len;
+	int rc = xattr_list(tfs_of(req), ino, &names, &len);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		reply_xattr(req, names, len, size);
+	free(names);
 }
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	char *raw = NULL;
-	size_t len = 0;
-	int rc = strcmp(name, LOCK_XATTR) == 0 ? tree_lock_raw(tfs_of(req)->tree, ino, &raw, &len)
-	                                       : -ENODATA;
-	if (rc == -EINVAL)
-		rc = -ENODATA;
+	char *value;
+	size_t len;
+	int rc = xattr_get(tfs_of(req), ino, name, &value, &len);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
-		reply_xattr(req, raw, len, size);
-	free(raw);
+		reply_xattr(req, value, len, size);
+	free(value);
 }
 
 /* ---- every change to the bucket is refused ---- */
