@@ -120,6 +120,9 @@ start_demo() {
 	cat <<-EOT
 
 	The mount stays up: browse it with ls, cat, find, stat.
+	  Locks older than 1 minute:        examples/check-locks -m 1 $DEMO/mnt
+	  Who holds what, as CSV:           examples/lock-report --csv $DEMO/mnt
+	  Reap stale locks (dry run):       examples/reap-stale-locks -m 1 $DEMO/mnt
 	  Remove the stale lock (guarded):  rm $DEMO/mnt/teams/crashed/terraform.tfstate.tflock
 	  S3 credentials for other tools:  source $DEMO/stack/env
 	  Unmount only:                    fusermount3 -u $DEMO/mnt
