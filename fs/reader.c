@@ -99,8 +99,7 @@ struct reader {
 	unsigned ahead_running;
 };
 
-/* Logs a failed GET once and gives the errno a reader returns. */
-static int get_failed(const char *key, int rc, const struct aws_error *err)
+int reader_get_failed(const char *key, int rc, const struct aws_error *err)
 {
 	char desc[512];
 	aws_error_describe(err, desc, sizeof(desc));
@@ -275,7 +274,7 @@ static int fetch_now(struct reader *r, uint64_t pos, size_t need)
 	struct aws_error err;
 	int rc = fill(r, s, &info, &err);
 	if (rc < 0)
-		return get_failed(r->key, rc, &err);
+		return reader_get_failed(r->key, rc, &err);
 	return s->len == 0 ? READ_END : 0;
 }
 
@@ -305,7 +304,7 @@ int reader_open(struct s3_client *s3, struct reader_budget *budget, const char *
 	pthread_mutex_unlock(&r->lock);
 	if (rc < 0) {
 		reader_close(r);
-		return get_failed(key, rc, &err);
+		return reader_get_failed(key, rc, &err);
 	}
 	r->size = info->size;
 	memcpy(r->etag, info->etag, sizeof(r->etag));

@@ -46,6 +46,10 @@ int reader_open(struct s3_client *s3, struct reader_budget *budget, const char *
  * Safe to call from several threads on one reader. */
 ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t offset);
 
+/* Logs a failed GET of key once and gives the errno a read returns: -ENOENT (gone since
+ * it was listed), -ESTALE (changed under an If-Match), -EACCES, -ENOMEM, else -EIO. */
+int reader_get_failed(const char *key, int rc, const struct aws_error *err);
+
 /* Waits for the reader's fetches ahead, then frees it and gives its memory back. */
 void reader_close(struct reader *r);
 #endif

@@ -1159,6 +1159,17 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 	pthread_mutex_unlock(&t->lock);
 }
 
+int tree_file_etag(struct tree *t, uint64_t ino, char *etag)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
+	if (rc == 0)
+		snprintf(etag, 130, "%s", n->etag ? n->etag : "");
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 
 /* ---- what the guard and the file operations ask of lock files ---- */
 
@@ -1236,6 +1247,27 @@ int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tr
 	pthread_mutex_unlock(&t->lock);
 	if (rc < 0)
 		tree_lock_shown_free(out);
+	return rc;
+}
+
+int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out)
+{
+	int rc = lock_refresh_by_ino(t, ino);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	bool held = n && !n->detached && n->lock && n->parent;
+	if (held)
+		mark_shown(n);
+	uint64_t parent = held ? n->parent->ino : 0;
+	char *name = held ? strdup(n->name) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	if (!held)
+		return -ENOENT;
+	/* Shown just now: unless another read showed a newer view since, this is that one. */
+	rc = name ? tree_lock_shown(t, parent, name, out) : -ENOMEM;
+	free(name);
 	return rc;
 }
 

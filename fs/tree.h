@@ -103,6 +103,10 @@ int tree_file_key(struct tree *t, uint64_t ino, char **key);
 /* Records what a GET just said about file ino (its size and mtime now). */
 void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag);
 
+/* The ETag file ino was last listed or read with, as S3 gives it (quoted), into etag[130]
+ * ("" when none is known). Returns 0, -EISDIR, -ENOENT. */
+int tree_file_etag(struct tree *t, uint64_t ino, char *etag);
+
 /* ---- lock files ----
  * A lock file's content is fetched when first needed and again once lock_ttl has passed.
  * What the filesystem last *showed* of it (at its first lookup, and at every read of its
@@ -130,6 +134,11 @@ int tree_lock_read(struct tree *t, uint64_t ino, char **text, size_t *len);
 
 /* The raw lock object bytes of ino (as tree_lock_read, which it also counts as shown). */
 int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len);
+
+/* The lock file ino as its content shows it now (revalidated when stale), which now counts
+ * as shown: as tree_lock_shown gives it. Returns 0, -ENOENT (gone), -EINVAL (not a lock
+ * file), -ENOMEM or the fetch's errno; *out is filled on success only. */
+int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out);
 
 /* What was shown of lock file name in directory parent. Returns 0, -ENOENT, -EINVAL. */
 int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out);
