@@ -15,7 +15,7 @@
 #include "s3/memdup.h"
 
 #define NAMES_MAX 512           /* every name of one file, NUL-terminated, fits */
-#define VALUE_MAX 160           /* every value but a lock's JSON fits */
+#define VALUE_MAX 320           /* every value but a lock's JSON fits */
 
 /* ---- the states read, by version ---- */
 
@@ -24,6 +24,7 @@ struct entry {
 	uint64_t ino;           /* 0: a free slot (inodes start at 1 and are never reused) */
 	char etag[130];         /* the version read, as S3 gives it (quoted) */
 	time_t mtime;
+	char version_id[256];   /* of the GET that read it; "" when the bucket gives none */
 	uint64_t used;          /* the tick of its last use: the least recent goes first */
 	struct stateinfo info;  /* all zero when not read, not a state, or too big */
 };
@@ -91,30 +92,31 @@ static void parse_into(const char *key, const char *data, size_t len, struct ent
 		log_debug("%s (ETag %s): no user.tfstate.* attributes: %s", key, e->etag, why);
 }
 
-/* Reads file ino (key, listed at size) with one GET, of at most what stateinfo parses:
- * a bigger state is not parsed anyway. The tree learns the version read. */
+/* Reads file ino (key, listed at size) with one GET of at most what stateinfo parses; of
+ * a bigger state, which is not parsed anyway, its first byte: the GET says its version.
+ * The tree learns the version read. */
 static int read_state(struct tfs *fs, uint64_t ino, const char *key, uint64_t size,
                       struct entry *e)
 {
-	if (size > STATEINFO_MAX_BYTES) {
-		log_debug("%s: no user.tfstate.* attributes: larger than %u MiB", key,
-		          STATEINFO_MAX_BYTES >> 20);
-		return 0;
-	}
 	char *data = NULL;
 	size_t len = 0;
 	struct s3_object_info info;
 	struct aws_error err;
-	int rc = s3_get_object(fs->s3, key, 0, STATEINFO_MAX_BYTES + 1, NULL, &data, &len,
-	                       &info, &err);
+	uint64_t want = size > STATEINFO_MAX_BYTES ? 1 : STATEINFO_MAX_BYTES + 1;
+	int rc = s3_get_object(fs->s3, key, 0, want, NULL, &data, &len, &info, &err);
 	if (rc < 0)
 		return reader_get_failed(key, rc, &err);
 	if (info.etag[0]) {     /* none for an empty object (a range past its end) */
 		tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);
 		memcpy(e->etag, info.etag, sizeof(e->etag));
 		e->mtime = info.mtime ? info.mtime : e->mtime;
+		memcpy(e->version_id, info.version_id, sizeof(e->version_id));
 	}
-	parse_into(key, data, len, e);
+	if (info.size > STATEINFO_MAX_BYTES)
+		log_debug("%s: no user.tfstate.* attributes: larger than %u MiB", key,
+		          STATEINFO_MAX_BYTES >> 20);
+	else
+		parse_into(key, data, len, e);
 	free(data);
 	return 0;
 }
@@ -156,6 +158,7 @@ static const struct {
 	{ "user.tfstate.resources", true },
 	{ "user.tfstate.encrypted", true },
 	{ "user.s3.etag", false },
+	{ "user.s3.version_id", true },
 	{ "user.s3.last_modified", false },
 };
 #define NSTATE (sizeof(state_names) / sizeof(state_names[0]))
@@ -195,7 +198,8 @@ static int state_value(const struct entry *e, size_t i, char *buf, size_t room)
 	case 4: return !si->encrypted ? -ENODATA
 	               : text(buf, room, si->encryption_version[0] ? si->encryption_version : "yes");
 	case 5: return unquoted(buf, room, e->etag);
-	case 6: return iso8601(buf, room, e->mtime);
+	case 6: return text(buf, room, e->version_id);
+	case 7: return iso8601(buf, room, e->mtime);
 	}
 	return -ENODATA;
 }

@@ -333,7 +333,11 @@ static void object_info_from(const struct http_response *resp, struct s3_object_
 	char *lm = http_response_header(resp, "last-modified");
 	char *cr = http_response_header(resp, "content-range");
 	char *cl = http_response_header(resp, "content-length");
+	char *vid = http_response_header(resp, "x-amz-version-id");
 	snprintf(info->etag, sizeof(info->etag), "%s", etag ? etag : "");
+	/* Cut short, it would name another version or none: then none is said. */
+	if (vid && strlen(vid) < sizeof(info->version_id))
+		strcpy(info->version_id, vid);
 	struct tm tm = { 0 };
 	if (lm && strptime(lm, "%a, %d %b %Y %H:%M:%S GMT", &tm))
 		info->mtime = timegm(&tm);
@@ -347,6 +351,7 @@ static void object_info_from(const struct http_response *resp, struct s3_object_
 	free(lm);
 	free(cr);
 	free(cl);
+	free(vid);
 }
 
 /* One GET of path with the caller's headers h[0..nh), and the SSE-C key when with_key. */

@@ -78,6 +78,7 @@ struct s3_object_info {
 	uint64_t size;          /* the whole object's size */
 	time_t mtime;
 	char etag[130];         /* with its quotes */
+	char version_id[256];   /* x-amz-version-id; "" when the bucket gives none */
 };
 
 /* Reads len bytes of key from offset (len 0: to the end) into *data (malloc'd, the
