@@ -27,6 +27,24 @@ def test_demo_starts_mounts_and_stops(tmp_path):
         migration = (mnt / ".tfstatefs/migration").read_text()
         assert "legacy/billing/terraform.tfstate\tfree\theld\tmatch\t-" in migration, migration
         assert "Stop everything:" in r.stdout and str(mnt) in r.stdout
+        # Every example script, as the demo's closing text offers them. Both locks were
+        # taken moments ago: none is older than an hour, both older than 0 minutes.
+        ex = os.path.join(REPO, "examples")
+        ok = subprocess.run([ex + "/check-locks", "-m", "60", str(mnt)], capture_output=True,
+                            text=True)
+        assert ok.returncode == 0 and "no lock older than 60 minutes" in ok.stdout, ok
+        gate = subprocess.run([ex + "/check-locks", "-m", "0", str(mnt)], capture_output=True,
+                              text=True)
+        assert gate.returncode == 1 and "teams/crashed/terraform.tfstate" in gate.stdout, gate
+        csv = subprocess.run([ex + "/lock-report", "--csv", str(mnt)], capture_output=True,
+                             text=True, check=True).stdout
+        assert csv.startswith("path,id,who,") and "legacy/billing/terraform.tfstate" in csv
+        dry = subprocess.run([ex + "/reap-stale-locks", "-m", "0", str(mnt)],
+                             capture_output=True, text=True, check=True).stdout
+        assert "would remove" in dry and (mnt / "teams/crashed/terraform.tfstate.tflock").exists()
+        assert os.getxattr(mnt / "prod/network/terraform.tfstate", "user.tfstate.serial")
+        assert os.getxattr(mnt / "legacy/billing/terraform.tfstate.tflock",
+                           "user.tflock.backend") == b"dynamodb"
         pids = [int(open(p).readline()) for p in (demo / "stack").glob("*.pid")]
         assert len(pids) == 4
     finally:
