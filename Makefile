@@ -15,7 +15,7 @@ MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all unit check clean deps asan tsan fuzz demo demo-stop bench
+.PHONY: all unit check clean deps asan tsan fuzz demo demo-stop bench install uninstall
 all: $(BUILD)/tfstatefs
 
 $(BUILD)/tfstatefs: $(MAIN_OBJ) $(BUILD)/libtfstatefs.a
@@ -65,6 +65,36 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the program, its man page, and the
+# mount(8) helper mount.tfstatefs (also as mount.fuse.tfstatefs) in SBINDIR, the only
+# place mount(8) looks for helpers. mount(8) runs helpers without PATH; the helper sets
+# one that starts with BINDIR, then mount.fuse3 drops the options only mount(8) needs
+# and runs `tfstatefs SOURCE DIR -o OPTIONS`. So `mount -t tfstatefs`, `-t fuse.tfstatefs`
+# and fstab lines of either type work wherever PREFIX is.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+SBINDIR ?= /sbin
+INSTALLED := $(BINDIR)/tfstatefs $(MANDIR)/man1/tfstatefs.1 $(SBINDIR)/mount.tfstatefs \
+             $(SBINDIR)/mount.fuse.tfstatefs
+
+install: $(BUILD)/tfstatefs
+	install -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(SBINDIR)'
+	install -m 0755 $(BUILD)/tfstatefs '$(DESTDIR)$(BINDIR)/tfstatefs'
+	install -m 0644 man/tfstatefs.1 '$(DESTDIR)$(MANDIR)/man1/tfstatefs.1'
+	rm -f '$(DESTDIR)$(SBINDIR)/mount.tfstatefs'
+	printf '%s\n' '#!/bin/sh' \
+	    '# mount(8) helper for the types tfstatefs and fuse.tfstatefs (see tfstatefs(1)).' \
+	    '# mount(8) runs it without PATH; mount.fuse3 runs tfstatefs, found in this one.' \
+	    "PATH='$(BINDIR)':/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+	    'export PATH' 'exec mount.fuse3 "$$@" -t fuse.tfstatefs' \
+	    > '$(DESTDIR)$(SBINDIR)/mount.tfstatefs'
+	chmod 0755 '$(DESTDIR)$(SBINDIR)/mount.tfstatefs'
+	ln -sf mount.tfstatefs '$(DESTDIR)$(SBINDIR)/mount.fuse.tfstatefs'
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED),'$(DESTDIR)$(f)')
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
 

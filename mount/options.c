@@ -46,6 +46,32 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
+	/* Options of mount(8) and fstab(5) that say when, or by whom, to mount, not how:
+	 * accepted and ignored, as libfuse would refuse them ("unknown option"). mount(8)
+	 * keeps defaults, auto, noauto, comment= and x-* to itself and mount.fuse3 drops
+	 * _netdev, nofail, user, nouser, users, auto and noauto, but tfstatefs run by hand,
+	 * by another helper or with a copied fstab line gets them all. The atime flags are
+	 * passed on by mount(8) as given; FUSE keeps no access times (S_NOATIME), so they
+	 * mean nothing here. rw, dev, nodev, suid, nosuid, exec, noexec, atime, noatime and
+	 * sync are not here: libfuse gives them to the kernel; ro is ours (above). x-* and
+	 * X-* (x-systemd.automount, X-mount.mkdir...) are matched in option_proc. */
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("relatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("norelatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("strictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nostrictatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("diratime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nodiratime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("lazytime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nolazytime", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
 
@@ -70,6 +96,10 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 			return opts->source ? 0 : -1;
 		}
 		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* fstab's x-* and X-* options (x-systemd.automount, x-systemd.requires=...):
+		 * for systemd and mount(8), ignored here like the keys above. */
+		return (arg[0] == 'x' || arg[0] == 'X') && arg[1] == '-' ? 0 : 1;
 	default:
 		return 1;
 	}
