@@ -233,8 +233,10 @@ static int build_fs(struct mount_state *m)
 static int add_fuse_options(struct mount_state *m, struct fuse_args *args)
 {
 	char fsname[512];
-	/* Commas would split the option: a source with one is named by its bucket only. */
-	snprintf(fsname, sizeof(fsname), "-ofsname=tfstatefs#%s",
+	/* The source as given, so that mount -a finds an fstab line already mounted (it
+	 * compares the two); the type says tfstatefs. Commas would split the option: a
+	 * source with one is named by its bucket only. */
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s",
 	         strchr(m->opts.source, ',') ? m->opts.bucket : m->opts.source);
 	if (fuse_opt_add_arg(args, "-odefault_permissions") < 0 ||
 	    fuse_opt_add_arg(args, fsname) < 0 ||
