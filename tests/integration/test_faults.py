@@ -227,3 +227,43 @@ def test_a_delete_whose_answer_is_lost_is_checked_and_only_the_shown_lock_goes(
     after = bucket_snapshot(s3, bucket)
     assert key not in after
     assert after == {k: v for k, v in before.items() if k != key}
+
+
+def test_a_long_listing_shows_its_progress_on_a_terminal(stack, s3, bucket):
+    """In the foreground with stderr on a terminal, a listing that takes over a second (each
+    page delayed here) says how it gets on, on one line, and ends with the count."""
+    import pty
+    from conftest import BIN
+    put_objects(s3, bucket, {"d%02d/s%d.tfstate" % (i // 10, i % 10): b"{}" for i in range(1500)})
+    proxy = S3Proxy(int(stack["TFS_S3_PORT"]))
+    proxy.fault = lambda method, path, h: Fault("delay", seconds=0.7) \
+        if "list-type=2" in path and "max-keys=1000" in path else None
+    master, slave = pty.openpty()
+    mnt = subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=stack["AWS_ACCESS_KEY_ID"],
+               AWS_SECRET_ACCESS_KEY=stack["AWS_SECRET_ACCESS_KEY"], AWS_REGION="us-east-1")
+    proc = subprocess.Popen([BIN, bucket, mnt, "-f", "-o", "endpoint=%s,use_path_style"
+                             % proxy.endpoint], stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    try:
+        deadline = time.time() + 30
+        while not os.path.ismount(mnt) and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(os.listdir(mnt)) == 150
+    finally:
+        subprocess.run(["fusermount3", "-u", mnt], capture_output=True)
+        proc.wait(timeout=30)
+        proxy.close()
+        os.rmdir(mnt)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    text = out.decode(errors="replace")
+    assert "\rtfstatefs: listing /: " in text and "\rtfstatefs: listed /: 1500 keys in " in text, text
