@@ -211,11 +211,14 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
 			backoff_sleep(attempt);
 		}
 		err->attempts = attempt + 1;
+		err->answer_refused = false;
 		rc = send_once(c, req, url, resp);
 		if (rc == -ENOMEM || rc == -EPROTO || rc == -EFBIG)
 			break;
-		if (rc == 0 && !status_is_retryable(resp->status) &&
-		    !(req->retry_answer && req->retry_answer(resp)))
+		if (rc != 0 || status_is_retryable(resp->status))
+			continue;
+		err->answer_refused = req->retry_answer && req->retry_answer(resp);
+		if (!err->answer_refused)
 			break;
 	}
 	free(url);

@@ -28,6 +28,7 @@ struct aws_error {
 	char region[64];    /* the region the service says a bucket is in, "" when unknown */
 	char request_id[96];
 	int attempts;       /* how many times the request was sent */
+	bool answer_refused;    /* the last answer was still one req->retry_answer refused */
 };
 
 struct aws_client;

@@ -412,7 +412,7 @@ static int get_send(struct s3_client *c, const char *path, const struct http_hea
 		nh += ssec_headers(&c->ssec, all + nh);
 	int rc = bucket_send_checked(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max,
 	                             object_cut_short, resp, err);
-	if (rc == 0 && object_cut_short(resp)) {
+	if (rc == 0 && err->answer_refused) {
 		snprintf(err->message, sizeof(err->message), "the object's bytes came cut short or "
 		         "differing from its ETag, %d times", err->attempts);
 		rc = -EIO;
