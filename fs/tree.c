@@ -371,9 +371,11 @@ struct merge {
  * listing it was told about. */
 static void report_progress(struct merge *m, bool done)
 {
-	double now = now_mono();
 	tree_progress_fn fn = m->t->progress;
-	if (!fn || now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
+	if (!fn)
+		return;
+	double now = now_mono();
+	if (now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
 	    (!done && now - m->reported < 1.0))
 		return;
 	m->reported = now;
