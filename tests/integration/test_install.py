@@ -272,6 +272,11 @@ def kill_namespace_daemons(ns_file):
             pass
 
 
+def with_helper(dest):
+    """The layers that show an install (PREFIX=/usr/local, SBINDIR=/sbin) to mount(8)."""
+    return {"/usr/local/bin": dest + "/usr/local/bin", "/usr/sbin": dest + "/sbin"}
+
+
 def check(r):
     assert r.returncode == 0, "exit %d\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout,
                                                                      r.stderr)
@@ -408,8 +413,7 @@ umount "$WHERE"
 gone
 echo ok
 '''
-    r = check(in_namespace(tmp_path, script, {"/usr/local/bin": dest + "/usr/local/bin",
-                                              "/usr/sbin": dest + "/sbin"},
+    r = check(in_namespace(tmp_path, script, with_helper(dest),
                            env=dict(creds_env(stack), FSTAB=fstab, WHERE=where,
                                     EXPECTED=str(expected))))
     assert r.stdout.strip().endswith("ok")
@@ -429,8 +433,7 @@ mount -a -T "$FSTAB"
 mount -a -T "$FSTAB"
 echo "mounts: $(mounted "$WHERE")"
 '''
-    r = check(in_namespace(tmp_path, script, {"/usr/local/bin": dest + "/usr/local/bin",
-                                              "/usr/sbin": dest + "/sbin"},
+    r = check(in_namespace(tmp_path, script, with_helper(dest),
                            env=dict(creds_env(stack), FSTAB=fstab, WHERE=where)))
     assert "mounts: 1" in r.stdout, r.stdout
 
@@ -501,8 +504,7 @@ umount "$WHERE"
 gone
 echo ok
 '''
-    r = check(in_namespace(tmp_path, script, {"/usr/local/bin": dest + "/usr/local/bin",
-                                              "/usr/sbin": dest + "/sbin"},
+    r = check(in_namespace(tmp_path, script, with_helper(dest),
                            env=dict(creds_env(stack), WHAT=source, WHERE=where, TYPE=typ,
                                     EXPECTED=str(expected),
                                     OPTIONS=options + ",endpoint=%s,use_path_style"
