@@ -23,9 +23,11 @@ struct tfs {
 	struct guard *guard;    /* borrowed */
 	struct reports *reports;    /* borrowed: the files of /.tfstatefs/ */
 	struct reader_budget *budget;   /* borrowed: memory for states being read */
+	struct fuse_session *se;        /* for telling the kernel what went away */
 };
 
 struct fuse_lowlevel_ops;
+struct fuse_session;
 
 /* The operations; their userdata is a struct tfs. */
 const struct fuse_lowlevel_ops *tfs_lowlevel_ops(void);

@@ -57,8 +57,9 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { 0 };
 	int rc = tree_lookup(fs->tree, parent, name, &a);
 	if (rc == -ENOENT) {
-		/* A negative entry: the kernel remembers the name is absent for the TTL. */
-		e.entry_timeout = ttl_for(fs, lock_name(name));
+		/* A negative entry: the kernel remembers the name is absent for lock_ttl, as any
+		 * absent name may be a lock or a directory of locks made since (tree_lookup). */
+		e.entry_timeout = ttl_for(fs, true);
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -67,7 +68,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = a.ino;
-	e.attr_timeout = e.entry_timeout = ttl_for(fs, a.is_lock);
+	e.attr_timeout = e.entry_timeout = ttl_for(fs, a.is_lock || a.lock_dir);
 	attr_to_stat(fs, &a, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -97,7 +98,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	attr_to_stat(fs, &a, &st);
-	fuse_reply_attr(req, &st, ttl_for(fs, a.is_lock));
+	fuse_reply_attr(req, &st, ttl_for(fs, a.is_lock || a.lock_dir));
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -132,7 +133,7 @@ static size_t add_entry(fuse_req_t req, const struct tree_dir *d, fuse_ino_t ino
 		const struct tree_attr *a = &d->entries[i - 2].attr;
 		attr_to_stat(fs, a, &e.attr);
 		e.ino = plus && !a->is_lock ? a->ino : 0;
-		e.attr_timeout = e.entry_timeout = ttl_for(fs, a->is_lock);
+		e.attr_timeout = e.entry_timeout = ttl_for(fs, a->is_lock || a->lock_dir);
 	}
 	if (!plus)
 		return fuse_add_direntry(req, buf, room, name, &e.attr, i + 1);
@@ -344,6 +345,26 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	refuse(req);
 }
 
+/* How many directories above a removed lock the kernel is told about when they went with
+ * it; deeper ones expire with their entries. */
+#define UNLINK_PLACES 16
+
+/* The directories that held only the removed lock went with it (tree_lock_forget): the
+ * kernel drops the topmost one's entry, and so its subtree, instead of keeping it for
+ * cache_ttl. Sent after the reply, as the unlink holds the lock directory's inode until
+ * then; the topmost one's parent is not held by it. */
+static void forget_emptied(struct tfs *fs, const struct tree_place *up, size_t n)
+{
+	for (size_t i = n; i-- > 0;) {
+		if (tree_holds(fs->tree, up[i].ino))
+			continue;
+		if (fs->se)
+			fuse_lowlevel_notify_inval_entry(fs->se, up[i].parent, up[i].name,
+			                                 strlen(up[i].name));
+		return;
+	}
+}
+
 /* Removing a lock file is a guarded force-unlock; nothing else can be removed. */
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -358,8 +379,13 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
 		.ngroups = n > 0 ? (size_t)(n < 64 ? n : 64) : 0,
 	};
-	int rc = guard_unlink(tfs_of(req)->guard, parent, name, &caller);
+	struct tfs *fs = tfs_of(req);
+	struct tree_place up[UNLINK_PLACES];
+	size_t n_up = tree_places(fs->tree, parent, up, UNLINK_PLACES);
+	int rc = guard_unlink(fs->guard, parent, name, &caller);
 	fuse_reply_err(req, -rc);
+	if (rc == 0)
+		forget_emptied(fs, up, n_up);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)

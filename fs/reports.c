@@ -402,6 +402,15 @@ static const char *digest_status(struct reports *r, const struct inventory *inv,
 	return strcasecmp(md5, row->entry->digest) == 0 ? "match" : "mismatch";
 }
 
+/* A lock on a state that has no object, and no digest that says it ever had one:
+ * Terraform writes the digest after each state write, and the first apply of a new state
+ * writes its object only at the end. Without a table nothing tells the two apart. */
+static bool first_write(const struct row *row)
+{
+	bool held = row->lockfile || (row->entry && row->entry->info);
+	return held && !row->state && !(row->entry && row->entry->digest);
+}
+
 /* path, S3 lockfile, DynamoDB lock, digest, notes. A half-lock is a state held in one
  * backend while its digest shows the other in use: held in S3 only while the last write
  * went through the table (digest match), or in DynamoDB only while a write has since
@@ -416,7 +425,7 @@ static void put_migration_line(struct reports *r, const struct inventory *inv,
 	bool half = table_known(inv) && row->state &&
 	            ((s3 && !ddb && strcmp(digest, "match") == 0) ||
 	             (ddb && !s3 && strcmp(digest, "mismatch") == 0));
-	const char *note = !row->state ? "orphan" : half ? "half-lock" : "-";
+	const char *note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
 	put_field(out, row->path);
 	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
 }
@@ -482,8 +491,10 @@ static int render_stats(struct reports *r, FILE *out)
 	}
 	tree_get_stats(r->cfg.tree, &ts);
 	fprintf(out, "tree_lookups\t%llu\ntree_dirs_read\t%llu\ntree_listings\t%llu\n"
-	        "tree_keys_listed\t%llu\ntree_lock_scans\t%llu\ntree_lock_fetches\t%llu\ntree_entries\t%llu\n",
-	        ts.lookups, ts.dirs_read, ts.listings, ts.keys_listed, ts.lock_scans, ts.lock_fetches, ts.nodes);
+	        "tree_keys_listed\t%llu\ntree_lock_scans\t%llu\ntree_lock_fetches\t%llu\n"
+	        "tree_probes\t%llu\ntree_entries\t%llu\n",
+	        ts.lookups, ts.dirs_read, ts.listings, ts.keys_listed, ts.lock_scans, ts.lock_fetches,
+	        ts.probes, ts.nodes);
 	struct reader_stats rs;
 	reader_budget_stats(r->cfg.budget, &rs);
 	fprintf(out, "read_cache_bytes\t%llu\nread_cache_peak_bytes\t%llu\nread_cache_limit_bytes\t%llu\n"

@@ -30,7 +30,9 @@ struct node {
 	double locks_scanned_at;    /* directories: when its lock files were last listed */
 	double ddb_applied_at;      /* directories: the DynamoDB snapshot last applied to it */
 	bool is_lock;               /* files: a "<state>.tflock" lock file */
-	bool in_s3, in_ddb;         /* lock files: the last word of each backend on the lock */
+	bool in_s3, in_ddb;         /* lock files: the last word of each backend on the lock;
+	                             * directories: in_s3 when the last listing that covered it
+	                             * saw keys below it (else only DynamoDB locks hold it up) */
 	unsigned virt;              /* a virtual file's 1-based index; never listed or swept */
 	struct lock_view *lock;     /* lock files: what the backends held at lock_checked, NULL
 	                             * until fetched */
@@ -256,6 +258,17 @@ static void remove_child(struct tree *t, struct node *dir, struct node *child)
 	node_detach(t, child);
 }
 
+/* A lock was removed from dir: dir and the directories above it that held nothing else go
+ * too, as S3 has no empty directories. The root and the virtual directory stay. */
+static void prune_empty(struct tree *t, struct node *dir)
+{
+	while (dir && dir->parent && !dir->virt && dir->nchildren == 0) {
+		struct node *parent = dir->parent;
+		remove_child(t, parent, dir);
+		dir = parent;
+	}
+}
+
 /* The directory's path in the mount: "" for the root, "a/b" below it. */
 static char *node_path(const struct node *n)
 {
@@ -438,8 +451,10 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 			child = node_new(t, dir, name, strlen(name), true);
 		if (child && !child->is_dir)
 			child = NULL;
-		if (child && gen)
+		if (child && gen) {
 			child->gen = gen;
+			child->in_s3 = true;
+		}
 		dir = child;
 		start = end + 1;
 	}
@@ -520,13 +535,13 @@ static void merge_page(struct merge *m, const struct s3_list_page *pg)
 	}
 }
 
-/* A listing did not see c: a lock file stays while DynamoDB holds it, a virtual entry
- * always does. */
+/* A listing did not see c (whose own subtree is swept already): a lock file stays while
+ * DynamoDB holds it, a directory while something below it stays, a virtual entry always. */
 static bool keep_unseen(struct node *c)
 {
-	if (c->is_lock)
+	if (c->is_lock || c->is_dir)
 		c->in_s3 = false;
-	return c->virt || (c->is_lock && c->in_ddb);
+	return c->virt || (c->is_lock && c->in_ddb) || (c->is_dir && c->nchildren > 0);
 }
 
 /* Removes what the listing of generation gen did not see below dir. */
@@ -535,13 +550,13 @@ static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
 	dir->listed_at = now;
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
+		if (c->is_dir && !c->virt)
+			sweep(t, c, gen, now);
 		if (c->gen != gen && !keep_unseen(c)) {
 			dir->children[i] = dir->children[--dir->nchildren];
 			node_detach(t, c);
 			continue;
 		}
-		if (c->is_dir && !c->virt)
-			sweep(t, c, gen, now);
 		i++;
 	}
 }
@@ -549,6 +564,31 @@ static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
 static bool is_fresh(const struct tree *t, const struct node *dir, double now)
 {
 	return now - dir->listed_at < t->ttl;
+}
+
+/* Lists path's subtree into the tree (making the directory when S3 has keys below it) and
+ * sweeps out what the listing no longer holds. Called with list_lock held. */
+static int list_subtree(struct tree *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t gen = ++t->gen;
+	pthread_mutex_unlock(&t->lock);
+	double started = now_mono();
+	struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
+	int rc = fetch_dir(t, path, &m);
+	report_progress(&m, true);
+	pthread_mutex_lock(&t->lock);
+	t->stats.listings++;
+	/* A listing cut short added what it saw; only a whole one can say what is gone. */
+	struct node *d = rc == 0 ? walk_dirs(t, path, strlen(path), 0, NULL) : NULL;
+	if (d)
+		sweep(t, d, gen, started);
+	pthread_mutex_unlock(&t->lock);
+	if (m.counts.hidden || m.counts.shadowed)
+		log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
+		         "directory of the same name (-d names each)", path, m.counts.hidden,
+		         m.counts.shadowed);
+	return rc;
 }
 
 /* Lists directory ino and its subtree when its listing has expired. */
@@ -571,26 +611,9 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 		path = node_path(dir);
 		rc = path ? 0 : -ENOMEM;
 	}
-	uint64_t gen = ++t->gen;
 	pthread_mutex_unlock(&t->lock);
-
-	if (path) {
-		double started = now_mono();
-		struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
-		rc = fetch_dir(t, path, &m);
-		report_progress(&m, true);
-		pthread_mutex_lock(&t->lock);
-		t->stats.listings++;
-		/* A listing cut short added what it saw; only a whole one can say what is gone. */
-		struct node *d = rc == 0 ? walk_dirs(t, path, strlen(path), 0, NULL) : NULL;
-		if (d)
-			sweep(t, d, gen, started);
-		pthread_mutex_unlock(&t->lock);
-		if (m.counts.hidden || m.counts.shadowed)
-			log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
-			         "directory of the same name (-d names each)", path, m.counts.hidden,
-			         m.counts.shadowed);
-	}
+	if (path)
+		rc = list_subtree(t, path);
 	pthread_mutex_unlock(&t->list_lock);
 	free(path);
 	return rc;
@@ -601,6 +624,7 @@ static void fill_attr(const struct node *n, struct tree_attr *a)
 	a->ino = n->ino;
 	a->is_dir = n->is_dir;
 	a->is_lock = n->is_lock;
+	a->lock_dir = n->is_dir && n->parent && !n->virt && !n->in_s3;
 	a->virt = n->is_dir ? 0 : n->virt;
 	a->size = n->is_lock ? (n->lock ? n->lock->text_len : 0) : n->size;
 	a->mtime = n->mtime;
@@ -679,8 +703,10 @@ static struct node *apply_fetch(struct tree *t, struct node *dir, const char *na
 {
 	struct node *n = find_child(t, dir, name);
 	if (rc == -ENOENT) {
-		if (n && n->is_lock)
+		if (n && n->is_lock) {
 			remove_child(t, dir, n);
+			prune_empty(t, dir);
+		}
 		return NULL;
 	}
 	if (rc < 0 || (n && !n->is_lock))
@@ -764,14 +790,17 @@ static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
 }
 
 /* A lock one backend holds in the directory scanned; version tells a changed lock (the
- * S3 object's ETag, the DynamoDB item's Info). */
+ * S3 object's ETag, the DynamoDB item's Info). Or, with is_dir, a subdirectory below which
+ * the table holds locks. */
 struct scanned_lock {
 	char *name;
 	char *version;
+	bool is_dir;
 };
 
 /* The lock files found directly in dirpath, by an S3 delimiter listing (one page per
- * 1,000 keys of that directory alone) or in the DynamoDB snapshot. */
+ * 1,000 keys of that directory alone) or in the DynamoDB snapshot (which also names the
+ * subdirectories that hold its deeper locks). */
 struct scan {
 	const struct keymap *map;
 	const char *dirpath;        /* the directory scanned */
@@ -789,34 +818,48 @@ static void scan_free(struct scan *sc)
 	free(sc->found);
 }
 
-/* The name of path if it is directly in dir ("" for the root), else NULL. */
-static const char *name_in(const char *path, const char *dir)
+/* What of path is below dir ("" for the root), else NULL. */
+static const char *path_below(const char *path, const char *dir)
 {
 	size_t dlen = strlen(dir);
 	if (dlen && (strncmp(path, dir, dlen) != 0 || path[dlen] != '/'))
 		return NULL;
-	const char *name = dlen ? path + dlen + 1 : path;
-	return strchr(name, '/') ? NULL : name;
+	return dlen ? path + dlen + 1 : path;
 }
 
-/* Keeps lock key when its lock file is directly in the directory scanned. */
+static int found_add(struct scan *sc, const char *name, size_t len, const char *version,
+                     bool is_dir)
+{
+	/* Keys come sorted, so the locks below one subdirectory come together. */
+	const struct scanned_lock *last = sc->nfound ? &sc->found[sc->nfound - 1] : NULL;
+	if (is_dir && last && last->is_dir && last->name && strncmp(last->name, name, len) == 0 &&
+	    last->name[len] == '\0')
+		return 0;
+	struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	sc->found = f;
+	f[sc->nfound].name = strndup(name, len);
+	f[sc->nfound].version = strdup(version);
+	f[sc->nfound++].is_dir = is_dir;
+	return 0;
+}
+
+/* Keeps lock key when its lock file is directly in the directory scanned, and the
+ * subdirectory it is in when it is deeper. */
 static int scan_add(struct scan *sc, const char *key, size_t key_len, const char *version)
 {
 	char *path = NULL;
-	const char *name = NULL;
+	const char *rest = NULL;
 	int v = keymap_key_to_path(sc->map, sc->mode, key, key_len, &path);
 	if (v == KEY_FILE)
-		name = name_in(path, sc->dirpath);
+		rest = path_below(path, sc->dirpath);
 	int rc = v < 0 ? v : 0;
-	if (name && lock_name(name)) {
-		struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
-		if (f) {
-			sc->found = f;
-			f[sc->nfound].name = strdup(name);
-			f[sc->nfound++].version = strdup(version ? version : "");
-		}
-		rc = f ? 0 : -ENOMEM;
-	}
+	const char *slash = rest ? strchr(rest, '/') : NULL;
+	if (slash)
+		rc = found_add(sc, rest, (size_t)(slash - rest), "", true);
+	else if (rest && lock_name(rest))
+		rc = found_add(sc, rest, strlen(rest), version ? version : "", false);
 	free(path);
 	return rc;
 }
@@ -862,9 +905,52 @@ static bool part_changed(const struct node *n, bool ddb, const char *version)
 	return !p->held || !was || strcmp(was, version) != 0;
 }
 
+/* The table holds locks below name in dir: the directory is there, made when the listings
+ * have none (nothing in S3 was below it as of dir's own listing, which covered it).
+ * Returns it, or NULL (a file of that name wins, or out of memory). */
+static struct node *lock_dir(struct tree *t, struct node *dir, const char *name)
+{
+	struct node *c = find_child(t, dir, name);
+	if (!c && (c = node_new(t, dir, name, strlen(name), true))) {
+		c->listed_at = dir->listed_at;
+		c->locks_scanned_at = dir->locks_scanned_at;
+		c->mtime = dir->mtime;
+	}
+	return c && c->is_dir ? c : NULL;
+}
+
+/* Does anything below directory n come from S3? */
+static bool holds_s3(const struct node *n)
+{
+	if (n->in_s3 || n->virt)
+		return true;
+	for (size_t i = 0; i < n->nchildren; i++)
+		if (holds_s3(n->children[i]))
+			return true;
+	return false;
+}
+
+/* Is c one that the scan's silence removes: a lock file whose backend no longer holds it,
+ * or (for the table) a directory that only its locks held up? Updates c's flags. */
+static bool scan_drops(struct node *c, bool ddb)
+{
+	if (c->scan_seen)
+		return false;
+	if (c->is_dir)
+		return ddb && !c->virt && !holds_s3(c);
+	if (!c->is_lock)
+		return false;
+	bool *held = ddb ? &c->in_ddb : &c->in_s3;
+	if (*held)
+		c->lock_checked = -1e18;  /* its view still shows that backend's lock */
+	*held = false;
+	return !c->in_ddb && !c->in_s3;
+}
+
 /* Takes the word of one backend (ddb or S3) on the lock files of directory dir: new lock
  * files appear (fetched when first looked at), changed ones are due a fetch, and one
- * that backend no longer holds goes unless the other still does. */
+ * that backend no longer holds goes unless the other still does. The table's word also
+ * makes and removes the directories that only its locks hold up. */
 static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, bool ddb)
 {
 	for (size_t i = 0; i < dir->nchildren; i++)
@@ -873,6 +959,12 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, 
 		const struct scanned_lock *f = &sc->found[i];
 		if (!f->name || !f->version)
 			continue;
+		if (f->is_dir) {
+			struct node *d = ddb ? lock_dir(t, dir, f->name) : NULL;
+			if (d)
+				d->scan_seen = true;
+			continue;
+		}
 		struct node *n = find_child(t, dir, f->name);
 		if (!n && (n = node_new(t, dir, f->name, strlen(f->name), false))) {
 			n->key = lock_key(t, dir, f->name);
@@ -892,16 +984,10 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, 
 	}
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
-		bool *held = ddb ? &c->in_ddb : &c->in_s3;
-		if (c->is_lock && !c->scan_seen) {
-			if (*held)
-				c->lock_checked = -1e18;  /* its view still shows that backend's lock */
-			*held = false;
-			if (!c->in_ddb && !c->in_s3) {
-				dir->children[i] = dir->children[--dir->nchildren];
-				node_detach(t, c);
-				continue;
-			}
+		if (scan_drops(c, ddb)) {
+			dir->children[i] = dir->children[--dir->nchildren];
+			node_detach(t, c);
+			continue;
 		}
 		i++;
 	}
@@ -1003,11 +1089,74 @@ static int scan_table_locks(struct tree *t, uint64_t ino)
 	return rc;
 }
 
+/* Does the table hold locks below path (the directory dirpath's entry name)? Then that
+ * directory is made in directory parent. */
+static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, const char *name,
+                       const char *path)
+{
+	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_ttl);
+	if (!snap)
+		return -ENOMEM;
+	struct listing ls[2];
+	int n = snap->error ? 0 : keymap_dir_listings(t->map, path, ls);
+	int rc = n < 0 ? n : 0;
+	struct scan sc = { .map = t->map, .dirpath = dirpath };
+	for (int i = 0; i < n; i++) {
+		sc.mode = ls[i].mode;
+		if (rc == 0)
+			rc = scan_snapshot(&sc, snap, ls[i].s3_prefix);
+		keymap_listing_free(&ls[i]);
+	}
+	if (rc == 0 && sc.nfound) {
+		pthread_mutex_lock(&t->lock);
+		struct node *dir = find_ino(t, parent);
+		if (dir && dir->is_dir && !dir->detached)
+			lock_dir(t, dir, name);
+		pthread_mutex_unlock(&t->lock);
+	}
+	scan_free(&sc);
+	locktable_release(t->locks->table, snap);
+	return rc;
+}
+
+/* A name that directory parent does not hold may be a directory made since its listing:
+ * states or lockfiles in S3, or locks that only the table holds. Once the listing is
+ * older than lock_ttl, such a lookup asks again with the cheapest requests that answer it:
+ * a listing of the name's own subtree (one LIST when there is nothing) and the table's
+ * snapshot no older than lock_ttl. Whatever it finds is made; an absence is left to the
+ * kernel's negative entry, which lasts lock_ttl. */
+static int probe_name(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = find_ino(t, parent);
+	bool due = dir && dir->is_dir && !dir->detached && !dir->virt &&
+	           !find_child(t, dir, name) && now_mono() - dir->listed_at >= t->lock_ttl;
+	char *dirpath = due ? node_path(dir) : NULL, *path = NULL;
+	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
+		path = NULL;
+	if (due)
+		t->stats.probes++;
+	pthread_mutex_unlock(&t->lock);
+	int rc = due && !path ? -ENOMEM : 0;
+	if (path) {
+		pthread_mutex_lock(&t->list_lock);
+		rc = list_subtree(t, path);
+		pthread_mutex_unlock(&t->list_lock);
+	}
+	if (rc == 0 && path && t->locks->table)
+		rc = probe_table(t, parent, dirpath, name, path);
+	free(dirpath);
+	free(path);
+	return rc;
+}
+
 int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr)
 {
 	int rc = refresh_dir(t, parent);
 	if (rc == 0 && lock_name(name))
 		rc = lock_refresh_by_name(t, parent, name);
+	else if (rc == 0)
+		rc = probe_name(t, parent, name);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&t->lock);
@@ -1273,13 +1422,37 @@ int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out)
 	return rc;
 }
 
+size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&t->lock);
+	for (struct node *d = find_ino(t, ino); d && d->parent && !d->detached && n < max; d = d->parent) {
+		out[n].ino = d->ino;
+		out[n].parent = d->parent->ino;
+		snprintf(out[n++].name, sizeof(out->name), "%s", d->name);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+bool tree_holds(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = find_ino(t, ino);
+	bool held = n && !n->detached;
+	pthread_mutex_unlock(&t->lock);
+	return held;
+}
+
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent);
 	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
-	if (n && n->is_lock)
+	if (n && n->is_lock) {
 		remove_child(t, dir, n);
+		prune_empty(t, dir);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 

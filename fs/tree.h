@@ -17,6 +17,7 @@ struct tree_attr {
 	uint64_t ino;
 	bool is_dir;
 	bool is_lock;           /* a "<state>.tflock" file: short TTLs, guarded unlink */
+	bool lock_dir;          /* a directory that only DynamoDB locks hold up: short TTLs */
 	unsigned virt;          /* a virtual file: its 1-based index in tree_add_virtual's names */
 	uint64_t size;
 	time_t mtime;
@@ -71,6 +72,8 @@ struct tree_stats {
 	unsigned long long keys_listed;             /* keys those listings handed over */
 	unsigned long long lock_scans;              /* one directory's lock objects listed */
 	unsigned long long lock_fetches;            /* one lock read (S3 GET, DynamoDB GetItem) */
+	unsigned long long probes;                  /* lookups of a name the listing lacked that
+	                                             * asked S3 and the table again */
 	unsigned long long nodes;                   /* entries held now */
 };
 
@@ -144,7 +147,21 @@ int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out);
 int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out);
 void tree_lock_shown_free(struct tree_lock_shown *s);
 
-/* The lock file name in parent is gone (removed or found missing): drop it from the tree. */
+/* Where a directory hangs: its inode, its parent's, and its name. */
+struct tree_place {
+	uint64_t ino, parent;
+	char name[256];
+};
+
+/* The places of directory ino and of the directories above it, from ino up, at most max
+ * of them (the root has none). Returns how many were filled. */
+size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t max);
+
+/* Is ino in the tree (not removed or swept out since it was learnt)? */
+bool tree_holds(struct tree *t, uint64_t ino);
+
+/* The lock file name in parent is gone (removed or found missing): drop it from the tree,
+ * and the directories above it that held nothing else. */
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name);
 
 /* Part of lock file name in parent was removed: fetch it again when next looked at, and

@@ -277,6 +277,7 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
 	if (!m->se)
 		return -1;
+	m->fs.se = m->se;
 	if (fuse_set_signal_handlers(m->se) != 0)
 		return -1;
 	if (fuse_session_mount(m->se, m->cmd.mountpoint) != 0) {
