@@ -109,10 +109,12 @@ def test_a_dynamodb_lock_whose_state_was_deleted_shows_and_rm_removes_only_it(
     s3.delete_object(Bucket=bucket, Key=gone)
     audit = str(tmp_path / "audit.jsonl")
     m = mount(bucket, FRESH + ["audit_log=" + audit] + ddb_options(stack, table))
-
+    lf = m.p(gone + ".tflock")
+    # By name first, through directories never listed: at once, as an S3 lockfile would.
+    for lk in (lf, m.p(first + ".tflock")):
+        assert os.path.exists(lk), "test -e %s is false on a fresh mount\n%s" % (lk, m.log())
     assert sorted(os.listdir(m.path)) == ["first", "gone", "kept"]
     assert os.listdir(m.p("gone/deep")) == ["terraform.tfstate.tflock"], "no file for a digest"
-    lf = m.p(gone + ".tflock")
     got = fields(cat(lf))
     assert got["Backend"] == "dynamodb" and got["ID"] == json.loads(body)["ID"], got
     assert os.getxattr(lf, "user.tflock.id").decode() == json.loads(body)["ID"]
