@@ -72,9 +72,13 @@ seed_with_terraform() {
 	(cd "$DEMO/tf/crashed" && exec terraform apply -auto-approve -input=false -no-color \
 		-var hold_seconds=600 >"$DEMO/tf/crashed/apply.log" 2>&1) &
 	local crashed=$!
+	# Not a job of this shell any more: bash would report its kill as "Killed (cd ...)".
+	disown "$crashed"
 	wait_for_lock teams/crashed/terraform.tfstate
 	kill_tree "$crashed"
-	wait "$crashed" 2>/dev/null || true  # bash reports the kill: expected
+	while kill -0 "$crashed" 2>/dev/null; do sleep 0.1; done
+	echo "demo: stopped the apply on teams/crashed on purpose (kill -9), leaving its lock" \
+		"behind as a crashed CI runner would"
 
 	# A held lock on the DynamoDB-locked state: an apply that runs for an hour.
 	(cd "$DEMO/tf/legacy" && exec terraform apply -auto-approve -input=false -no-color \
