@@ -1120,25 +1120,26 @@ static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, con
 }
 
 /* A name that directory parent does not hold may be a directory made since its listing:
- * states or lockfiles in S3, or locks that only the table holds. Once the listing is
- * older than lock_ttl, such a lookup asks again with the cheapest requests that answer it:
- * a listing of the name's own subtree (one LIST when there is nothing) and the table's
- * snapshot no older than lock_ttl. Whatever it finds is made; an absence is left to the
- * kernel's negative entry, which lasts lock_ttl. */
+ * states or lockfiles in S3, or locks that only the table holds (which no listing shows).
+ * Such a lookup asks with the cheapest requests that answer it: once the listing is older
+ * than lock_ttl, a listing of the name's own subtree (one LIST when there is nothing); and
+ * the table's snapshot no older than lock_ttl (one Scan per lock_ttl at most, whatever
+ * the names). Whatever it finds is made; an absence is left to the kernel's negative
+ * entry, which lasts lock_ttl. */
 static int probe_name(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent);
-	bool due = dir && dir->is_dir && !dir->detached && !dir->virt &&
-	           !find_child(t, dir, name) && now_mono() - dir->listed_at >= t->lock_ttl;
-	char *dirpath = due ? node_path(dir) : NULL, *path = NULL;
+	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !find_child(t, dir, name);
+	bool list = absent && now_mono() - dir->listed_at >= t->lock_ttl;
+	char *dirpath = absent ? node_path(dir) : NULL, *path = NULL;
 	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
 		path = NULL;
-	if (due)
+	if (list)
 		t->stats.probes++;
 	pthread_mutex_unlock(&t->lock);
-	int rc = due && !path ? -ENOMEM : 0;
-	if (path) {
+	int rc = absent && !path ? -ENOMEM : 0;
+	if (list && path) {
 		pthread_mutex_lock(&t->list_lock);
 		rc = list_subtree(t, path);
 		pthread_mutex_unlock(&t->list_lock);
