@@ -8,7 +8,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-LIB_SRC  := $(wildcard s3/*.c) $(wildcard fs/*.c)
+LIB_SRC  := $(wildcard store/*.c) $(wildcard s3/*.c) $(wildcard fs/*.c)
 MAIN_SRC := $(wildcard mount/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -28,9 +28,16 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTFSTATEFS_VERSION='"$(VERSION)"' -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libtfstatefs.a
+# Unit tests link the in-memory store (tests/unit/memstore.c) that stands in for S3 and
+# DynamoDB below the layers they test.
+$(BUILD)/tests/memstore.o: tests/unit/memstore.c tests/unit/memstore.h store/store.h store/table.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DTESTDATA='"$(CURDIR)/tests/data"' -o $@ $< $(BUILD)/libtfstatefs.a $(LDLIBS)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/tests/memstore.o $(BUILD)/libtfstatefs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTESTDATA='"$(CURDIR)/tests/data"' -o $@ $< $(BUILD)/tests/memstore.o \
+		$(BUILD)/libtfstatefs.a $(LDLIBS)
 
 # Unit tests: each binary prints its own tally; the runner prints the total.
 unit: $(UNIT_BIN)

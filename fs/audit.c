@@ -93,20 +93,20 @@ static char *record_json(const struct audit_record *r, const char *command)
 	json_object_object_add(o, "uid", json_object_new_int64(r->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
 	add(o, "command", command);
-	add(o, "path", r->path);
+	add(o, "path", r->lock->path);
 	/* The state the lock guards: the lock file's path without ".tflock". */
-	char *state = r->path ? strdup(r->path) : NULL;
+	char *state = r->lock->path ? strdup(r->lock->path) : NULL;
 	char *dot = state ? strrchr(state, '.') : NULL;
 	if (dot && strcmp(dot, ".tflock") == 0)
 		*dot = '\0';
 	add(o, "state", state);
 	free(state);
-	add(o, "key", r->key);
-	add(o, "lock_id", r->lock_id);
-	add(o, "who", r->who);
-	add(o, "operation", r->operation);
-	add(o, "created", r->created);
-	add(o, "backend", r->backend);
+	add(o, "key", r->lock->key);
+	add(o, "lock_id", r->lock->id);
+	add(o, "who", r->lock->who);
+	add(o, "operation", r->lock->operation);
+	add(o, "created", r->lock->created);
+	add(o, "backend", r->lock->backend);
 	add(o, "result", r->result);
 	add(o, "errno", errno_name(r->error));
 	add(o, "reason", r->reason);
@@ -123,15 +123,15 @@ void audit_write(struct audit *a, const struct audit_record *r)
 	char command[32];
 	command_of(r->pid, command, sizeof(command));
 	syslog(LOG_AUTHPRIV | LOG_NOTICE, "unlock %s%s%s: %s (lock %s, %s, %s) by uid %d pid %d (%s): %s",
-	       r->result, r->error ? " " : "", errno_name(r->error), r->path ? r->path : "",
-	       r->lock_id ? r->lock_id : "", r->who ? r->who : "", r->backend ? r->backend : "",
+	       r->result, r->error ? " " : "", errno_name(r->error), r->lock->path ? r->lock->path : "",
+	       r->lock->id ? r->lock->id : "", r->lock->who ? r->lock->who : "", r->lock->backend ? r->lock->backend : "",
 	       (int)r->uid, (int)r->pid, command, r->reason ? r->reason : "");
-	log_info("unlock %s: %s: %s", r->result, r->path ? r->path : "", r->reason ? r->reason : "");
+	log_info("unlock %s: %s: %s", r->result, r->lock->path ? r->lock->path : "", r->reason ? r->reason : "");
 	if (a->fd < 0)
 		return;
 	char *line = record_json(r, command);
 	if (!line) {
-		log_error("audit record for %s could not be written: out of memory", r->path);
+		log_error("audit record for %s could not be written: out of memory", r->lock->path);
 		return;
 	}
 	pthread_mutex_lock(&a->lock);

@@ -2,6 +2,7 @@
 #ifndef TFS_FS_AUDIT_H
 #define TFS_FS_AUDIT_H
 #include <sys/types.h>
+#include "fs/lock.h"
 
 struct audit;
 
@@ -13,10 +14,7 @@ void audit_close(struct audit *a);
 struct audit_record {
 	uid_t uid;
 	pid_t pid;              /* the caller; its command name is read from /proc */
-	const char *path;       /* the lock file's path in the mount */
-	const char *key;        /* the lock object's key */
-	const char *lock_id, *who, *operation, *created;
-	const char *backend;
+	const struct lock_shown *lock;  /* the lock as shown, with its key and path */
 	const char *result;     /* "unlocked", "refused" or "failed" */
 	int error;              /* positive errno, 0 when unlocked */
 	const char *reason;

@@ -3,23 +3,16 @@
 #define TFS_FS_FS_H
 #include <stdbool.h>
 #include <sys/types.h>
+#include "fs/config.h"
 #include "fs/guard.h"
 #include "fs/reader.h"
 #include "fs/reports.h"
 #include "fs/tree.h"
 
-struct tfs_settings {
-	uid_t uid;              /* owner of every file */
-	gid_t gid;
-	mode_t umask;           /* directories 0777 & ~umask, files 0444 & ~umask */
-	double cache_ttl;       /* seconds a listing, entry and attribute stay fresh */
-	double lock_ttl;        /* the same for lock files, and for names that are not locks */
-};
-
 struct tfs {
-	struct tfs_settings settings;
+	const struct tfs_config *cfg;   /* borrowed */
 	struct tree *tree;      /* borrowed */
-	struct s3_client *s3;   /* borrowed */
+	struct store *store;    /* borrowed: the bucket */
 	struct guard *guard;    /* borrowed */
 	struct reports *reports;    /* borrowed: the files of /.tfstatefs/ */
 	struct reader_budget *budget;   /* borrowed: memory for states being read */

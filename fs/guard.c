@@ -29,7 +29,7 @@ enum outcome {
 /* One unlock attempt as it goes: what was shown, who asks, what came of it. */
 struct attempt {
 	struct guard *g;
-	struct tree_lock_shown shown;
+	struct lock_shown shown;
 	uint64_t parent;        /* the lock file: name in directory parent */
 	const char *name;
 	uid_t uid;
@@ -57,10 +57,8 @@ static void say(struct attempt *a, const char *fmt, ...)
 static int finish(struct attempt *a, const char *result, int error)
 {
 	struct audit_record r = {
-		.uid = a->uid, .pid = a->pid, .path = a->shown.path, .key = a->shown.key,
-		.lock_id = a->shown.id, .who = a->shown.who, .operation = a->shown.operation,
-		.created = a->shown.created, .backend = a->shown.backend, .result = result,
-		.error = error, .reason = a->reason,
+		.uid = a->uid, .pid = a->pid, .lock = &a->shown, .result = result, .error = error,
+		.reason = a->reason,
 	};
 	audit_write(a->g->audit, &r);
 	return -error;
@@ -118,13 +116,6 @@ static double lock_age(const struct lock_view *v)
 
 /* ---- deleting each backend's lock ---- */
 
-/* Whether an answer leaves it open if the delete happened. */
-static bool unsure(const struct aws_error *err, int rc)
-{
-	return rc != -ENOMEM && (err->http_status == 0 || err->http_status >= 500 ||
-	                         err->http_status == 429);
-}
-
 /* Sends a backend's conditional delete; while the answer leaves it open, reads again and,
  * the very lock shown still being there, sends it again. */
 static enum outcome delete_guarded(struct attempt *a, enum outcome (*send)(struct attempt *, char *, size_t),
@@ -150,7 +141,7 @@ static enum outcome delete_guarded(struct attempt *a, enum outcome (*send)(struc
 static enum outcome s3_recheck(struct attempt *a, const char *why)
 {
 	struct lock_part now;
-	int rc = lock_fetch_s3(a->g->locks->s3, a->shown.key, &now);
+	int rc = lock_fetch_s3(a->g->locks, a->shown.key, &now);
 	enum outcome o = rc == -ENOENT ? REMOVED
 	               : rc == 0 && strcmp(now.etag, a->shown.etag) != 0 ? CHANGED
 	               : rc == 0 ? STILL : FAILED;
@@ -165,9 +156,9 @@ static enum outcome s3_recheck(struct attempt *a, const char *why)
 
 static enum outcome send_s3_delete(struct attempt *a, char *detail, size_t len)
 {
-	struct aws_error err;
-	int rc = s3_delete_object(a->g->locks->s3, a->shown.key, a->shown.etag, &err);
-	aws_error_describe(&err, detail, len);
+	struct store_error err;
+	int rc = lock_delete_s3(a->g->locks, a->shown.key, a->shown.etag, &err);
+	store_error_describe(&err, detail, len);
 	if (rc == 0) {
 		say(a, "S3 lockfile deleted with If-Match %s", a->shown.etag);
 		return REMOVED;
@@ -181,7 +172,7 @@ static enum outcome send_s3_delete(struct attempt *a, char *detail, size_t len)
 		say(a, "S3 lockfile went away before the delete");
 		return GONE;
 	}
-	if (unsure(&err, rc))
+	if (store_error_unsure(&err, rc))
 		return UNSURE;
 	say(a, "S3 lockfile: DeleteObject failed: %s", detail);
 	a->error = rc == -EACCES ? EACCES : EIO;
@@ -196,9 +187,9 @@ static enum outcome delete_s3(struct attempt *a)
 /* The DynamoDB item after a delete that did not clearly succeed: gone, another, the same. */
 static enum outcome ddb_recheck(struct attempt *a, const char *why)
 {
-	char *state = lock_state_key(a->shown.key), *info = NULL;
+	char *info = NULL;
 	size_t len = 0;
-	int rc = state ? locktable_get_lock(a->g->locks->table, state, &info, &len) : -ENOMEM;
+	int rc = lock_fetch_ddb(a->g->locks, a->shown.key, &info, &len);
 	bool same = rc == 0 && len == a->shown.ddb_info_len &&
 	            memcmp(info, a->shown.ddb_info, len) == 0;
 	enum outcome o = rc == -ENOENT ? GONE : rc == 0 && !same ? CHANGED : same ? STILL : FAILED;
@@ -207,7 +198,6 @@ static enum outcome ddb_recheck(struct attempt *a, const char *why)
 	    : "unreadable");
 	if (o == FAILED)
 		a->error = EIO;
-	free(state);
 	free(info);
 	return o;
 }
@@ -221,12 +211,10 @@ static enum outcome ddb_recheck_unsure(struct attempt *a, const char *why)
 
 static enum outcome send_ddb_delete(struct attempt *a, char *detail, size_t len)
 {
-	struct aws_error err;
-	char *state = lock_state_key(a->shown.key);
-	int rc = state ? locktable_delete_lock(a->g->locks->table, state, a->shown.ddb_info,
-	                                       a->shown.ddb_info_len, &err) : -ENOMEM;
-	free(state);
-	aws_error_describe(&err, detail, len);
+	struct store_error err;
+	int rc = lock_delete_ddb(a->g->locks, a->shown.key, a->shown.ddb_info, a->shown.ddb_info_len,
+	                         &err);
+	store_error_describe(&err, detail, len);
 	if (rc == 0) {
 		say(a, "DynamoDB lock deleted on condition Info = the Info shown");
 		return REMOVED;
@@ -241,7 +229,7 @@ static enum outcome send_ddb_delete(struct attempt *a, char *detail, size_t len)
 		}
 		return o;
 	}
-	if (unsure(&err, rc))
+	if (store_error_unsure(&err, rc))
 		return UNSURE;
 	say(a, "DynamoDB lock: DeleteItem failed: %s", detail);
 	a->error = rc == -EACCES ? EACCES : EIO;
@@ -307,9 +295,9 @@ static int check_and_delete(struct attempt *a)
 		rc = finish(a, "failed", rc == -EACCES ? EACCES : EIO);
 	} else if (s3_changed(a, now) || ddb_changed(a, now)) {
 		rc = refuse_changed(a, now);
-	} else if (lock_age(now) < g->policy.min_age_s) {
+	} else if (lock_age(now) < g->policy->min_age_s) {
 		say(a, "the lock is %.0f s old, younger than unlock_min_age (%.0f s)", lock_age(now),
-		    g->policy.min_age_s);
+		    g->policy->min_age_s);
 		rc = refuse(a, EPERM);
 	} else {
 		rc = delete_both(a, now);
@@ -319,7 +307,7 @@ static int check_and_delete(struct attempt *a)
 }
 
 /* The mount's owner, or a member of unlock_gid. */
-static bool may_unlock(const struct guard_policy *p, const struct guard_caller *c)
+static bool may_unlock(const struct unlock_policy *p, const struct guard_caller *c)
 {
 	if (c->uid == p->owner)
 		return true;
@@ -341,20 +329,20 @@ int guard_unlink(struct guard *g, uint64_t parent, const char *name,
 	int rc = tree_lock_shown(g->tree, parent, name, &a.shown);
 	if (rc < 0)
 		return rc;
-	if (g->policy.unlock_off) {
+	if (g->policy->off) {
 		say(&a, "unlocking is turned off on this mount (-o unlock=off or ro)");
 		rc = refuse(&a, EROFS);
-	} else if (!may_unlock(&g->policy, caller)) {
-		if (g->policy.has_unlock_gid)
+	} else if (!may_unlock(g->policy, caller)) {
+		if (g->policy->has_unlock_gid)
 			say(&a, "only the mount's owner (uid %u) and group %u (-o unlock_gid) may unlock",
-			    (unsigned)g->policy.owner, (unsigned)g->policy.unlock_gid);
+			    (unsigned)g->policy->owner, (unsigned)g->policy->unlock_gid);
 		else
 			say(&a, "only the mount's owner (uid %u) may unlock; -o unlock_gid=GROUP lets a "
-			    "group unlock too", (unsigned)g->policy.owner);
+			    "group unlock too", (unsigned)g->policy->owner);
 		rc = refuse(&a, EPERM);
 	} else {
 		rc = check_and_delete(&a);
 	}
-	tree_lock_shown_free(&a.shown);
+	lock_shown_clear(&a.shown);
 	return rc;
 }

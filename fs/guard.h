@@ -4,16 +4,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "fs/audit.h"
+#include "fs/config.h"
 #include "fs/lock.h"
 #include "fs/tree.h"
-
-struct guard_policy {
-	bool unlock_off;        /* -o unlock=off or -o ro: every unlock refused (EROFS) */
-	double min_age_s;       /* -o unlock_min_age: younger locks refused (EPERM) */
-	uid_t owner;            /* who mounted: may unlock */
-	bool has_unlock_gid;    /* -o unlock_gid: members of this group may unlock too */
-	gid_t unlock_gid;
-};
 
 /* Who asks for an unlock (from the kernel's request). */
 struct guard_caller {
@@ -28,7 +21,7 @@ struct guard {
 	struct tree *tree;      /* all borrowed */
 	const struct lock_source *locks;
 	struct audit *audit;
-	struct guard_policy policy;
+	const struct unlock_policy *policy;
 };
 
 /* Removes lock file name in directory parent for caller:

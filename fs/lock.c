@@ -32,6 +32,62 @@ void lock_part_clear(struct lock_part *part)
 	memset(part, 0, sizeof(*part));
 }
 
+void lock_shown_clear(struct lock_shown *s)
+{
+	free(s->key);
+	free(s->path);
+	free(s->ddb_info);
+	free(s->id);
+	free(s->who);
+	free(s->operation);
+	free(s->created);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* The strings of *s, which holds borrowed pointers to them, made its own. */
+static int shown_own(struct lock_shown *s, const char *key, const char *path,
+                     const char *ddb_info, const char *id, const char *who,
+                     const char *operation, const char *created)
+{
+	s->key = key ? strdup(key) : NULL;
+	s->path = path ? strdup(path) : NULL;
+	s->ddb_info = s->ddb_held ? memdup_nul(ddb_info, s->ddb_info_len) : NULL;
+	s->id = dup_or_empty(id);
+	s->who = dup_or_empty(who);
+	s->operation = dup_or_empty(operation);
+	s->created = dup_or_empty(created);
+	if ((key && !s->key) || (path && !s->path) || (s->ddb_held && !s->ddb_info) || !s->id ||
+	    !s->who || !s->operation || !s->created) {
+		lock_shown_clear(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int lock_shown_from(const struct lock_view *v, struct lock_shown *out)
+{
+	const struct lockinfo *li = lock_primary(v);
+	*out = (struct lock_shown){ .s3_held = v->s3.held, .ddb_held = v->ddb.held,
+	                            .ddb_info_len = v->ddb.raw_len, .backend = v->backend };
+	memcpy(out->etag, v->s3.etag, sizeof(out->etag));
+	return shown_own(out, NULL, NULL, v->ddb.raw, li->id, li->who, li->operation, li->created);
+}
+
+int lock_shown_copy(const struct lock_shown *from, const char *key, const char *path,
+                    struct lock_shown *to)
+{
+	*to = (struct lock_shown){ .s3_held = from->s3_held, .ddb_held = from->ddb_held,
+	                           .ddb_info_len = from->ddb_info_len, .backend = from->backend };
+	memcpy(to->etag, from->etag, sizeof(to->etag));
+	return shown_own(to, key, path, from->ddb_info, from->id, from->who, from->operation,
+	                 from->created);
+}
+
 void lock_view_free(struct lock_view *v)
 {
 	if (!v)
@@ -56,17 +112,17 @@ static int note_oversize(struct lock_part *p, uint64_t size)
 	return 0;
 }
 
-int lock_fetch_s3(struct s3_client *s3, const char *key, struct lock_part *part)
+int lock_fetch_s3(const struct lock_source *src, const char *key, struct lock_part *part)
 {
 	memset(part, 0, sizeof(*part));
-	struct s3_object_info info;
-	struct aws_error err;
-	int rc = s3_get_object(s3, key, 0, LOCK_MAX_BYTES + 1, NULL, &part->raw, &part->raw_len,
-	                       &info, &err);
+	struct store_object_info info;
+	struct store_error err;
+	int rc = store_get(src->store, key, 0, LOCK_MAX_BYTES + 1, NULL, &part->raw, &part->raw_len,
+	                   &info, &err);
 	if (rc < 0) {
 		if (rc != -ENOENT) {
 			char desc[512];
-			aws_error_describe(&err, desc, sizeof(desc));
+			store_error_describe(&err, desc, sizeof(desc));
 			log_error("reading lock %s failed: %s", key, desc);
 		}
 		lock_part_clear(part);
@@ -175,15 +231,37 @@ int lock_view_finish(struct lock_view *v)
 	return 0;
 }
 
-/* The DynamoDB half of lock_fetch: a table that cannot be read is noted, not fatal. */
-static int fetch_ddb(struct locktable *table, const char *key, struct lock_view *v)
+int lock_fetch_ddb(const struct lock_source *src, const char *key, char **info, size_t *len)
 {
-	char *state = lock_state_key(key), *info = NULL;
-	size_t len = 0;
-	if (!state)
-		return -ENOMEM;
-	int rc = locktable_get_lock(table, state, &info, &len);
+	char *state = lock_state_key(key);
+	int rc = state ? locktable_get_lock(src->table, state, info, len) : -ENOMEM;
 	free(state);
+	return rc;
+}
+
+int lock_delete_s3(const struct lock_source *src, const char *key, const char *etag,
+                   struct store_error *err)
+{
+	*err = (struct store_error){ 0 };
+	return store_delete_if(src->store, key, etag, err);
+}
+
+int lock_delete_ddb(const struct lock_source *src, const char *key, const char *info,
+                    size_t info_len, struct store_error *err)
+{
+	*err = (struct store_error){ 0 };
+	char *state = lock_state_key(key);
+	int rc = state ? locktable_delete_lock(src->table, state, info, info_len, err) : -ENOMEM;
+	free(state);
+	return rc;
+}
+
+/* The DynamoDB half of lock_fetch: a table that cannot be read is noted, not fatal. */
+static int fetch_ddb(const struct lock_source *src, const char *key, struct lock_view *v)
+{
+	char *info = NULL;
+	size_t len = 0;
+	int rc = lock_fetch_ddb(src, key, &info, &len);
 	if (rc == 0)
 		rc = lock_part_from_info(info, len, &v->ddb);
 	free(info);
@@ -201,9 +279,9 @@ int lock_fetch(const struct lock_source *src, const char *key, struct lock_view 
 	struct lock_view *v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	int rc = lock_fetch_s3(src->s3, key, &v->s3);
+	int rc = lock_fetch_s3(src, key, &v->s3);
 	if (rc == -ENOENT || rc == 0)
-		rc = src->table ? fetch_ddb(src->table, key, v) : 0;
+		rc = src->table ? fetch_ddb(src, key, v) : 0;
 	if (rc == 0 && !v->s3.held && !v->ddb.held)
 		rc = -ENOENT;
 	if (rc == 0)

@@ -7,14 +7,14 @@
 #include <time.h>
 #include "fs/locktable.h"
 #include "fs/lockinfo.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 /* Lock objects larger than this are shown as a problem, not parsed. */
 #define LOCK_MAX_BYTES (64u << 10)
 
 /* Where locks are: the bucket, and the DynamoDB table when one is configured. */
 struct lock_source {
-	struct s3_client *s3;
+	struct store *store;
 	struct locktable *table;    /* NULL: no -o dynamodb_table */
 };
 
@@ -38,6 +38,29 @@ struct lock_view {
 	time_t mtime;           /* the lockfile's time, else the DynamoDB lock's Created */
 };
 
+/* A lock as the filesystem showed it: what the guard holds an unlink to, what the xattrs
+ * give and what the audit names. Strings owned (lock_shown_clear frees them). */
+struct lock_shown {
+	char *key;              /* the lock object's key (NULL where the holder knows it) */
+	char *path;             /* the lock file's path in the mount (likewise) */
+	bool s3_held;           /* the S3 lockfile was shown, with this ETag */
+	char etag[130];
+	bool ddb_held;          /* the DynamoDB lock was shown, with this exact Info */
+	char *ddb_info;
+	size_t ddb_info_len;
+	const char *backend;    /* "s3", "dynamodb", "s3 dynamodb" (static) */
+	char *id, *who, *operation, *created;   /* of the primary part (lock_primary) */
+};
+
+/* What view shows, without key and path. Returns 0 or -ENOMEM (*out cleared). */
+int lock_shown_from(const struct lock_view *v, struct lock_shown *out);
+
+/* A deep copy of from, with key and path as given (copied; may be NULL). Returns 0 or
+ * -ENOMEM (*to cleared). */
+int lock_shown_copy(const struct lock_shown *from, const char *key, const char *path,
+                    struct lock_shown *to);
+void lock_shown_clear(struct lock_shown *s);
+
 /* Is name a lock file's name ("<state>.tflock")? */
 bool lock_name(const char *name);
 
@@ -50,9 +73,23 @@ char *lock_state_key(const char *lock_key);
  * shown alone, with a Problem line that says so. */
 int lock_fetch(const struct lock_source *src, const char *key, struct lock_view **out);
 
-/* The S3 part alone (for reports that already hold the table's snapshot). Returns 0,
- * -ENOENT or the read's errno; fills *part. */
-int lock_fetch_s3(struct s3_client *s3, const char *key, struct lock_part *part);
+/* The S3 part alone (for reports that already hold the table's snapshot, and the
+ * guard's second look). Returns 0, -ENOENT or the read's errno; fills *part. */
+int lock_fetch_s3(const struct lock_source *src, const char *key, struct lock_part *part);
+
+/* The DynamoDB lock item of lock file key's state, read consistently: its Info
+ * (malloc'd, *len bytes). Returns 0, -ENOENT, or a negative errno. */
+int lock_fetch_ddb(const struct lock_source *src, const char *key, char **info, size_t *len);
+
+/* The conditional deletes of the guarded unlock, each sent once (the caller reads again
+ * after an unclear answer, store_error_unsure): the S3 lockfile key only while it has
+ * ETag etag, the DynamoDB item of its state only while its Info is exactly info. Return
+ * 0, -ECANCELED (the lock is not the one named), -ENOENT (S3: gone), or a negative errno
+ * with *err filled. */
+int lock_delete_s3(const struct lock_source *src, const char *key, const char *etag,
+                   struct store_error *err);
+int lock_delete_ddb(const struct lock_source *src, const char *key, const char *info,
+                    size_t info_len, struct store_error *err);
 
 /* Decodes a DynamoDB Info string into *part (copying it). Returns 0 or -ENOMEM. */
 int lock_part_from_info(const char *info, size_t len, struct lock_part *part);

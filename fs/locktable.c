@@ -13,7 +13,8 @@
 #define DIGEST_SUFFIX "-md5"
 
 struct locktable {
-	struct ddb_client *ddb;
+	struct table *table;
+	const struct tfs_config *cfg;
 	char *prefix;                   /* "<bucket>/": what every LockID of this bucket starts with */
 	pthread_mutex_t lock;           /* guards current, refs and health */
 	pthread_mutex_t scan_lock;      /* one Scan at a time */
@@ -31,14 +32,16 @@ static double now_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int locktable_new(struct ddb_client *ddb, const char *bucket, struct locktable **out)
+int locktable_new(struct table *table, const char *bucket, const struct tfs_config *cfg,
+                  struct locktable **out)
 {
 	struct locktable *lt = calloc(1, sizeof(*lt));
 	if (!lt || asprintf(&lt->prefix, "%s/", bucket) < 0) {
 		free(lt);
 		return -ENOMEM;
 	}
-	lt->ddb = ddb;
+	lt->table = table;
+	lt->cfg = cfg;
 	pthread_mutex_init(&lt->lock, NULL);
 	pthread_mutex_init(&lt->scan_lock, NULL);
 	snprintf(lt->health, sizeof(lt->health), "ok");
@@ -70,27 +73,26 @@ void locktable_free(struct locktable *lt)
 	free(lt);
 }
 
-const char *locktable_name(const struct locktable *lt)
+void locktable_stats(struct locktable *lt, struct store_stats *out)
 {
-	return ddb_client_table(lt->ddb);
+	table_stats(lt->table, out);
 }
 
 /* ---- health: a failure is logged when it starts or changes, a recovery once ---- */
 
-static void describe_failure(struct locktable *lt, int rc, const struct aws_error *err,
+static void describe_failure(struct locktable *lt, int rc, const struct store_error *err,
                              char *buf, size_t len)
 {
 	char detail[512];
-	aws_error_describe(err, detail, sizeof(detail));
+	store_error_describe(err, detail, sizeof(detail));
 	const char *hint = rc == -ENXIO ? "check -o dynamodb_table, the region and dynamodb_endpoint"
 	                 : rc == -EACCES ? "the credentials need dynamodb:Scan, dynamodb:GetItem and "
 	                                   "dynamodb:DeleteItem on it"
 	                 : "DynamoDB locks are not shown until it answers";
-	snprintf(buf, len, "DynamoDB table %s at %s: %s; %s", locktable_name(lt),
-	         ddb_client_endpoint(lt->ddb), detail, hint);
+	snprintf(buf, len, "%s: %s; %s", table_describe(lt->table), detail, hint);
 }
 
-static void note_result(struct locktable *lt, int rc, const struct aws_error *err)
+static void note_result(struct locktable *lt, int rc, const struct store_error *err)
 {
 	bool failed = rc < 0 && rc != -ENOENT && rc != -ECANCELED && rc != -ENOMEM;
 	char msg[640] = "ok";
@@ -105,7 +107,7 @@ static void note_result(struct locktable *lt, int rc, const struct aws_error *er
 	if (failed && changed)
 		log_error("%s", msg);
 	else if (recovered)
-		log_info("DynamoDB table %s answers again", locktable_name(lt));
+		log_info("%s answers again", table_describe(lt->table));
 }
 
 void locktable_health(struct locktable *lt, char *buf, size_t len)
@@ -119,6 +121,7 @@ void locktable_health(struct locktable *lt, char *buf, size_t len)
 
 /* Items as scanned, before a state's lock and digest items are joined. */
 struct scanned {
+	const char *prefix;         /* "<bucket>/" */
 	struct lt_entry *e;
 	size_t n, cap;
 };
@@ -129,9 +132,10 @@ static int by_key(const void *a, const void *b)
 }
 
 /* Takes over what item says about a state: a lock (Info) or a digest ("-md5" + Digest). */
-static int scanned_add(struct scanned *sc, const char *prefix, struct ddb_item *item)
+static int scanned_add(void *ctx, struct table_item *item)
 {
-	const char *key = item->lock_id + strlen(prefix);
+	struct scanned *sc = ctx;
+	const char *key = item->lock_id + strlen(sc->prefix);
 	size_t klen = strlen(key), slen = strlen(DIGEST_SUFFIX);
 	bool digest = item->digest && klen > slen && strcmp(key + klen - slen, DIGEST_SUFFIX) == 0;
 	if (!digest && !item->info)
@@ -158,32 +162,6 @@ static int scanned_add(struct scanned *sc, const char *prefix, struct ddb_item *
 	}
 	sc->n++;
 	return 0;
-}
-
-static int scan_all(struct locktable *lt, struct scanned *sc, struct aws_error *err)
-{
-	char *start = NULL;
-	int rc;
-	do {
-		struct ddb_scan_page page;
-		if ((rc = ddb_scan_page(lt->ddb, lt->prefix, start, &page, err)) < 0)
-			break;
-		for (size_t i = 0; i < page.nitems && rc == 0; i++)
-			if (strncmp(page.items[i].lock_id, lt->prefix, strlen(lt->prefix)) == 0)
-				rc = scanned_add(sc, lt->prefix, &page.items[i]);
-		bool repeated = page.next_key && start && strcmp(page.next_key, start) == 0;
-		free(start);
-		start = page.next_key;
-		page.next_key = NULL;
-		ddb_scan_page_free(&page);
-		if (rc == 0 && repeated) {
-			snprintf(err->message, sizeof(err->message),
-			         "the Scan repeated its LastEvaluatedKey");
-			rc = -EIO;
-		}
-	} while (rc == 0 && start);
-	free(start);
-	return rc;
 }
 
 /* Sorts the items by state and joins each state's lock and digest into one entry. */
@@ -221,10 +199,10 @@ static struct lt_snapshot *take_snapshot(struct locktable *lt)
 	struct lt_snapshot *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	struct scanned sc = { 0 };
-	struct aws_error err = { 0 };
+	struct scanned sc = { .prefix = lt->prefix };
+	struct store_error err = { 0 };
 	s->taken_at = now_mono();
-	s->error = scan_all(lt, &sc, &err);
+	s->error = table_scan(lt->table, lt->prefix, scanned_add, &sc, &err);
 	note_result(lt, s->error, &err);
 	if (s->error < 0) {
 		for (size_t i = 0; i < sc.n; i++) {
@@ -253,8 +231,9 @@ static const struct lt_snapshot *hold_if_young(struct locktable *lt, double max_
 	return s;
 }
 
-const struct lt_snapshot *locktable_snapshot(struct locktable *lt, double max_age_s)
+const struct lt_snapshot *locktable_snapshot(struct locktable *lt, enum lt_use use)
 {
+	double max_age_s = use == LT_FOR_LISTING ? lt->cfg->lock_list_ttl : lt->cfg->lock_ttl;
 	const struct lt_snapshot *s = hold_if_young(lt, max_age_s);
 	if (s)
 		return s;
@@ -320,9 +299,9 @@ int locktable_get_lock(struct locktable *lt, const char *state_key, char **info,
 	char *lock_id = NULL;
 	if (asprintf(&lock_id, "%s%s", lt->prefix, state_key) < 0)
 		return -ENOMEM;
-	struct ddb_item item = { 0 };
-	struct aws_error err = { 0 };
-	int rc = ddb_get_item(lt->ddb, lock_id, &item, &err);
+	struct table_item item = { 0 };
+	struct store_error err = { 0 };
+	int rc = table_get(lt->table, lock_id, &item, &err);
 	note_result(lt, rc, &err);
 	if (rc == 0 && !item.info)
 		rc = -ENOENT;
@@ -331,18 +310,18 @@ int locktable_get_lock(struct locktable *lt, const char *state_key, char **info,
 		*len = item.info_len;
 		item.info = NULL;
 	}
-	ddb_item_free(&item);
+	table_item_free(&item);
 	free(lock_id);
 	return rc;
 }
 
 int locktable_delete_lock(struct locktable *lt, const char *state_key, const char *info,
-                          size_t info_len, struct aws_error *err)
+                          size_t info_len, struct store_error *err)
 {
 	char *lock_id = NULL;
 	if (asprintf(&lock_id, "%s%s", lt->prefix, state_key) < 0)
 		return -ENOMEM;
-	int rc = ddb_delete_item_if_info(lt->ddb, lock_id, info, info_len, err);
+	int rc = table_delete_if_info(lt->table, lock_id, info, info_len, err);
 	free(lock_id);
 	/* Whatever happened, the snapshot no longer says what the table holds: the next
 	 * readdir must not bring back a lock this mount has just removed. */

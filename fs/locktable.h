@@ -6,7 +6,8 @@
 #define TFS_FS_LOCKTABLE_H
 #include <stdbool.h>
 #include <stddef.h>
-#include "s3/ddb.h"
+#include "fs/config.h"
+#include "store/table.h"
 
 /* What the table holds for one state. */
 struct lt_entry {
@@ -26,15 +27,23 @@ struct lt_snapshot {
 
 struct locktable;
 
-/* ddb is borrowed and must outlive the table. */
-int locktable_new(struct ddb_client *ddb, const char *bucket, struct locktable **out);
+/* table and cfg (the ages below) are borrowed and must outlive the locktable. */
+int locktable_new(struct table *table, const char *bucket, const struct tfs_config *cfg,
+                  struct locktable **out);
 void locktable_free(struct locktable *lt);
-const char *locktable_name(const struct locktable *lt);
 
-/* A snapshot no older than max_age_s (scanning the table when the last one is older).
+/* What the table's requests cost so far. */
+void locktable_stats(struct locktable *lt, struct store_stats *out);
+
+/* What a snapshot is for, which says how old it may be: listing a directory's lock files
+ * (lock_list_ttl, so that a warm find asks nothing) or answering for a name and the
+ * reports (lock_ttl). */
+enum lt_use { LT_FOR_LISTING, LT_FOR_LOOKUP };
+
+/* A snapshot young enough for use (scanning the table when the last one is older).
  * Never NULL unless out of memory; a failed Scan gives an empty snapshot whose error says
  * so. Release it with locktable_release. */
-const struct lt_snapshot *locktable_snapshot(struct locktable *lt, double max_age_s);
+const struct lt_snapshot *locktable_snapshot(struct locktable *lt, enum lt_use use);
 void locktable_release(struct locktable *lt, const struct lt_snapshot *s);
 
 /* The entry for state_key in s, or NULL. */
@@ -52,7 +61,7 @@ int locktable_get_lock(struct locktable *lt, const char *state_key, char **info,
 /* Deletes the lock item of state_key only while its Info is exactly info. Returns 0,
  * -ECANCELED (the item is gone or changed), or a negative errno with *err filled. */
 int locktable_delete_lock(struct locktable *lt, const char *state_key, const char *info,
-                          size_t info_len, struct aws_error *err);
+                          size_t info_len, struct store_error *err);
 
 /* One line on the table's health: "ok" or what went wrong last and what to do. */
 void locktable_health(struct locktable *lt, char *buf, size_t len);

@@ -28,16 +28,16 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
-	st->st_uid = fs->settings.uid;
-	st->st_gid = fs->settings.gid;
+	st->st_uid = fs->cfg->uid;
+	st->st_gid = fs->cfg->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = a->mtime;
 	st->st_blksize = 4096;
 	if (a->is_dir) {
-		st->st_mode = S_IFDIR | (0777 & ~fs->settings.umask);
+		st->st_mode = S_IFDIR | (0777 & ~fs->cfg->umask);
 		st->st_nlink = 2;
 		st->st_size = 4096;
 	} else {
-		st->st_mode = S_IFREG | (0444 & ~fs->settings.umask);
+		st->st_mode = S_IFREG | (0444 & ~fs->cfg->umask);
 		st->st_nlink = 1;
 		st->st_size = (off_t)a->size;
 		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
@@ -47,7 +47,7 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 /* Lock files come and go with Terraform runs: they are trusted for lock_ttl only. */
 static double ttl_for(const struct tfs *fs, bool is_lock)
 {
-	return is_lock ? fs->settings.lock_ttl : fs->settings.cache_ttl;
+	return is_lock ? fs->cfg->lock_ttl : fs->cfg->cache_ttl;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -206,10 +206,10 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	if (rc != -EINVAL)
 		return rc;
 	char *key = NULL;
-	struct s3_object_info info;
+	struct store_object_info info;
 	rc = tree_file_key(fs->tree, ino, &key);
 	if (rc == 0)
-		rc = reader_open(fs->s3, fs->budget, key, &h->reader, &info);
+		rc = reader_open(fs->store, fs->budget, key, &h->reader, &info);
 	free(key);
 	if (rc == 0)
 		tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);

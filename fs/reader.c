@@ -87,7 +87,7 @@ struct slot {
 #define READER_SLOTS (1 + READER_AHEAD)
 
 struct reader {
-	struct s3_client *s3;
+	struct store *store;
 	struct reader_budget *budget;
 	char *key;
 	char etag[130];         /* set at open, then only read */
@@ -99,10 +99,10 @@ struct reader {
 	unsigned ahead_running;
 };
 
-int reader_get_failed(const char *key, int rc, const struct aws_error *err)
+int reader_get_failed(const char *key, int rc, const struct store_error *err)
 {
 	char desc[512];
-	aws_error_describe(err, desc, sizeof(desc));
+	store_error_describe(err, desc, sizeof(desc));
 	if (rc == -ENOENT) {
 		log_info("%s: gone from the bucket since it was listed (%s)", key, desc);
 		return rc;
@@ -170,16 +170,16 @@ static void slot_start(struct slot *s, uint64_t off, size_t want, bool ahead)
 }
 
 /* Fetches slot s, marked fetching, with the lock released meanwhile. */
-static int fill(struct reader *r, struct slot *s, struct s3_object_info *info,
-                struct aws_error *err)
+static int fill(struct reader *r, struct slot *s, struct store_object_info *info,
+                struct store_error *err)
 {
 	uint64_t off = s->off;
 	size_t want = s->want;
 	char *data = NULL;
 	size_t len = 0;
 	pthread_mutex_unlock(&r->lock);
-	int rc = s3_get_object(r->s3, r->key, off, want, r->etag[0] ? r->etag : NULL, &data, &len,
-	                       info, err);
+	int rc = store_get(r->store, r->key, off, want, r->etag[0] ? r->etag : NULL, &data, &len,
+	                   info, err);
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		slot_free(s);
@@ -200,8 +200,8 @@ static void *fetch_ahead(void *arg)
 {
 	struct slot *s = arg;
 	struct reader *r = s->r;
-	struct s3_object_info info;
-	struct aws_error err;
+	struct store_object_info info;
+	struct store_error err;
 	pthread_mutex_lock(&r->lock);
 	/* A failure is not the reader's yet: the read that needs the chunk fetches it again
 	 * and says what went wrong. */
@@ -270,23 +270,23 @@ static int fetch_now(struct reader *r, uint64_t pos, size_t need)
 		budget_count(r->budget, &r->budget->st.small_fetches);
 	}
 	slot_start(s, off, want, false);
-	struct s3_object_info info;
-	struct aws_error err;
+	struct store_object_info info;
+	struct store_error err;
 	int rc = fill(r, s, &info, &err);
 	if (rc < 0)
 		return reader_get_failed(r->key, rc, &err);
 	return s->len == 0 ? READ_END : 0;
 }
 
-int reader_open(struct s3_client *s3, struct reader_budget *budget, const char *key,
-                struct reader **out, struct s3_object_info *info)
+int reader_open(struct store *store, struct reader_budget *budget, const char *key,
+                struct reader **out, struct store_object_info *info)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	if (!r || !(r->key = strdup(key))) {
 		free(r);
 		return -ENOMEM;
 	}
-	r->s3 = s3;
+	r->store = store;
 	r->budget = budget;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->changed, NULL);
@@ -297,7 +297,7 @@ int reader_open(struct s3_client *s3, struct reader_budget *budget, const char *
 	bool room = budget_take(budget, want, false);
 	if (!room && budget_take(budget, (want = READER_MIN_FETCH), true))
 		budget_count(budget, &budget->st.small_fetches);
-	struct aws_error err;
+	struct store_error err;
 	pthread_mutex_lock(&r->lock);
 	slot_start(&r->slots[0], 0, want, false);
 	int rc = fill(r, &r->slots[0], info, &err);

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include "s3/s3.h"
+#include "store/store.h"
 
 /* Bytes fetched per request, and how many chunks past the one being read a file read
  * in order has on their way. */
@@ -38,8 +38,8 @@ struct reader;
 /* Opens key: one ranged GET of the first chunk, which also tells the object's current
  * size and ETag (*info). Later chunks are read with If-Match on that ETag, so one open
  * file never mixes two versions. Returns 0, -ENOENT, -EACCES, -EIO (logged). */
-int reader_open(struct s3_client *s3, struct reader_budget *budget, const char *key,
-                struct reader **out, struct s3_object_info *info);
+int reader_open(struct store *store, struct reader_budget *budget, const char *key,
+                struct reader **out, struct store_object_info *info);
 
 /* Copies up to size bytes from offset into buf. Returns the count (0 at the end), or
  * -ESTALE when the object was replaced since open (logged), -EIO, -ENOMEM.
@@ -48,7 +48,7 @@ ssize_t reader_read(struct reader *r, char *buf, size_t size, uint64_t offset);
 
 /* Logs a failed GET of key once and gives the errno a read returns: -ENOENT (gone since
  * it was listed), -ESTALE (changed under an If-Match), -EACCES, -ENOMEM, else -EIO. */
-int reader_get_failed(const char *key, int rc, const struct aws_error *err);
+int reader_get_failed(const char *key, int rc, const struct store_error *err);
 
 /* Waits for the reader's fetches ahead, then frees it and gives its memory back. */
 void reader_close(struct reader *r);

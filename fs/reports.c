@@ -25,7 +25,6 @@ struct md5_memo {
 
 struct reports {
 	struct reports_config cfg;
-	char *status;
 	pthread_mutex_t lock;       /* guards memo */
 	struct md5_memo *memo[MEMO_BUCKETS];
 };
@@ -33,12 +32,9 @@ struct reports {
 int reports_new(const struct reports_config *cfg, struct reports **out)
 {
 	struct reports *r = calloc(1, sizeof(*r));
-	if (!r || !(r->status = strdup(cfg->status ? cfg->status : ""))) {
-		free(r);
+	if (!r)
 		return -ENOMEM;
-	}
 	r->cfg = *cfg;
-	r->cfg.status = r->status;
 	pthread_mutex_init(&r->lock, NULL);
 	*out = r;
 	return 0;
@@ -56,7 +52,6 @@ void reports_free(struct reports *r)
 		}
 	}
 	pthread_mutex_destroy(&r->lock);
-	free(r->status);
 	free(r);
 }
 
@@ -104,12 +99,12 @@ static void inventory_free(struct inventory *inv, struct locktable *table)
 		locktable_release(table, inv->snap);
 }
 
-static int take_page(void *ctx, struct s3_list_page *page)
+static int take_page(void *ctx, struct store_page *page)
 {
 	struct inventory *inv = ctx;
 	int rc = 0;
 	for (size_t i = 0; i < page->nobjects && rc == 0; i++) {
-		const struct s3_object *o = &page->objects[i];
+		const struct store_object *o = &page->objects[i];
 		char *path = NULL;
 		if (keymap_key_to_path(inv->map, inv->mode, o->key, o->key_len, &path) != KEY_FILE)
 			continue;
@@ -131,20 +126,20 @@ static int take_page(void *ctx, struct s3_list_page *page)
 		obj->is_lock = lock_name(path);
 		rc = obj->key ? 0 : -ENOMEM;
 	}
-	s3_list_page_free(page);
+	store_page_free(page);
 	return rc;
 }
 
 /* Every object under the mount, by one flat listing per key space (the mount prefix, and
  * a prefix mount's workspaces). */
-static int list_mount(struct inventory *inv, struct s3_client *s3)
+static int list_mount(struct inventory *inv, struct store *store)
 {
 	struct listing ls[2];
 	int n = keymap_dir_listings(inv->map, "", ls), rc = n < 0 ? n : 0;
 	for (int i = 0; i < n; i++) {
 		inv->mode = ls[i].mode;
 		if (rc == 0)
-			rc = s3_list_all(s3, ls[i].s3_prefix, take_page, inv);
+			rc = store_list_all(store, ls[i].s3_prefix, take_page, inv);
 		keymap_listing_free(&ls[i]);
 	}
 	return rc;
@@ -225,8 +220,8 @@ static int inventory_take(struct reports *r, struct inventory *inv)
 	memset(inv, 0, sizeof(*inv));
 	inv->map = r->cfg.map;
 	struct locktable *table = r->cfg.locks->table;
-	int rc = list_mount(inv, r->cfg.locks->s3);
-	if (rc == 0 && table && !(inv->snap = locktable_snapshot(table, r->cfg.lock_ttl)))
+	int rc = list_mount(inv, r->cfg.locks->store);
+	if (rc == 0 && table && !(inv->snap = locktable_snapshot(table, LT_FOR_LOOKUP)))
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = build_rows(inv);
@@ -285,7 +280,7 @@ static void put_lock_line(FILE *out, const char *path, const char *backend,
 static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
 {
 	struct lock_view v = { 0 };
-	int rc = row->lockfile ? lock_fetch_s3(r->cfg.locks->s3, row->lockfile->key, &v.s3) : 0;
+	int rc = row->lockfile ? lock_fetch_s3(r->cfg.locks, row->lockfile->key, &v.s3) : 0;
 	if (rc == -ENOENT)
 		rc = 0;  /* removed since the listing */
 	if (rc < 0 && rc != -ENOMEM) {
@@ -389,11 +384,11 @@ static const char *digest_status(struct reports *r, const struct inventory *inv,
 		return "match";
 	char md5[33];
 	if (!memo_get(r, row->state, md5)) {
-		struct aws_error err;
-		int rc = s3_object_md5(r->cfg.locks->s3, row->state->key, row->state->etag, md5, &err);
+		struct store_error err;
+		int rc = store_md5(r->cfg.locks->store, row->state->key, row->state->etag, md5, &err);
 		if (rc < 0) {
 			char desc[512];
-			aws_error_describe(&err, desc, sizeof(desc));
+			store_error_describe(&err, desc, sizeof(desc));
 			log_warn("reading state %s for its digest failed: %s", row->state->key, desc);
 			return "unknown";
 		}
@@ -445,11 +440,11 @@ static int render_migration(struct reports *r, const struct inventory *inv, FILE
 
 static int render_status(struct reports *r, FILE *out)
 {
-	fputs(r->cfg.status, out);
+	fputs(r->cfg.cfg->status, out);
 	struct locktable *table = r->cfg.locks->table;
 	if (!table)
 		return 0;
-	const struct lt_snapshot *snap = locktable_snapshot(table, r->cfg.lock_ttl);
+	const struct lt_snapshot *snap = locktable_snapshot(table, LT_FOR_LOOKUP);
 	char health[640];
 	locktable_health(table, health, sizeof(health));
 	fprintf(out, "dynamodb_status\t");
@@ -464,10 +459,10 @@ static int render_status(struct reports *r, FILE *out)
 /* ---- stats ---- */
 
 /* "s3_list_requests 11" and the like: one service's counters by kind of request. */
-static void put_service_stats(FILE *out, const char *service, const struct aws_stats *st)
+static void put_service_stats(FILE *out, const char *service, const struct store_stats *st)
 {
 	for (size_t i = 0; i < st->nops; i++) {
-		const struct aws_op_stats *o = &st->ops[i];
+		const struct store_op_stats *o = &st->ops[i];
 		char op[32];
 		size_t n = 0;
 		for (const char *p = o->op; *p && n + 1 < sizeof(op); p++)
@@ -481,12 +476,12 @@ static void put_service_stats(FILE *out, const char *service, const struct aws_s
 
 static int render_stats(struct reports *r, FILE *out)
 {
-	struct aws_stats st;
+	struct store_stats st;
 	struct tree_stats ts;
-	s3_client_stats(r->cfg.locks->s3, &st);
+	store_stats(r->cfg.locks->store, &st);
 	put_service_stats(out, "s3", &st);
-	if (r->cfg.ddb) {
-		ddb_client_stats(r->cfg.ddb, &st);
+	if (r->cfg.locks->table) {
+		locktable_stats(r->cfg.locks->table, &st);
 		put_service_stats(out, "dynamodb", &st);
 	}
 	tree_get_stats(r->cfg.tree, &ts);

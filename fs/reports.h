@@ -8,7 +8,6 @@
 #include "fs/lock.h"
 #include "fs/reader.h"
 #include "fs/tree.h"
-#include "s3/ddb.h"
 
 enum report_kind { REPORT_LOCKS = 1, REPORT_MIGRATION, REPORT_STATUS, REPORT_STATS };
 #define REPORT_COUNT 4
@@ -19,10 +18,8 @@ extern const char *const report_names[REPORT_COUNT];
 struct reports_config {
 	const struct lock_source *locks;    /* borrowed, as is map */
 	const struct keymap *map;
-	double lock_ttl;                    /* how old a lock-table snapshot may be */
-	const char *status;                 /* the mount's settings, "name\tvalue" lines */
+	const struct tfs_config *cfg;       /* borrowed: its status text */
 	struct tree *tree;                  /* borrowed, for stats */
-	struct ddb_client *ddb;             /* borrowed, for stats; NULL without a table */
 	struct reader_budget *budget;       /* borrowed, for stats */
 };
 

@@ -37,7 +37,7 @@ struct node {
 	struct lock_view *lock;     /* lock files: what the backends held at lock_checked, NULL
 	                             * until fetched */
 	double lock_checked;
-	struct shown_lock *shown;   /* lock files: what the filesystem last showed of it */
+	struct lock_shown *shown;   /* lock files: what the filesystem last showed of it */
 	bool scan_seen;             /* lock files: found by the lock scan under way */
 	struct node **children;
 	size_t nchildren, cap;
@@ -45,21 +45,11 @@ struct node {
 	struct node *next_by_name;
 };
 
-/* The lock a lock file last showed: what the guard holds an unlink to. */
-struct shown_lock {
-	bool s3_held, ddb_held;
-	char etag[130];
-	char *ddb_info;
-	size_t ddb_info_len;
-	const char *backend;
-	char *id, *who, *operation, *created;
-};
-
 struct tree {
-	struct s3_client *s3;
+	struct store *store;
 	const struct lock_source *locks;
 	const struct keymap *map;
-	double ttl, lock_ttl, lock_list_ttl;
+	const struct tfs_config *cfg;   /* its TTLs */
 	pthread_mutex_t lock;       /* guards every node and the tables */
 	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
 	struct node *root;
@@ -176,15 +166,11 @@ static struct node *find_child(const struct tree *t, const struct node *dir, con
 	return NULL;
 }
 
-static void shown_free(struct shown_lock *s)
+static void shown_free(struct lock_shown *s)
 {
 	if (!s)
 		return;
-	free(s->ddb_info);
-	free(s->id);
-	free(s->who);
-	free(s->operation);
-	free(s->created);
+	lock_shown_clear(s);
 	free(s);
 }
 
@@ -291,19 +277,17 @@ static char *node_path(const struct node *n)
 }
 
 int tree_new(const struct lock_source *locks, const struct keymap *map,
-             const struct tree_ttls *ttls, struct tree **out)
+             const struct tfs_config *cfg, struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
 	if (!t || tables_grow(t) < 0) {
 		free(t);
 		return -ENOMEM;
 	}
-	t->s3 = locks->s3;
+	t->store = locks->store;
 	t->locks = locks;
 	t->map = map;
-	t->ttl = ttls->listing;
-	t->lock_ttl = ttls->lock;
-	t->lock_list_ttl = ttls->lock_list;
+	t->cfg = cfg;
 	t->next_ino = TREE_ROOT_INO;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->list_lock, NULL);
@@ -395,16 +379,16 @@ static void report_progress(struct merge *m, bool done)
 	fn(m->t->progress_ctx, m->path, m->keys, now - m->started, done);
 }
 
-static void merge_page(struct merge *m, const struct s3_list_page *pg);
+static void merge_page(struct merge *m, const struct store_page *pg);
 
-static int take_page(void *ctx, struct s3_list_page *page)
+static int take_page(void *ctx, struct store_page *page)
 {
 	struct merge *m = ctx;
 	pthread_mutex_lock(&m->t->lock);
 	merge_page(m, page);
 	pthread_mutex_unlock(&m->t->lock);
 	m->keys += page->nobjects;
-	s3_list_page_free(page);
+	store_page_free(page);
 	report_progress(m, false);
 	return 0;
 }
@@ -420,7 +404,7 @@ static int fetch_dir(struct tree *t, const char *dirpath, struct merge *m)
 	for (int i = 0; i < n; i++) {
 		m->mode = ls[i].mode;
 		if (rc == 0)
-			rc = s3_list_all(t->s3, ls[i].s3_prefix, take_page, m);
+			rc = store_list_all(t->store, ls[i].s3_prefix, take_page, m);
 		keymap_listing_free(&ls[i]);
 	}
 	return rc;
@@ -461,7 +445,7 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 	return dir;
 }
 
-static void put_file(struct tree *t, const char *path, const struct s3_object *obj, uint64_t gen,
+static void put_file(struct tree *t, const char *path, const struct store_object *obj, uint64_t gen,
                      struct merge_counts *counts)
 {
 	const char *slash = strrchr(path, '/');
@@ -515,12 +499,12 @@ static void put_file(struct tree *t, const char *path, const struct s3_object *o
 
 /* A key that is both an object and a prefix ("a/b" and "a/b/c") resolves the same way
  * whatever order the pages come in: the directory wins. */
-static void merge_page(struct merge *m, const struct s3_list_page *pg)
+static void merge_page(struct merge *m, const struct store_page *pg)
 {
 	struct tree *t = m->t;
 	t->stats.keys_listed += pg->nobjects;
 	for (size_t j = 0; j < pg->nobjects; j++) {
-		const struct s3_object *o = &pg->objects[j];
+		const struct store_object *o = &pg->objects[j];
 		char *path = NULL;
 		int v = keymap_key_to_path(t->map, m->mode, o->key, o->key_len, &path);
 		if (v == KEY_DIR_MARKER) {
@@ -563,7 +547,7 @@ static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
 
 static bool is_fresh(const struct tree *t, const struct node *dir, double now)
 {
-	return now - dir->listed_at < t->ttl;
+	return now - dir->listed_at < t->cfg->cache_ttl;
 }
 
 /* Lists path's subtree into the tree (making the directory when S3 has keys below it) and
@@ -634,42 +618,17 @@ static void fill_attr(const struct node *n, struct tree_attr *a)
 
 static bool lock_is_fresh(const struct tree *t, const struct node *n, double now)
 {
-	return n->lock && now - n->lock_checked < t->lock_ttl;
-}
-
-static struct shown_lock *shown_from(const struct lock_view *v)
-{
-	struct shown_lock *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->s3_held = v->s3.held;
-	s->ddb_held = v->ddb.held;
-	s->backend = v->backend;
-	memcpy(s->etag, v->s3.etag, sizeof(s->etag));
-	if (v->ddb.held && !(s->ddb_info = malloc(v->ddb.raw_len + 1))) {
-		shown_free(s);
-		return NULL;
-	}
-	if (v->ddb.held) {
-		memcpy(s->ddb_info, v->ddb.raw, v->ddb.raw_len + 1);
-		s->ddb_info_len = v->ddb.raw_len;
-	}
-	const struct lockinfo *li = lock_primary(v);
-	s->id = strdup(li->id ? li->id : "");
-	s->who = strdup(li->who ? li->who : "");
-	s->operation = strdup(li->operation ? li->operation : "");
-	s->created = strdup(li->created ? li->created : "");
-	if (!s->id || !s->who || !s->operation || !s->created) {
-		shown_free(s);
-		return NULL;
-	}
-	return s;
+	return n->lock && now - n->lock_checked < t->cfg->lock_ttl;
 }
 
 /* The lock's current view is now what the filesystem shows. */
 static void mark_shown(struct node *n)
 {
-	struct shown_lock *s = n->lock ? shown_from(n->lock) : NULL;
+	struct lock_shown *s = n->lock ? malloc(sizeof(*s)) : NULL;
+	if (s && lock_shown_from(n->lock, s) < 0) {
+		free(s);
+		s = NULL;
+	}
 	if (s) {
 		shown_free(n->shown);
 		n->shown = s;
@@ -865,13 +824,13 @@ static int scan_add(struct scan *sc, const char *key, size_t key_len, const char
 }
 
 /* Keeps the lock objects of one page of a delimiter listing. */
-static int scan_page(void *ctx, struct s3_list_page *page)
+static int scan_page(void *ctx, struct store_page *page)
 {
 	struct scan *sc = ctx;
 	int rc = 0;
 	for (size_t i = 0; i < page->nobjects && rc == 0; i++)
 		rc = scan_add(sc, page->objects[i].key, page->objects[i].key_len, page->objects[i].etag);
-	s3_list_page_free(page);
+	store_page_free(page);
 	return rc;
 }
 
@@ -1033,7 +992,7 @@ static int scan_s3_locks(struct tree *t, uint64_t ino)
 {
 	double now = now_mono();
 	int rc;
-	char *path = due_dir(t, ino, false, now - t->lock_list_ttl, &rc);
+	char *path = due_dir(t, ino, false, now - t->cfg->lock_list_ttl, &rc);
 	if (!path)
 		return rc;
 	struct listing ls[2];
@@ -1043,7 +1002,7 @@ static int scan_s3_locks(struct tree *t, uint64_t ino)
 	for (int i = 0; i < n; i++) {
 		sc.mode = ls[i].mode;
 		if (rc == 0)
-			rc = s3_list_each(t->s3, ls[i].s3_prefix, "/", scan_page, &sc);
+			rc = store_list_dir(t->store, ls[i].s3_prefix, scan_page, &sc);
 		keymap_listing_free(&ls[i]);
 	}
 	if (rc == 0)
@@ -1062,7 +1021,7 @@ static int scan_table_locks(struct tree *t, uint64_t ino)
 {
 	if (!t->locks->table)
 		return 0;
-	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_list_ttl);
+	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, LT_FOR_LISTING);
 	if (!snap)
 		return -ENOMEM;
 	int rc = 0;
@@ -1094,7 +1053,7 @@ static int scan_table_locks(struct tree *t, uint64_t ino)
 static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, const char *name,
                        const char *path)
 {
-	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, t->lock_ttl);
+	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, LT_FOR_LOOKUP);
 	if (!snap)
 		return -ENOMEM;
 	struct listing ls[2];
@@ -1131,7 +1090,7 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent);
 	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !find_child(t, dir, name);
-	bool list = absent && now_mono() - dir->listed_at >= t->lock_ttl;
+	bool list = absent && now_mono() - dir->listed_at >= t->cfg->lock_ttl;
 	char *dirpath = absent ? node_path(dir) : NULL, *path = NULL;
 	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
 		path = NULL;
@@ -1357,52 +1316,22 @@ int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len)
 	return lock_copy(t, ino, true, raw, len);
 }
 
-void tree_lock_shown_free(struct tree_lock_shown *s)
-{
-	free(s->key);
-	free(s->path);
-	free(s->ddb_info);
-	free(s->id);
-	free(s->who);
-	free(s->operation);
-	free(s->created);
-	memset(s, 0, sizeof(*s));
-}
-
-int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out)
+int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct lock_shown *out)
 {
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = find_ino(t, parent);
 	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
 	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : !n->shown ? -ENOENT : 0;
-	if (rc == 0) {
-		const struct shown_lock *s = n->shown;
-		out->s3_held = s->s3_held;
-		memcpy(out->etag, s->etag, sizeof(out->etag));
-		out->ddb_held = s->ddb_held;
-		out->backend = s->backend;
-		if (s->ddb_held && (out->ddb_info = malloc(s->ddb_info_len + 1))) {
-			memcpy(out->ddb_info, s->ddb_info, s->ddb_info_len + 1);
-			out->ddb_info_len = s->ddb_info_len;
-		}
-		out->key = strdup(n->key);
-		out->path = node_path(n);
-		out->id = strdup(s->id);
-		out->who = strdup(s->who);
-		out->operation = strdup(s->operation);
-		out->created = strdup(s->created);
-		if (!out->key || !out->path || !out->id || !out->who || !out->operation ||
-		    !out->created || (s->ddb_held && !out->ddb_info))
-			rc = -ENOMEM;
-	}
+	char *path = rc == 0 ? node_path(n) : NULL;
+	if (rc == 0)
+		rc = path ? lock_shown_copy(n->shown, n->key, path, out) : -ENOMEM;
 	pthread_mutex_unlock(&t->lock);
-	if (rc < 0)
-		tree_lock_shown_free(out);
+	free(path);
 	return rc;
 }
 
-int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out)
+int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out)
 {
 	int rc = lock_refresh_by_ino(t, ino);
 	if (rc < 0)

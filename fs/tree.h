@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include "fs/config.h"
 #include "fs/keymap.h"
 #include "fs/lock.h"
-#include "s3/s3.h"
+#include "store/store.h"
 
 #define TREE_ROOT_INO 1
 
@@ -35,24 +36,16 @@ struct tree_dir {
 	uint64_t parent_ino;    /* for "..": the root is its own parent */
 };
 
-/* How long what the tree knows stays fresh, in seconds. */
-struct tree_ttls {
-	double listing;     /* a directory's listing (and the subtree it covered) */
-	double lock;        /* a lock file's content and existence, asked by name */
-	double lock_list;   /* the lock files readdir shows: a directory's lock objects and
-	                     * the table's locks are listed again when older than this */
-};
-
 /* Told how a listing that has run for a second or more is getting on: its path ("" for
  * the root), the keys so far, and done once it has ended. Called from the listing's
  * threads, one call at a time. */
 typedef void (*tree_progress_fn)(void *ctx, const char *path, unsigned long long keys,
                                  double seconds, bool done);
 
-/* Creates the tree; locks (the bucket and the lock table) and map are borrowed and must
- * outlive it. */
+/* Creates the tree; locks (the bucket and the lock table), map and cfg (its TTLs) are
+ * borrowed and must outlive it. */
 int tree_new(const struct lock_source *locks, const struct keymap *map,
-             const struct tree_ttls *ttls, struct tree **out);
+             const struct tfs_config *cfg, struct tree **out);
 
 /* Reports long listings to fn (before any listing starts). */
 void tree_set_progress(struct tree *t, tree_progress_fn fn, void *ctx);
@@ -116,20 +109,6 @@ int tree_file_etag(struct tree *t, uint64_t ino, char *etag);
  * content) is kept apart from what a later revalidation found, so that a lock replaced
  * between `stat` and `rm` is seen as changed, not silently taken for the one shown. */
 
-/* The lock that was shown, for the guard; strings owned by the caller (free with
- * tree_lock_shown_free). */
-struct tree_lock_shown {
-	char *key;              /* the lock object's S3 key */
-	char *path;             /* the lock file's path in the mount */
-	bool s3_held;           /* the S3 lockfile was shown, with this ETag */
-	char etag[130];
-	bool ddb_held;          /* the DynamoDB lock was shown, with this exact Info */
-	char *ddb_info;
-	size_t ddb_info_len;
-	const char *backend;    /* "s3", "dynamodb", "s3 dynamodb" (static) */
-	char *id, *who, *operation, *created;   /* of the lock shown first (see lock_primary) */
-};
-
 /* The current text of lock file ino (revalidated when stale), which now counts as shown.
  * *text is malloc'd. Returns 0, -ENOENT (the lock is gone), -EINVAL (not a lock file),
  * or the fetch's errno. */
@@ -141,11 +120,10 @@ int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len);
 /* The lock file ino as its content shows it now (revalidated when stale), which now counts
  * as shown: as tree_lock_shown gives it. Returns 0, -ENOENT (gone), -EINVAL (not a lock
  * file), -ENOMEM or the fetch's errno; *out is filled on success only. */
-int tree_lock_fields(struct tree *t, uint64_t ino, struct tree_lock_shown *out);
+int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out);
 
 /* What was shown of lock file name in directory parent. Returns 0, -ENOENT, -EINVAL. */
-int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct tree_lock_shown *out);
-void tree_lock_shown_free(struct tree_lock_shown *s);
+int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct lock_shown *out);
 
 /* Where a directory hangs: its inode, its parent's, and its name. */
 struct tree_place {

@@ -100,10 +100,10 @@ static int read_state(struct tfs *fs, uint64_t ino, const char *key, uint64_t si
 {
 	char *data = NULL;
 	size_t len = 0;
-	struct s3_object_info info;
-	struct aws_error err;
+	struct store_object_info info;
+	struct store_error err;
 	uint64_t want = size > STATEINFO_MAX_BYTES ? 1 : STATEINFO_MAX_BYTES + 1;
-	int rc = s3_get_object(fs->s3, key, 0, want, NULL, &data, &len, &info, &err);
+	int rc = store_get(fs->store, key, 0, want, NULL, &data, &len, &info, &err);
 	if (rc < 0)
 		return reader_get_failed(key, rc, &err);
 	if (info.etag[0]) {     /* none for an empty object (a range past its end) */
@@ -216,7 +216,7 @@ static const char *const lock_names[] = {
 
 /* Value i of lock_names as the file shows it ("" when it shows none); NULL for the JSON,
  * which is the raw object, read apart. */
-static const char *lock_value(const struct tree_lock_shown *s, size_t i)
+static const char *lock_value(const struct lock_shown *s, size_t i)
 {
 	const char *v[NLOCK] = { NULL, s->id, s->who, s->operation, s->created, s->backend };
 	return v[i];
@@ -279,7 +279,7 @@ static int get_state(struct tfs *fs, uint64_t ino, const struct tree_attr *a, co
 
 static int list_lock(struct tfs *fs, uint64_t ino, char **out, size_t *len)
 {
-	struct tree_lock_shown s;
+	struct lock_shown s;
 	int rc = tree_lock_fields(fs->tree, ino, &s);
 	if (rc < 0)
 		return rc;
@@ -288,7 +288,7 @@ static int list_lock(struct tfs *fs, uint64_t ino, char **out, size_t *len)
 	for (size_t i = 1; i < NLOCK; i++)
 		if (*lock_value(&s, i))
 			add_name(&l, lock_names[i]);
-	tree_lock_shown_free(&s);
+	lock_shown_clear(&s);
 	return names_out(&l, out, len);
 }
 
@@ -301,7 +301,7 @@ static int get_lock(struct tfs *fs, uint64_t ino, const char *name, char **value
 		return -ENODATA;
 	if (i == 0)
 		return tree_lock_raw(fs->tree, ino, value, len);
-	struct tree_lock_shown s;
+	struct lock_shown s;
 	int rc = tree_lock_fields(fs->tree, ino, &s);
 	if (rc < 0)
 		return rc;
@@ -309,7 +309,7 @@ static int get_lock(struct tfs *fs, uint64_t ino, const char *name, char **value
 	*len = strlen(v);
 	*value = *len ? strdup(v) : NULL;
 	rc = !*len ? -ENODATA : !*value ? -ENOMEM : 0;
-	tree_lock_shown_free(&s);
+	lock_shown_clear(&s);
 	return rc;
 }
 

@@ -14,9 +14,11 @@
 #include "mount/options.h"
 #include "s3/creds.h"
 #include "s3/ddb.h"
+#include "s3/ddbtable.h"
 #include "s3/http.h"
 #include "s3/log.h"
 #include "s3/s3.h"
+#include "s3/s3store.h"
 
 #ifndef TFSTATEFS_VERSION
 #define TFSTATEFS_VERSION "dev"
@@ -26,10 +28,14 @@
 struct mount_state {
 	struct tfs_options opts;
 	struct fuse_cmdline_opts cmd;
+	struct tfs_config cfg;          /* what fs/ reads, built from opts */
+	char *status;                   /* cfg.status */
 	struct aws_cred_provider *creds;
 	char *region;
 	struct s3_client *s3;
+	struct store *store;            /* the bucket as fs/ sees it, over s3 */
 	struct ddb_client *ddb;
+	struct table *ddb_table;        /* the lock table as fs/ sees it, over ddb */
 	struct locktable *table;
 	struct lock_source locks;
 	struct reports *reports;
@@ -157,14 +163,15 @@ static int connect_table(struct mount_state *m)
 	if (ddb_check_table(m->ddb, msg, sizeof(msg)) < 0)
 		fprintf(stderr, "tfstatefs: warning: %s; mounting without DynamoDB locks until it "
 		        "answers (see /.tfstatefs/status)\n", msg);
-	if (locktable_new(m->ddb, m->opts.bucket, &m->table) < 0)
+	if (ddb_table_new(m->ddb, &m->ddb_table) < 0 ||
+	    locktable_new(m->ddb_table, m->opts.bucket, &m->cfg, &m->table) < 0)
 		return -1;
 	m->locks.table = m->table;
 	return 0;
 }
 
 /* /.tfstatefs/status: the mount's settings, one "name<TAB>value" a line. */
-static char *status_text(const struct mount_state *m, const struct guard_policy *p)
+static char *status_text(const struct mount_state *m, const struct unlock_policy *p)
 {
 	char *text = NULL, gid[16] = "none";
 	if (p->has_unlock_gid)
@@ -179,7 +186,7 @@ static char *status_text(const struct mount_state *m, const struct guard_policy 
 	                 m->region, aws_cred_provider_source(m->creds),
 	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
 	                 m->ddb ? ddb_client_table(m->ddb) : "none",
-	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->unlock_off ? "off" : "on",
+	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->off ? "off" : "on",
 	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl);
 	return n < 0 ? NULL : text;
 }
@@ -194,31 +201,42 @@ static void show_progress(void *ctx, const char *path, unsigned long long keys, 
 	fflush(stderr);
 }
 
+/* The settings fs/ reads, from the options (the status text comes once the bucket and
+ * the table have answered). */
+static void build_config(struct mount_state *m)
+{
+	m->cfg = (struct tfs_config){
+		.cache_ttl = m->opts.cache_ttl,
+		.lock_ttl = m->opts.lock_ttl,
+		.lock_list_ttl = m->opts.lock_list_ttl,
+		.uid = m->opts.uid == OPTION_UNSET ? getuid() : m->opts.uid,
+		.gid = m->opts.gid == OPTION_UNSET ? getgid() : m->opts.gid,
+		.umask = m->opts.umask & 0777,
+		.unlock = {
+			.off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
+			.min_age_s = m->opts.min_age_s,
+			.owner = getuid(),
+			.has_unlock_gid = m->opts.unlock_gid != OPTION_UNSET,
+			.unlock_gid = (gid_t)m->opts.unlock_gid,
+		},
+	};
+}
+
 /* The tree with /.tfstatefs/, the reports behind it, the guard. */
 static int build_fs(struct mount_state *m)
 {
-	struct guard_policy policy = {
-		.unlock_off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
-		.min_age_s = m->opts.min_age_s,
-		.owner = getuid(),
-		.has_unlock_gid = m->opts.unlock_gid != OPTION_UNSET,
-		.unlock_gid = (gid_t)m->opts.unlock_gid,
-	};
-	char *status = status_text(m, &policy);
-	struct tree_ttls ttls = { .listing = m->opts.cache_ttl, .lock = m->opts.lock_ttl,
-	                          .lock_list = m->opts.lock_list_ttl };
-	int err = status ? tree_new(&m->locks, &m->map, &ttls, &m->tree) : -ENOMEM;
+	m->cfg.status = m->status = status_text(m, &m->cfg.unlock);
+	int err = m->status ? tree_new(&m->locks, &m->map, &m->cfg, &m->tree) : -ENOMEM;
 	if (err == 0 && m->cmd.foreground && isatty(STDERR_FILENO))
 		tree_set_progress(m->tree, show_progress, NULL);
 	if (err == 0)
 		err = reader_budget_new((size_t)m->opts.max_cache_mb << 20, &m->budget);
 	struct reports_config rc = {
-		.locks = &m->locks, .map = &m->map, .lock_ttl = m->opts.lock_ttl, .status = status,
-		.tree = m->tree, .ddb = m->ddb, .budget = m->budget,
+		.locks = &m->locks, .map = &m->map, .cfg = &m->cfg, .tree = m->tree,
+		.budget = m->budget,
 	};
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);
-	free(status);
 	if (err == 0)
 		err = tree_add_virtual(m->tree, KEYMAP_RESERVED_DIR, report_names, REPORT_COUNT);
 	if (err < 0) {
@@ -226,7 +244,7 @@ static int build_fs(struct mount_state *m)
 		return -1;
 	}
 	m->guard = (struct guard){ .tree = m->tree, .locks = &m->locks, .audit = m->audit,
-	                           .policy = policy };
+	                           .policy = &m->cfg.unlock };
 	return 0;
 }
 
@@ -264,14 +282,7 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 	if (add_fuse_options(m, args) < 0)
 		return -1;
 	m->fs = (struct tfs){
-		.settings = {
-			.uid = m->opts.uid == OPTION_UNSET ? getuid() : m->opts.uid,
-			.gid = m->opts.gid == OPTION_UNSET ? getgid() : m->opts.gid,
-			.umask = m->opts.umask & 0777,
-			.cache_ttl = m->opts.cache_ttl,
-			.lock_ttl = m->opts.lock_ttl,
-		},
-		.tree = m->tree, .s3 = m->s3, .guard = &m->guard, .reports = m->reports,
+		.cfg = &m->cfg, .tree = m->tree, .store = m->store, .guard = &m->guard, .reports = m->reports,
 		.budget = m->budget,
 	};
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
@@ -303,10 +314,13 @@ static void mount_state_free(struct mount_state *m)
 	audit_close(m->audit);
 	keymap_free(&m->map);
 	locktable_free(m->table);
+	table_free(m->ddb_table);
 	ddb_client_free(m->ddb);
+	store_free(m->store);
 	s3_client_free(m->s3);
 	aws_cred_provider_free(m->creds);
 	free(m->region);
+	free(m->status);
 	free(m->cmd.mountpoint);
 	options_free(&m->opts);
 }
@@ -336,9 +350,12 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 		     m->opts.workspace_key_prefix ? m->opts.workspace_key_prefix : "env:");
 		return -1;
 	}
+	build_config(m);
 	if (connect_bucket(m) < 0)
 		return -1;
-	m->locks.s3 = m->s3;
+	if (s3_store_new(m->s3, &m->store) < 0)
+		return -1;
+	m->locks.store = m->store;
 	if (connect_table(m) < 0)
 		return -1;
 	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {

@@ -229,16 +229,31 @@ int aws_send(struct aws_client *c, const struct aws_request *req, struct http_re
 	return rc;
 }
 
+void aws_error_to_store(const struct aws_error *err, struct store_error *out)
+{
+	out->status = err->http_status;
+	out->attempts = err->attempts;
+	snprintf(out->code, sizeof(out->code), "%s", err->code);
+	snprintf(out->message, sizeof(out->message), "%s", err->message);
+	snprintf(out->request_id, sizeof(out->request_id), "%s", err->request_id);
+}
+
 void aws_error_describe(const struct aws_error *err, char *buf, size_t len)
 {
-	if (!err->http_status) {
-		snprintf(buf, len, "no answer: %s", err->message[0] ? err->message : "transport error");
-		return;
+	struct store_error e;
+	aws_error_to_store(err, &e);
+	store_error_describe(&e, buf, len);
+}
+
+void aws_stats_to_store(const struct aws_stats *in, struct store_stats *out)
+{
+	*out = (struct store_stats){ .nops = in->nops };
+	for (size_t i = 0; i < in->nops && i < STORE_STATS_OPS; i++) {
+		const struct aws_op_stats *o = &in->ops[i];
+		out->ops[i] = (struct store_op_stats){ .op = o->op, .requests = o->requests,
+		                                       .attempts = o->attempts, .failures = o->failures,
+		                                       .bytes_in = o->bytes_in };
 	}
-	snprintf(buf, len, "%s (HTTP %ld)%s%s%s%s%s", err->code[0] ? err->code : "error",
-	         err->http_status, err->message[0] ? ": " : "", err->message,
-	         err->request_id[0] ? " [request " : "", err->request_id,
-	         err->request_id[0] ? "]" : "");
 }
 
 static char *default_endpoint(const char *service, const char *region)

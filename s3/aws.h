@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "s3/creds.h"
 #include "s3/http.h"
+#include "store/store.h"
 
 /* Where a service lives, split out of a URL such as "http://127.0.0.1:7480". */
 struct aws_endpoint {
@@ -124,4 +125,8 @@ int aws_service_send(struct aws_service *s, struct aws_request *req, const char 
 /* One line describing err for a log or a message: "NoSuchKey (HTTP 404): The specified
  * key does not exist. [request 1234]", or "no answer: <transport error>". */
 void aws_error_describe(const struct aws_error *err, char *buf, size_t len);
+
+/* The same error and counters in the store interface's words (store/store.h). */
+void aws_error_to_store(const struct aws_error *err, struct store_error *out);
+void aws_stats_to_store(const struct aws_stats *in, struct store_stats *out);
 #endif

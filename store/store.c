@@ -1,0 +1,42 @@
+/* What every store and lock table shares: error lines, pages and items freed. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "store/table.h"
+
+void store_error_describe(const struct store_error *e, char *buf, size_t len)
+{
+	if (!e->status) {
+		snprintf(buf, len, "no answer: %s", e->message[0] ? e->message : "transport error");
+		return;
+	}
+	snprintf(buf, len, "%s (HTTP %ld)%s%s%s%s%s", e->code[0] ? e->code : "error", e->status,
+	         e->message[0] ? ": " : "", e->message, e->request_id[0] ? " [request " : "",
+	         e->request_id, e->request_id[0] ? "]" : "");
+}
+
+bool store_error_unsure(const struct store_error *e, int rc)
+{
+	return rc != -ENOMEM && (e->status == 0 || e->status >= 500 || e->status == 429);
+}
+
+void store_page_free(struct store_page *page)
+{
+	for (size_t i = 0; i < page->nobjects; i++) {
+		free(page->objects[i].key);
+		free(page->objects[i].etag);
+	}
+	free(page->objects);
+	page->objects = NULL;
+	page->nobjects = 0;
+}
+
+void table_item_free(struct table_item *item)
+{
+	free(item->lock_id);
+	free(item->info);
+	free(item->digest);
+	*item = (struct table_item){ 0 };
+}

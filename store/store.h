@@ -1,0 +1,145 @@
+/* What the filesystem asks of an object store: listings, reads pinned to a version, a
+ * conditional delete and the request counters, in types that belong to no service.
+ *
+ * One interface, one file per kind of store behind it (s3/s3store.c for S3 and the stores
+ * that speak its API; the unit tests' in-memory store), as s3backer's layers each speak
+ * one block-store interface. fs/ includes this header and never a service's own.
+ * Every call returns 0 or a negative errno: -ENOENT (no such key), -EACCES (refused),
+ * -ECANCELED (a condition failed: the object is not the one named), -ENOMEM, and -EIO
+ * for anything else once the store has retried what it retries. */
+#ifndef TFS_STORE_STORE_H
+#define TFS_STORE_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* What went wrong, as the service said it, for messages and for telling an unclear
+ * outcome (no answer, a 5xx) from a clear one. */
+struct store_error {
+	long status;            /* the service's HTTP status; 0 when no answer arrived */
+	char code[96];          /* the service's error code, "" when none */
+	char message[256];      /* its message, or the transport's error */
+	char request_id[96];
+	int attempts;           /* how many times the request was sent */
+};
+
+/* One line for a log or a message: "NoSuchKey (HTTP 404): The specified key does not
+ * exist. [request 1234]", or "no answer: <transport error>". */
+void store_error_describe(const struct store_error *e, char *buf, size_t len);
+
+/* Did the answer leave it open whether a write happened (no answer, a 5xx, a 429)? */
+bool store_error_unsure(const struct store_error *e, int rc);
+
+/* One object of a listing. Strings are owned by the page. */
+struct store_object {
+	char *key;              /* may hold a NUL byte (a key with %00): use key_len */
+	size_t key_len;
+	uint64_t size;
+	time_t mtime;
+	char *etag;             /* as the store gives it (S3: with its quotes) */
+};
+
+struct store_page {
+	struct store_object *objects;
+	size_t nobjects;
+};
+
+void store_page_free(struct store_page *page);
+
+/* Takes over one page (it frees it). Returns 0, STORE_LIST_STOP (enough: the listing ends
+ * well), or a negative errno that ends the listing. */
+typedef int (*store_page_fn)(void *ctx, struct store_page *page);
+#define STORE_LIST_STOP 1
+
+/* What a read says about the object. */
+struct store_object_info {
+	uint64_t size;          /* the whole object's size */
+	time_t mtime;
+	char etag[130];
+	char version_id[256];   /* "" when the store keeps no versions */
+};
+
+/* What requests of one kind cost, for /.tfstatefs/stats. */
+struct store_op_stats {
+	const char *op;         /* "LIST", "GET", "Scan"...: static strings */
+	unsigned long long requests, attempts, failures, bytes_in;
+};
+
+#define STORE_STATS_OPS 8
+
+struct store_stats {
+	struct store_op_stats ops[STORE_STATS_OPS];
+	size_t nops;
+};
+
+struct store;
+
+struct store_ops {
+	/* Every key below prefix, flat, pages in no particular order and one at a time (a
+	 * store may list key ranges in parallel). Failures are logged by the store. */
+	int (*list_all)(struct store *st, const char *prefix, store_page_fn on_page, void *ctx);
+	/* The keys directly below prefix (which ends with '/', or is ""), in order. */
+	int (*list_dir)(struct store *st, const char *prefix, store_page_fn on_page, void *ctx);
+	/* len bytes of key from offset (len 0: to the end) into *data (malloc'd; short at the
+	 * end of the object). if_match: the ETag the object must still have (-ECANCELED
+	 * otherwise), or NULL. */
+	int (*get)(struct store *st, const char *key, uint64_t offset, uint64_t len,
+	           const char *if_match, char **data, size_t *data_len,
+	           struct store_object_info *info, struct store_error *err);
+	/* The lowercase hex MD5 of key's bytes, read pinned to if_match when given. */
+	int (*md5)(struct store *st, const char *key, const char *if_match, char hex[33],
+	           struct store_error *err);
+	/* Deletes key only while it has ETag if_match; sent once, never retried (the caller
+	 * reads again after an unclear answer). */
+	int (*delete_if)(struct store *st, const char *key, const char *if_match,
+	                 struct store_error *err);
+	void (*stats)(struct store *st, struct store_stats *out);
+	void (*free)(struct store *st);
+};
+
+/* A store: implementations embed it as their first member. */
+struct store {
+	const struct store_ops *ops;
+};
+
+static inline int store_list_all(struct store *st, const char *prefix, store_page_fn fn, void *ctx)
+{
+	return st->ops->list_all(st, prefix, fn, ctx);
+}
+
+static inline int store_list_dir(struct store *st, const char *prefix, store_page_fn fn, void *ctx)
+{
+	return st->ops->list_dir(st, prefix, fn, ctx);
+}
+
+static inline int store_get(struct store *st, const char *key, uint64_t offset, uint64_t len,
+                            const char *if_match, char **data, size_t *data_len,
+                            struct store_object_info *info, struct store_error *err)
+{
+	return st->ops->get(st, key, offset, len, if_match, data, data_len, info, err);
+}
+
+static inline int store_md5(struct store *st, const char *key, const char *if_match,
+                            char hex[33], struct store_error *err)
+{
+	return st->ops->md5(st, key, if_match, hex, err);
+}
+
+static inline int store_delete_if(struct store *st, const char *key, const char *if_match,
+                                  struct store_error *err)
+{
+	return st->ops->delete_if(st, key, if_match, err);
+}
+
+static inline void store_stats(struct store *st, struct store_stats *out)
+{
+	st->ops->stats(st, out);
+}
+
+static inline void store_free(struct store *st)
+{
+	if (st)
+		st->ops->free(st);
+}
+#endif

@@ -1,0 +1,463 @@
+/* An object store and a lock table in memory: see memstore.h. */
+#include "memstore.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mem_object {
+	char *key, *data, etag[40];
+	size_t len;
+	time_t mtime;
+};
+
+struct mem_item {
+	char *lock_id, *info, *digest;
+};
+
+struct fault {
+	int count, rc;
+	long status;
+	bool applied;
+};
+
+struct hook {
+	void (*fn)(struct memstore *ms, void *ctx);
+	void *ctx;
+};
+
+struct memstore {
+	struct store store;
+	struct table table;
+	struct mem_object *objects;
+	size_t nobjects;
+	struct mem_item *items;
+	size_t nitems;
+	size_t page_size;
+	struct fault faults[MS_OPS];
+	struct hook hooks[MS_OPS];
+	unsigned long calls[MS_OPS];
+};
+
+static struct memstore *of_store(struct store *st)
+{
+	return (struct memstore *)((char *)st - offsetof(struct memstore, store));
+}
+
+static struct memstore *of_table(const struct table *t)
+{
+	return (struct memstore *)((char *)t - offsetof(struct memstore, table));
+}
+
+static char *dup_or_die(const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+/* ---- setting it up ---- */
+
+static struct mem_object *find_object(struct memstore *ms, const char *key)
+{
+	for (size_t i = 0; i < ms->nobjects; i++)
+		if (strcmp(ms->objects[i].key, key) == 0)
+			return &ms->objects[i];
+	return NULL;
+}
+
+static void etag_of(const char *data, size_t len, char out[40])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
+	out[0] = '"';
+	for (unsigned i = 0; i < n; i++)
+		sprintf(out + 1 + 2 * i, "%02x", md[i]);
+	strcat(out, "\"");
+}
+
+void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime)
+{
+	struct mem_object *o = find_object(ms, key);
+	if (!o) {
+		ms->objects = realloc(ms->objects, (ms->nobjects + 1) * sizeof(*o));
+		o = &ms->objects[ms->nobjects++];
+		*o = (struct mem_object){ .key = dup_or_die(key) };
+	}
+	free(o->data);
+	o->data = dup_or_die(data);
+	o->len = strlen(data);
+	o->mtime = mtime ? mtime : 1764322728;  /* 2025-11-28 */
+	etag_of(o->data, o->len, o->etag);
+}
+
+void memstore_remove(struct memstore *ms, const char *key)
+{
+	struct mem_object *o = find_object(ms, key);
+	if (!o)
+		return;
+	free(o->key);
+	free(o->data);
+	*o = ms->objects[--ms->nobjects];
+}
+
+bool memstore_has(struct memstore *ms, const char *key)
+{
+	return find_object(ms, key) != NULL;
+}
+
+const char *memstore_etag(struct memstore *ms, const char *key)
+{
+	static char etag[40];
+	struct mem_object *o = find_object(ms, key);
+	snprintf(etag, sizeof(etag), "%s", o ? o->etag : "");
+	return etag;
+}
+
+static struct mem_item *find_item(struct memstore *ms, const char *lock_id)
+{
+	for (size_t i = 0; i < ms->nitems; i++)
+		if (strcmp(ms->items[i].lock_id, lock_id) == 0)
+			return &ms->items[i];
+	return NULL;
+}
+
+static struct mem_item *item_slot(struct memstore *ms, const char *lock_id)
+{
+	struct mem_item *it = find_item(ms, lock_id);
+	if (it) {
+		free(it->info);
+		free(it->digest);
+		it->info = it->digest = NULL;
+		return it;
+	}
+	ms->items = realloc(ms->items, (ms->nitems + 1) * sizeof(*it));
+	it = &ms->items[ms->nitems++];
+	*it = (struct mem_item){ .lock_id = dup_or_die(lock_id) };
+	return it;
+}
+
+void memstore_put_lock(struct memstore *ms, const char *lock_id, const char *info)
+{
+	item_slot(ms, lock_id)->info = dup_or_die(info);
+}
+
+void memstore_put_digest(struct memstore *ms, const char *lock_id, const char *digest)
+{
+	item_slot(ms, lock_id)->digest = dup_or_die(digest);
+}
+
+void memstore_remove_item(struct memstore *ms, const char *lock_id)
+{
+	struct mem_item *it = find_item(ms, lock_id);
+	if (!it)
+		return;
+	free(it->lock_id);
+	free(it->info);
+	free(it->digest);
+	*it = ms->items[--ms->nitems];
+}
+
+bool memstore_has_item(struct memstore *ms, const char *lock_id)
+{
+	return find_item(ms, lock_id) != NULL;
+}
+
+void memstore_fail(struct memstore *ms, enum memstore_op op, int count, int rc, long status,
+                   bool applied)
+{
+	ms->faults[op] = (struct fault){ .count = count, .rc = rc, .status = status,
+	                                 .applied = applied };
+}
+
+void memstore_before(struct memstore *ms, enum memstore_op op,
+                     void (*fn)(struct memstore *ms, void *ctx), void *ctx)
+{
+	ms->hooks[op] = (struct hook){ fn, ctx };
+}
+
+void memstore_page_size(struct memstore *ms, size_t n)
+{
+	ms->page_size = n ? n : 1;
+}
+
+unsigned long memstore_calls(struct memstore *ms, enum memstore_op op)
+{
+	return ms->calls[op];
+}
+
+/* ---- each call: counted, its hook run, its fault answered ---- */
+
+/* Counts the call and runs its hook. Returns the fault to answer (rc < 0), else 0. */
+static int enter(struct memstore *ms, enum memstore_op op, struct store_error *err,
+                 bool *applied)
+{
+	ms->calls[op]++;
+	struct hook h = ms->hooks[op];
+	ms->hooks[op] = (struct hook){ 0 };
+	if (h.fn)
+		h.fn(ms, h.ctx);
+	if (err)
+		*err = (struct store_error){ .attempts = 1 };
+	struct fault *f = &ms->faults[op];
+	if (applied)
+		*applied = true;
+	if (f->count <= 0)
+		return 0;
+	f->count--;
+	if (err) {
+		err->status = f->status;
+		snprintf(err->message, sizeof(err->message), "memstore: fault injected");
+	}
+	if (applied)
+		*applied = f->applied;
+	return f->rc;
+}
+
+/* ---- the store ---- */
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(((const struct mem_object *)a)->key, ((const struct mem_object *)b)->key);
+}
+
+/* Pages of the keys below prefix; dir: only those without a further '/'. */
+static int list(struct memstore *ms, const char *prefix, bool dir, store_page_fn on_page,
+                void *ctx)
+{
+	if (ms->nobjects)
+		qsort(ms->objects, ms->nobjects, sizeof(*ms->objects), by_key);
+	size_t plen = strlen(prefix), i = 0;
+	do {
+		int rc = enter(ms, MS_LIST, NULL, NULL);
+		if (rc < 0)
+			return rc;
+		struct store_page page = { .objects = calloc(ms->page_size, sizeof(*page.objects)) };
+		for (; i < ms->nobjects && page.nobjects < ms->page_size; i++) {
+			const struct mem_object *o = &ms->objects[i];
+			if (strncmp(o->key, prefix, plen) != 0 || (dir && strchr(o->key + plen, '/')))
+				continue;
+			page.objects[page.nobjects++] = (struct store_object){
+				.key = dup_or_die(o->key), .key_len = strlen(o->key), .size = o->len,
+				.mtime = o->mtime, .etag = dup_or_die(o->etag) };
+		}
+		rc = on_page(ctx, &page);
+		if (rc != 0)
+			return rc == STORE_LIST_STOP ? 0 : rc;
+	} while (i < ms->nobjects);
+	return 0;
+}
+
+static int list_all(struct store *st, const char *prefix, store_page_fn fn, void *ctx)
+{
+	return list(of_store(st), prefix, false, fn, ctx);
+}
+
+static int list_dir(struct store *st, const char *prefix, store_page_fn fn, void *ctx)
+{
+	return list(of_store(st), prefix, true, fn, ctx);
+}
+
+static int get(struct store *st, const char *key, uint64_t offset, uint64_t len,
+               const char *if_match, char **data, size_t *data_len,
+               struct store_object_info *info, struct store_error *err)
+{
+	struct memstore *ms = of_store(st);
+	int rc = enter(ms, MS_GET, err, NULL);
+	const struct mem_object *o = rc ? NULL : find_object(ms, key);
+	if (rc == 0 && !o)
+		rc = -ENOENT;
+	if (rc == 0 && if_match && strcmp(if_match, o->etag) != 0)
+		rc = -ECANCELED;
+	if (rc < 0)
+		return rc;
+	size_t from = offset < o->len ? (size_t)offset : o->len;
+	size_t n = o->len - from;
+	if (len && len < n)
+		n = (size_t)len;
+	*data = malloc(n + 1);
+	memcpy(*data, o->data + from, n);
+	(*data)[n] = '\0';
+	*data_len = n;
+	*info = (struct store_object_info){ .size = o->len, .mtime = o->mtime };
+	snprintf(info->etag, sizeof(info->etag), "%s", o->etag);
+	return 0;
+}
+
+static int md5(struct store *st, const char *key, const char *if_match, char hex[33],
+               struct store_error *err)
+{
+	struct memstore *ms = of_store(st);
+	int rc = enter(ms, MS_MD5, err, NULL);
+	const struct mem_object *o = rc ? NULL : find_object(ms, key);
+	if (rc == 0 && !o)
+		rc = -ENOENT;
+	if (rc == 0 && if_match && strcmp(if_match, o->etag) != 0)
+		rc = -ECANCELED;
+	if (rc == 0)
+		snprintf(hex, 33, "%.32s", o->etag + 1);
+	return rc;
+}
+
+static int delete_if(struct store *st, const char *key, const char *if_match,
+                     struct store_error *err)
+{
+	struct memstore *ms = of_store(st);
+	bool applied;
+	int fault = enter(ms, MS_DELETE, err, &applied);
+	const struct mem_object *o = find_object(ms, key);
+	int rc = !o ? -ENOENT : strcmp(if_match, o->etag) != 0 ? -ECANCELED : 0;
+	if (rc == 0 && applied)
+		memstore_remove(ms, key);
+	if (rc == -ENOENT || rc == -ECANCELED)
+		err->status = rc == -ENOENT ? 404 : 412;
+	return fault ? fault : rc;
+}
+
+static void op_stats(struct memstore *ms, struct store_stats *out, const enum memstore_op *ops,
+                     const char *const *names, size_t n)
+{
+	*out = (struct store_stats){ .nops = n };
+	for (size_t i = 0; i < n; i++)
+		out->ops[i] = (struct store_op_stats){ .op = names[i], .requests = ms->calls[ops[i]],
+		                                       .attempts = ms->calls[ops[i]] };
+}
+
+static void store_counts(struct store *st, struct store_stats *out)
+{
+	static const enum memstore_op ops[] = { MS_LIST, MS_GET, MS_DELETE };
+	static const char *const names[] = { "LIST", "GET", "DELETE" };
+	op_stats(of_store(st), out, ops, names, 3);
+}
+
+static void store_keep(struct store *st)
+{
+	(void)st;
+}
+
+static const struct store_ops mem_store_ops = {
+	.list_all = list_all, .list_dir = list_dir, .get = get, .md5 = md5,
+	.delete_if = delete_if, .stats = store_counts, .free = store_keep,
+};
+
+/* ---- the table ---- */
+
+static char *dup_opt(const char *s)
+{
+	return s ? dup_or_die(s) : NULL;
+}
+
+static void item_copy(const struct mem_item *it, struct table_item *out)
+{
+	*out = (struct table_item){ .lock_id = dup_or_die(it->lock_id), .info = dup_opt(it->info),
+	                            .info_len = it->info ? strlen(it->info) : 0,
+	                            .digest = dup_opt(it->digest) };
+}
+
+static int scan(struct table *t, const char *prefix, table_item_fn on_item, void *ctx,
+                struct store_error *err)
+{
+	struct memstore *ms = of_table(t);
+	int rc = enter(ms, MS_SCAN, err, NULL);
+	for (size_t i = 0; i < ms->nitems && rc == 0; i++) {
+		if (strncmp(ms->items[i].lock_id, prefix, strlen(prefix)) != 0)
+			continue;
+		struct table_item item;
+		item_copy(&ms->items[i], &item);
+		rc = on_item(ctx, &item);
+		table_item_free(&item);
+	}
+	return rc;
+}
+
+static int get_item(struct table *t, const char *lock_id, struct table_item *item,
+                    struct store_error *err)
+{
+	struct memstore *ms = of_table(t);
+	int rc = enter(ms, MS_GETITEM, err, NULL);
+	const struct mem_item *it = rc ? NULL : find_item(ms, lock_id);
+	if (rc == 0 && !it)
+		rc = -ENOENT;
+	if (rc == 0)
+		item_copy(it, item);
+	return rc;
+}
+
+static int delete_if_info(struct table *t, const char *lock_id, const char *info,
+                          size_t info_len, struct store_error *err)
+{
+	struct memstore *ms = of_table(t);
+	bool applied;
+	int fault = enter(ms, MS_DELETEITEM, err, &applied);
+	const struct mem_item *it = find_item(ms, lock_id);
+	bool same = it && it->info && strlen(it->info) == info_len &&
+	            memcmp(it->info, info, info_len) == 0;
+	if (same && applied)
+		memstore_remove_item(ms, lock_id);
+	if (!same)
+		err->status = 400;
+	return fault ? fault : same ? 0 : -ECANCELED;
+}
+
+static const char *describe(const struct table *t)
+{
+	(void)t;
+	return "memory table";
+}
+
+static void table_counts(struct table *t, struct store_stats *out)
+{
+	static const enum memstore_op ops[] = { MS_SCAN, MS_GETITEM, MS_DELETEITEM };
+	static const char *const names[] = { "Scan", "GetItem", "DeleteItem" };
+	op_stats(of_table(t), out, ops, names, 3);
+}
+
+static void table_keep(struct table *t)
+{
+	(void)t;
+}
+
+static const struct table_ops mem_table_ops = {
+	.scan = scan, .get = get_item, .delete_if_info = delete_if_info, .describe = describe,
+	.stats = table_counts, .free = table_keep,
+};
+
+/* ---- the whole ---- */
+
+struct memstore *memstore_new(void)
+{
+	struct memstore *ms = calloc(1, sizeof(*ms));
+	if (!ms)
+		abort();
+	ms->store.ops = &mem_store_ops;
+	ms->table.ops = &mem_table_ops;
+	ms->page_size = 1000;
+	return ms;
+}
+
+struct store *memstore_store(struct memstore *ms)
+{
+	return &ms->store;
+}
+
+struct table *memstore_table(struct memstore *ms)
+{
+	return &ms->table;
+}
+
+void memstore_free(struct memstore *ms)
+{
+	if (!ms)
+		return;
+	while (ms->nobjects)
+		memstore_remove(ms, ms->objects[0].key);
+	while (ms->nitems)
+		memstore_remove_item(ms, ms->items[0].lock_id);
+	free(ms->objects);
+	free(ms->items);
+	free(ms);
+}
