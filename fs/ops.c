@@ -201,7 +201,7 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	struct tree_attr a;
 	int rc = tree_getattr(fs->tree, ino, &a);
 	if (rc == 0 && a.virt)
-		return reports_render(fs->reports, (enum report_kind)a.virt, &h->text, &h->len);
+		return reports_render(fs->reports, a.virt, &h->text, &h->len);
 	rc = tree_lock_read(fs->tree, ino, &h->text, &h->len);
 	if (rc != -EINVAL)
 		return rc;

@@ -13,8 +13,6 @@
 
 #define MEMO_BUCKETS 1024
 
-const char *const report_names[REPORT_COUNT] = { "locks", "migration", "status", "stats" };
-
 /* A state's MD5 for one ETag: a state is read for its digest once per version. */
 struct md5_memo {
 	char *key;
@@ -305,11 +303,13 @@ static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
 	return rc;
 }
 
-static int render_locks(struct reports *r, const struct inventory *inv, FILE *out)
+static int render_locks(struct reports *r, FILE *out)
 {
-	int rc = 0;
-	for (size_t i = 0; i < inv->nrows && rc == 0; i++)
-		rc = put_locks_of(r, out, &inv->rows[i]);
+	struct inventory inv;
+	int rc = inventory_take(r, &inv);
+	for (size_t i = 0; i < inv.nrows && rc == 0; i++)
+		rc = put_locks_of(r, out, &inv.rows[i]);
+	inventory_free(&inv, r->cfg.locks->table);
 	return rc;
 }
 
@@ -425,15 +425,18 @@ static void put_migration_line(struct reports *r, const struct inventory *inv,
 	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
 }
 
-static int render_migration(struct reports *r, const struct inventory *inv, FILE *out)
+static int render_migration(struct reports *r, FILE *out)
 {
-	for (size_t i = 0; i < inv->nrows; i++) {
-		const struct row *row = &inv->rows[i];
+	struct inventory inv;
+	int rc = inventory_take(r, &inv);
+	for (size_t i = 0; i < inv.nrows && rc == 0; i++) {
+		const struct row *row = &inv.rows[i];
 		bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
 		if (row->state || row->lockfile || ddb_facts)
-			put_migration_line(r, inv, row, out);
+			put_migration_line(r, &inv, row, out);
 	}
-	return 0;
+	inventory_free(&inv, r->cfg.locks->table);
+	return rc;
 }
 
 /* ---- status ---- */
@@ -500,23 +503,35 @@ static int render_stats(struct reports *r, FILE *out)
 	return 0;
 }
 
-int reports_render(struct reports *r, enum report_kind kind, char **text, size_t *len)
+/* ---- the files ---- */
+
+const struct report reports_table[] = {
+	{ "locks", REPORT_SNAPSHOT, render_locks },
+	{ "migration", REPORT_SNAPSHOT, render_migration },
+	{ "status", REPORT_SNAPSHOT, render_status },
+	{ "stats", REPORT_SNAPSHOT, render_stats },
+};
+#define NREPORTS (sizeof(reports_table) / sizeof(reports_table[0]))
+const size_t reports_count = NREPORTS;
+
+int reports_add_files(struct tree *t, const char *dirname)
+{
+	const char *names[NREPORTS];
+	for (size_t i = 0; i < NREPORTS; i++)
+		names[i] = reports_table[i].name;
+	return tree_add_virtual(t, dirname, names, NREPORTS);
+}
+
+int reports_render(struct reports *r, unsigned virt, char **text, size_t *len)
 {
 	*text = NULL;
 	*len = 0;
+	if (virt == 0 || virt > NREPORTS)
+		return -EINVAL;
 	FILE *out = open_memstream(text, len);
 	if (!out)
 		return -ENOMEM;
-	struct inventory inv = { 0 };
-	int rc = 0;
-	if (kind == REPORT_STATUS) {
-		rc = render_status(r, out);
-	} else if (kind == REPORT_STATS) {
-		rc = render_stats(r, out);
-	} else if ((rc = inventory_take(r, &inv)) == 0) {
-		rc = kind == REPORT_LOCKS ? render_locks(r, &inv, out) : render_migration(r, &inv, out);
-	}
-	inventory_free(&inv, r->cfg.locks->table);
+	int rc = reports_table[virt - 1].render(r, out);
 	bool failed = fclose(out) != 0;
 	if (rc == 0 && failed)
 		rc = -ENOMEM;

@@ -4,16 +4,11 @@
 #ifndef TFS_FS_REPORTS_H
 #define TFS_FS_REPORTS_H
 #include <stddef.h>
+#include <stdio.h>
 #include "fs/keymap.h"
 #include "fs/lock.h"
 #include "fs/reader.h"
 #include "fs/tree.h"
-
-enum report_kind { REPORT_LOCKS = 1, REPORT_MIGRATION, REPORT_STATUS, REPORT_STATS };
-#define REPORT_COUNT 4
-
-/* The file names, in enum order from index 0 ("locks", "migration", "status", "stats"). */
-extern const char *const report_names[REPORT_COUNT];
 
 struct reports_config {
 	const struct lock_source *locks;    /* borrowed, as is map */
@@ -25,11 +20,32 @@ struct reports_config {
 
 struct reports;
 
+/* How a report is built. A snapshot is made whole when its file is opened, then read
+ * from memory. */
+enum report_build { REPORT_SNAPSHOT };
+
+/* One file of /.tfstatefs/: a new report is one row of reports_table and its render. */
+struct report {
+	const char *name;
+	enum report_build build;
+	/* Writes the report to out. Returns 0 or a negative errno, as reports_render. */
+	int (*render)(struct reports *r, FILE *out);
+};
+
+/* The files, in the order they are added: "locks", "migration", "status", "stats". */
+extern const struct report reports_table[];
+extern const size_t reports_count;
+
 int reports_new(const struct reports_config *cfg, struct reports **out);
 void reports_free(struct reports *r);
 
-/* Builds report kind. *text is malloc'd (*len bytes). Returns 0, or the listing's negative
- * errno (-EACCES, -EIO) or -ENOMEM. A lock table that cannot be read does not fail a
- * report: its DynamoDB columns say "unknown". */
-int reports_render(struct reports *r, enum report_kind kind, char **text, size_t *len);
+/* Adds directory dirname to tree t with one virtual file per row of reports_table, in its
+ * order: a file's tree_attr.virt is its row's index plus one. Returns 0 or -ENOMEM. */
+int reports_add_files(struct tree *t, const char *dirname);
+
+/* Builds the report of virtual file virt (its tree_attr.virt). *text is malloc'd (*len
+ * bytes). Returns 0, -EINVAL (virt is no report's), or the listing's negative errno
+ * (-EACCES, -EIO) or -ENOMEM. A lock table that cannot be read does not fail a report:
+ * its DynamoDB columns say "unknown". */
+int reports_render(struct reports *r, unsigned virt, char **text, size_t *len);
 #endif

@@ -118,7 +118,7 @@ int tree_lock_read(struct tree *t, uint64_t ino, char **text, size_t *len);
 int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len);
 
 /* The lock file ino as its content shows it now (revalidated when stale), which now counts
- * as shown: as tree_lock_shown gives it. Returns 0, -ENOENT (gone), -EINVAL (not a lock
+ * as shown: as tree_lock_shown gives it (struct lock_shown). Returns 0, -ENOENT (gone), -EINVAL (not a lock
  * file), -ENOMEM or the fetch's errno; *out is filled on success only. */
 int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out);
 

@@ -1,9 +1,10 @@
-/* Extended attributes: named fields of states and locks, and the cache of states read. */
+/* Extended attributes: a table of the names of states and locks; the states read, cached. */
 #include "fs/xattr.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +14,6 @@
 #include "fs/stateinfo.h"
 #include "s3/log.h"
 #include "s3/memdup.h"
-
-#define NAMES_MAX 512           /* every name of one file, NUL-terminated, fits */
-#define VALUE_MAX 320           /* every value but a lock's JSON fits */
 
 /* ---- the states read, by version ---- */
 
@@ -144,89 +142,181 @@ static int state_view(struct tfs *fs, uint64_t ino, const struct tree_attr *a, b
 	return rc;
 }
 
-/* ---- state files ---- */
+/* ---- the names: one getter each ---- */
 
-/* A state's names, and whether their values need the state's bytes: the others come from
- * the listing, so that asking for them costs nothing. */
-static const struct {
-	const char *name;
-	bool read;
-} state_names[] = {
-	{ "user.tfstate.serial", true },
-	{ "user.tfstate.lineage", true },
-	{ "user.tfstate.terraform_version", true },
-	{ "user.tfstate.resources", true },
-	{ "user.tfstate.encrypted", true },
-	{ "user.s3.etag", false },
-	{ "user.s3.version_id", true },
-	{ "user.s3.last_modified", false },
-};
-#define NSTATE (sizeof(state_names) / sizeof(state_names[0]))
-
-/* s when it is not empty, into buf; its length or -ENODATA. */
-static int text(char *buf, size_t room, const char *s)
+/* s when it is not empty. */
+static int text(struct xattr_value *v, const char *s)
 {
-	return *s ? snprintf(buf, room, "%s", s) : -ENODATA;
+	v->data = s;
+	v->len = strlen(s);
+	return *s ? 0 : -ENODATA;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int put(struct xattr_value *v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(v->buf, sizeof(v->buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(v->buf))
+		return -ENODATA;
+	v->data = v->buf;
+	v->len = (size_t)n;
+	return 0;
+}
+
+static int state_serial(const struct xattr_file *f, struct xattr_value *v)
+{
+	return f->info->has_serial ? put(v, "%" PRIu64, f->info->serial) : -ENODATA;
+}
+
+static int state_lineage(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->info->lineage);
+}
+
+static int state_terraform_version(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->info->terraform_version);
+}
+
+static int state_resources(const struct xattr_file *f, struct xattr_value *v)
+{
+	return f->info->has_resources ? put(v, "%zu", f->info->resources) : -ENODATA;
+}
+
+/* OpenTofu's encryption_version, or "yes" when it gives none. */
+static int state_encrypted(const struct xattr_file *f, struct xattr_value *v)
+{
+	const struct stateinfo *si = f->info;
+	if (!si->encrypted)
+		return -ENODATA;
+	return text(v, si->encryption_version[0] ? si->encryption_version : "yes");
 }
 
 /* The ETag as S3 gives it, without its quotes. */
-static int unquoted(char *buf, size_t room, const char *etag)
+static int s3_etag(const struct xattr_file *f, struct xattr_value *v)
 {
-	size_t len = strlen(etag);
-	if (len >= 2 && etag[0] == '"' && etag[len - 1] == '"')
-		return len > 2 ? snprintf(buf, room, "%.*s", (int)(len - 2), etag + 1) : -ENODATA;
-	return text(buf, room, etag);
+	size_t len = strlen(f->etag);
+	if (len < 2 || f->etag[0] != '"' || f->etag[len - 1] != '"')
+		return text(v, f->etag);
+	v->data = f->etag + 1;
+	v->len = len - 2;
+	return v->len ? 0 : -ENODATA;
 }
 
-static int iso8601(char *buf, size_t room, time_t t)
+static int s3_version_id(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->version_id);
+}
+
+static int s3_last_modified(const struct xattr_file *f, struct xattr_value *v)
 {
 	struct tm tm;
-	if (!gmtime_r(&t, &tm))
+	if (!gmtime_r(&f->mtime, &tm))
 		return -ENODATA;
-	return (int)strftime(buf, room, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	v->data = v->buf;
+	v->len = strftime(v->buf, sizeof(v->buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return 0;
 }
 
-/* Value i of state_names into buf (VALUE_MAX bytes): its length, or -ENODATA. */
-static int state_value(const struct entry *e, size_t i, char *buf, size_t room)
+/* The raw object, read apart: a listing does not read it, as every lock has one. */
+static int lock_json(const struct xattr_file *f, struct xattr_value *v)
 {
-	const struct stateinfo *si = &e->info;
-	switch (i) {
-	case 0: return si->has_serial ? snprintf(buf, room, "%" PRIu64, si->serial) : -ENODATA;
-	case 1: return text(buf, room, si->lineage);
-	case 2: return text(buf, room, si->terraform_version);
-	case 3: return si->has_resources ? snprintf(buf, room, "%zu", si->resources) : -ENODATA;
-	case 4: return !si->encrypted ? -ENODATA
-	               : text(buf, room, si->encryption_version[0] ? si->encryption_version : "yes");
-	case 5: return unquoted(buf, room, e->etag);
-	case 6: return text(buf, room, e->version_id);
-	case 7: return iso8601(buf, room, e->mtime);
-	}
-	return -ENODATA;
+	v->data = f->json ? f->json : "";
+	v->len = f->json ? f->json_len : 0;
+	return 0;
 }
 
-/* ---- lock files ---- */
+static int lock_id(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->lock->id);
+}
 
-#define LOCK_JSON "user.tflock.json"
+static int lock_who(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->lock->who);
+}
 
-static const char *const lock_names[] = {
-	LOCK_JSON, "user.tflock.id", "user.tflock.who", "user.tflock.operation",
-	"user.tflock.created", "user.tflock.backend",
+static int lock_operation(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->lock->operation);
+}
+
+static int lock_created(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->lock->created);
+}
+
+static int lock_backend(const struct xattr_file *f, struct xattr_value *v)
+{
+	return text(v, f->lock->backend);
+}
+
+/* In listing order. A state's names that do not read come from the listing, so that
+ * asking for them costs no request. */
+const struct xattr_row xattr_table[] = {
+	{ "user.tfstate.serial", XATTR_STATE, true, state_serial },
+	{ "user.tfstate.lineage", XATTR_STATE, true, state_lineage },
+	{ "user.tfstate.terraform_version", XATTR_STATE, true, state_terraform_version },
+	{ "user.tfstate.resources", XATTR_STATE, true, state_resources },
+	{ "user.tfstate.encrypted", XATTR_STATE, true, state_encrypted },
+	{ "user.s3.etag", XATTR_STATE, false, s3_etag },
+	{ "user.s3.version_id", XATTR_STATE, true, s3_version_id },
+	{ "user.s3.last_modified", XATTR_STATE, false, s3_last_modified },
+	{ "user.tflock.json", XATTR_LOCK, true, lock_json },
+	{ "user.tflock.id", XATTR_LOCK, false, lock_id },
+	{ "user.tflock.who", XATTR_LOCK, false, lock_who },
+	{ "user.tflock.operation", XATTR_LOCK, false, lock_operation },
+	{ "user.tflock.created", XATTR_LOCK, false, lock_created },
+	{ "user.tflock.backend", XATTR_LOCK, false, lock_backend },
 };
-#define NLOCK (sizeof(lock_names) / sizeof(lock_names[0]))
+#define NXATTR (sizeof(xattr_table) / sizeof(xattr_table[0]))
+const size_t xattr_count = NXATTR;
 
-/* Value i of lock_names as the file shows it ("" when it shows none); NULL for the JSON,
- * which is the raw object, read apart. */
-static const char *lock_value(const struct lock_shown *s, size_t i)
+/* ---- a file's values ---- */
+
+/* What one file's values are made of, and what was fetched for them (owned). */
+struct source {
+	struct xattr_file f;
+	struct entry state;
+	struct lock_shown lock;
+	char *json;
+};
+
+/* Fetches what the names of a file of kind need: a state's version, with (read) what its
+ * bytes say; a lock's fields, or (read) its raw JSON. */
+static int source_load(struct tfs *fs, uint64_t ino, const struct tree_attr *a, unsigned kind,
+                       bool read, struct source *s)
 {
-	const char *v[NLOCK] = { NULL, s->id, s->who, s->operation, s->created, s->backend };
-	return v[i];
+	memset(s, 0, sizeof(*s));
+	int rc;
+	if (kind == XATTR_STATE) {
+		rc = state_view(fs, ino, a, read, &s->state);
+		s->f.etag = s->state.etag;
+		s->f.mtime = s->state.mtime;
+		s->f.version_id = s->state.version_id;
+		s->f.info = &s->state.info;
+	} else if (read) {
+		rc = tree_lock_raw(fs->tree, ino, &s->json, &s->f.json_len);
+		s->f.json = s->json;
+	} else {
+		rc = tree_lock_fields(fs->tree, ino, &s->lock);
+		s->f.lock = &s->lock;
+	}
+	return rc;
 }
 
-/* ---- both ---- */
+static void source_free(struct source *s)
+{
+	lock_shown_clear(&s->lock);
+	free(s->json);
+}
 
 /* A list of names, NUL after each. */
 struct names {
-	char buf[NAMES_MAX];
+	char buf[XATTR_NAMES_MAX];
 	size_t len;
 };
 
@@ -244,79 +334,16 @@ static int names_out(const struct names *l, char **out, size_t *len)
 	return !l->len || *out ? 0 : -ENOMEM;
 }
 
-static int list_state(struct tfs *fs, uint64_t ino, const struct tree_attr *a, char **out,
-                      size_t *len)
-{
-	struct entry v;
-	int rc = state_view(fs, ino, a, true, &v);
-	if (rc < 0)
-		return rc;
-	struct names l = { .len = 0 };
-	char buf[VALUE_MAX];
-	for (size_t i = 0; i < NSTATE; i++)
-		if (state_value(&v, i, buf, sizeof(buf)) >= 0)
-			add_name(&l, state_names[i].name);
-	return names_out(&l, out, len);
-}
-
-static int get_state(struct tfs *fs, uint64_t ino, const struct tree_attr *a, const char *name,
-                     char **value, size_t *len)
-{
-	size_t i = 0;
-	while (i < NSTATE && strcmp(state_names[i].name, name) != 0)
-		i++;
-	struct entry v;
-	int rc = i == NSTATE ? -ENODATA : state_view(fs, ino, a, state_names[i].read, &v);
-	char buf[VALUE_MAX];
-	if (rc == 0)
-		rc = state_value(&v, i, buf, sizeof(buf));
-	if (rc < 0)
-		return rc;
-	*len = (size_t)rc;
-	*value = memdup_nul(buf, *len);
-	return *value ? 0 : -ENOMEM;
-}
-
-static int list_lock(struct tfs *fs, uint64_t ino, char **out, size_t *len)
-{
-	struct lock_shown s;
-	int rc = tree_lock_fields(fs->tree, ino, &s);
-	if (rc < 0)
-		return rc;
-	struct names l = { .len = 0 };
-	add_name(&l, LOCK_JSON);
-	for (size_t i = 1; i < NLOCK; i++)
-		if (*lock_value(&s, i))
-			add_name(&l, lock_names[i]);
-	lock_shown_clear(&s);
-	return names_out(&l, out, len);
-}
-
-static int get_lock(struct tfs *fs, uint64_t ino, const char *name, char **value, size_t *len)
-{
-	size_t i = 0;
-	while (i < NLOCK && strcmp(lock_names[i], name) != 0)
-		i++;
-	if (i == NLOCK)
-		return -ENODATA;
-	if (i == 0)
-		return tree_lock_raw(fs->tree, ino, value, len);
-	struct lock_shown s;
-	int rc = tree_lock_fields(fs->tree, ino, &s);
-	if (rc < 0)
-		return rc;
-	const char *v = lock_value(&s, i);
-	*len = strlen(v);
-	*value = *len ? strdup(v) : NULL;
-	rc = !*len ? -ENODATA : !*value ? -ENOMEM : 0;
-	lock_shown_clear(&s);
-	return rc;
-}
-
 /* States are the files that are neither lock files nor the reports of /.tfstatefs. */
 static bool is_state(const struct tree_attr *a)
 {
 	return !a->is_dir && !a->is_lock && !a->virt;
+}
+
+/* Which rows apply to the file: XATTR_STATE, XATTR_LOCK, or 0 (none). */
+static unsigned kind_of(const struct tree_attr *a)
+{
+	return a->is_lock ? XATTR_LOCK : is_state(a) ? XATTR_STATE : 0;
 }
 
 int xattr_list(struct tfs *fs, uint64_t ino, char **names, size_t *len)
@@ -325,11 +352,20 @@ int xattr_list(struct tfs *fs, uint64_t ino, char **names, size_t *len)
 	int rc = tree_getattr(fs->tree, ino, &a);
 	*names = NULL;
 	*len = 0;
-	if (rc < 0)
+	unsigned kind = rc < 0 ? 0 : kind_of(&a);
+	if (!kind)
 		return rc;
-	if (a.is_lock)
-		return list_lock(fs, ino, names, len);
-	return is_state(&a) ? list_state(fs, ino, &a, names, len) : 0;
+	/* Most of a state's names need its bytes; a lock's fields say which names it has. */
+	struct source s;
+	rc = source_load(fs, ino, &a, kind, kind == XATTR_STATE, &s);
+	struct names l = { .len = 0 };
+	for (size_t i = 0; i < NXATTR && rc == 0; i++) {
+		struct xattr_value v;
+		if ((xattr_table[i].files & kind) && xattr_table[i].get(&s.f, &v) == 0)
+			add_name(&l, xattr_table[i].name);
+	}
+	source_free(&s);
+	return rc < 0 ? rc : names_out(&l, names, len);
 }
 
 int xattr_get(struct tfs *fs, uint64_t ino, const char *name, char **value, size_t *len)
@@ -340,7 +376,22 @@ int xattr_get(struct tfs *fs, uint64_t ino, const char *name, char **value, size
 	*len = 0;
 	if (rc < 0)
 		return rc;
-	if (a.is_lock)
-		return get_lock(fs, ino, name, value, len);
-	return is_state(&a) ? get_state(fs, ino, &a, name, value, len) : -ENODATA;
+	unsigned kind = kind_of(&a);
+	const struct xattr_row *row = NULL;
+	for (size_t i = 0; i < NXATTR && !row; i++)
+		if ((xattr_table[i].files & kind) && strcmp(xattr_table[i].name, name) == 0)
+			row = &xattr_table[i];
+	if (!row)
+		return -ENODATA;
+	struct source s;
+	struct xattr_value v;
+	rc = source_load(fs, ino, &a, kind, row->read, &s);
+	if (rc == 0)
+		rc = row->get(&s.f, &v);
+	if (rc == 0 && !(*value = memdup_nul(v.data, v.len)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		*len = v.len;
+	source_free(&s);
+	return rc;
 }

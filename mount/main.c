@@ -238,7 +238,7 @@ static int build_fs(struct mount_state *m)
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);
 	if (err == 0)
-		err = tree_add_virtual(m->tree, KEYMAP_RESERVED_DIR, report_names, REPORT_COUNT);
+		err = reports_add_files(m->tree, KEYMAP_RESERVED_DIR);
 	if (err < 0) {
 		fail("cannot set up the filesystem: %s", strerror(-err));
 		return -1;
