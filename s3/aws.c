@@ -245,16 +245,6 @@ void aws_error_describe(const struct aws_error *err, char *buf, size_t len)
 	store_error_describe(&e, buf, len);
 }
 
-void aws_stats_to_store(const struct aws_stats *in, struct store_stats *out)
-{
-	*out = (struct store_stats){ .nops = in->nops };
-	for (size_t i = 0; i < in->nops && i < STORE_STATS_OPS; i++) {
-		const struct aws_op_stats *o = &in->ops[i];
-		out->ops[i] = (struct store_op_stats){ .op = o->op, .requests = o->requests,
-		                                       .attempts = o->attempts, .failures = o->failures,
-		                                       .bytes_in = o->bytes_in };
-	}
-}
 
 static char *default_endpoint(const char *service, const char *region)
 {
@@ -340,11 +330,11 @@ static void count(struct aws_service *s, const char *op, int rc, const struct ht
                   const struct aws_error *err)
 {
 	pthread_mutex_lock(&s->stats_lock);
-	struct aws_op_stats *o = NULL;
+	struct store_op_stats *o = NULL;
 	for (size_t i = 0; i < s->stats.nops && !o; i++)
 		if (strcmp(s->stats.ops[i].op, op) == 0)
 			o = &s->stats.ops[i];
-	if (!o && s->stats.nops < AWS_STATS_OPS)
+	if (!o && s->stats.nops < STORE_STATS_OPS)
 		(o = &s->stats.ops[s->stats.nops++])->op = op;
 	if (o) {
 		o->requests++;
@@ -355,7 +345,7 @@ static void count(struct aws_service *s, const char *op, int rc, const struct ht
 	pthread_mutex_unlock(&s->stats_lock);
 }
 
-void aws_service_stats(struct aws_service *s, struct aws_stats *out)
+void aws_service_stats(struct aws_service *s, struct store_stats *out)
 {
 	pthread_mutex_lock(&s->stats_lock);
 	*out = s->stats;

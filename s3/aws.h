@@ -65,19 +65,6 @@ struct aws_request {
  * a negative errno from the transport after the last attempt, with err->message saying why. resp is always to be freed. */
 int aws_send(struct aws_client *c, const struct aws_request *req, struct http_response *resp,
              struct aws_error *err);
-/* What requests of one kind cost, for /.tfstatefs/stats. */
-struct aws_op_stats {
-	const char *op;             /* "LIST", "GET", "Scan"...: static strings */
-	unsigned long long requests, attempts, failures, bytes_in;
-};
-
-#define AWS_STATS_OPS 8
-
-struct aws_stats {
-	struct aws_op_stats ops[AWS_STATS_OPS];
-	size_t nops;
-};
-
 /* What every service client (S3, DynamoDB) stands on: its endpoint, a connection pool and
  * a signer. */
 struct aws_service {
@@ -90,7 +77,7 @@ struct aws_service {
 	struct aws_client *aws;
 	bool debug;                 /* trace each request and its timing on stderr */
 	pthread_mutex_t stats_lock;
-	struct aws_stats stats;
+	struct store_stats stats;   /* what requests of each kind cost */
 	bool inited;
 };
 
@@ -115,7 +102,7 @@ void aws_service_free(struct aws_service *s);
 int aws_service_set_region(struct aws_service *s, const char *region);
 
 /* A copy of the counters of s's requests so far. */
-void aws_service_stats(struct aws_service *s, struct aws_stats *out);
+void aws_service_stats(struct aws_service *s, struct store_stats *out);
 
 /* aws_send on s's endpoint, counted under op (a static string), with one trace line under s->debug naming op and what
  * ("S3: GET /bucket/key -> 200 in 3.1 ms (1 attempt)"), control bytes shown as '?'. */
@@ -126,7 +113,6 @@ int aws_service_send(struct aws_service *s, struct aws_request *req, const char 
  * key does not exist. [request 1234]", or "no answer: <transport error>". */
 void aws_error_describe(const struct aws_error *err, char *buf, size_t len);
 
-/* The same error and counters in the store interface's words (store/store.h). */
+/* The same error in the store interface's words (store/store.h). */
 void aws_error_to_store(const struct aws_error *err, struct store_error *out);
-void aws_stats_to_store(const struct aws_stats *in, struct store_stats *out);
 #endif

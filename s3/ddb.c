@@ -56,7 +56,7 @@ const char *ddb_client_table(const struct ddb_client *c)
 	return c->table;
 }
 
-void ddb_client_stats(struct ddb_client *c, struct aws_stats *out)
+void ddb_client_stats(struct ddb_client *c, struct store_stats *out)
 {
 	aws_service_stats(&c->svc, out);
 }

@@ -30,7 +30,7 @@ const char *ddb_client_table(const struct ddb_client *c);
 const char *ddb_client_endpoint(const struct ddb_client *c);
 
 /* What the client's requests cost so far (by kind: Scan, GetItem, DeleteItem...). */
-void ddb_client_stats(struct ddb_client *c, struct aws_stats *out);
+void ddb_client_stats(struct ddb_client *c, struct store_stats *out);
 
 /* The errno for a DynamoDB answer: ResourceNotFoundException (no such table) -ENXIO;
  * AccessDeniedException, UnrecognizedClientException, InvalidSignatureException,

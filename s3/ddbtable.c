@@ -91,9 +91,7 @@ static const char *describe(const struct table *t)
 
 static void stats(struct table *t, struct store_stats *out)
 {
-	struct aws_stats as;
-	ddb_client_stats(client_of(t), &as);
-	aws_stats_to_store(&as, out);
+	ddb_client_stats(client_of(t), out);
 }
 
 static void table_gone(struct table *t)

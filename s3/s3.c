@@ -620,7 +620,7 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 	return rc;
 }
 
-void s3_client_stats(struct s3_client *c, struct aws_stats *out)
+void s3_client_stats(struct s3_client *c, struct store_stats *out)
 {
 	aws_service_stats(&c->svc, out);
 }

@@ -123,7 +123,7 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
 const char *s3_client_region(const struct s3_client *c);
 
 /* What the client's requests cost so far (by kind: LIST, GET, DELETE). */
-void s3_client_stats(struct s3_client *c, struct aws_stats *out);
+void s3_client_stats(struct s3_client *c, struct store_stats *out);
 
 /* Does the client send an SSE-C key (for the status report: never the key itself)? */
 bool s3_client_has_sse_key(const struct s3_client *c);

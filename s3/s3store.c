@@ -89,9 +89,7 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 
 static void stats(struct store *st, struct store_stats *out)
 {
-	struct aws_stats as;
-	s3_client_stats(client_of(st), &as);
-	aws_stats_to_store(&as, out);
+	s3_client_stats(client_of(st), out);
 }
 
 static void store_gone(struct store *st)
