@@ -8,7 +8,7 @@
 #include <string.h>
 
 struct mem_object {
-	char *key, *data, etag[40];
+	char *key, *data, etag[130];
 	size_t len;
 	time_t mtime;
 };
@@ -69,15 +69,21 @@ static struct mem_object *find_object(struct memstore *ms, const char *key)
 	return NULL;
 }
 
-static void etag_of(const char *data, size_t len, char out[40])
+/* The lowercase hex MD5 of data. */
+static void md5_of(const char *data, size_t len, char hex[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 	EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-	out[0] = '"';
-	for (unsigned i = 0; i < n; i++)
-		sprintf(out + 1 + 2 * i, "%02x", md[i]);
-	strcat(out, "\"");
+	for (unsigned i = 0; i < n && i < 16; i++)
+		sprintf(hex + 2 * i, "%02x", md[i]);
+}
+
+static void etag_of(const char *data, size_t len, char out[130])
+{
+	char hex[33];
+	md5_of(data, len, hex);
+	snprintf(out, 130, "\"%s\"", hex);
 }
 
 void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime)
@@ -110,9 +116,17 @@ bool memstore_has(struct memstore *ms, const char *key)
 	return find_object(ms, key) != NULL;
 }
 
+void memstore_set_etag(struct memstore *ms, const char *key, const char *etag)
+{
+	struct mem_object *o = find_object(ms, key);
+	if (!o)
+		abort();
+	snprintf(o->etag, sizeof(o->etag), "%s", etag);
+}
+
 const char *memstore_etag(struct memstore *ms, const char *key)
 {
-	static char etag[40];
+	static char etag[130];
 	struct mem_object *o = find_object(ms, key);
 	snprintf(etag, sizeof(etag), "%s", o ? o->etag : "");
 	return etag;
@@ -299,7 +313,7 @@ static int md5(struct store *st, const char *key, const char *if_match, char hex
 	if (rc == 0 && if_match && strcmp(if_match, o->etag) != 0)
 		rc = -ECANCELED;
 	if (rc == 0)
-		snprintf(hex, 33, "%.32s", o->etag + 1);
+		md5_of(o->data, o->len, hex);
 	return rc;
 }
 

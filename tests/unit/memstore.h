@@ -35,6 +35,10 @@ struct table *memstore_table(struct memstore *ms);
 void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime);
 void memstore_remove(struct memstore *ms, const char *key);
 bool memstore_has(struct memstore *ms, const char *key);
+/* Gives object key (already put) another ETag, as S3 gives a multipart upload or an
+ * SSE-KMS / SSE-C object: one that is not the MD5 of its bytes. md5 still answers the
+ * MD5 of the bytes; get and delete_if compare If-Match with this ETag. */
+void memstore_set_etag(struct memstore *ms, const char *key, const char *etag);
 /* The ETag of key, or "" when absent (a static buffer). */
 const char *memstore_etag(struct memstore *ms, const char *key);
 
