@@ -415,6 +415,238 @@ static void test_locks_of_a_prefix_mount(void)
 	mount_free(&m);
 }
 
+/* ---- migration ---- */
+
+/* A state object with content of its own (so that each has its own MD5). */
+static void put_state(struct mount *m, const char *key)
+{
+	char data[512];
+	snprintf(data, sizeof(data), "{\"version\":4,\"serial\":1,\"k\":\"%s\"}", key);
+	memstore_put(m->ms, key, data, 0);
+}
+
+/* The digest of state key's current bytes (a write through the table). */
+static void put_digest_of_state(struct mount *m, const char *key)
+{
+	char data[512];
+	snprintf(data, sizeof(data), "{\"version\":4,\"serial\":1,\"k\":\"%s\"}", key);
+	put_digest(m, key, data);
+}
+
+static void lock_both(struct mount *m, const char *key, bool s3, bool ddb)
+{
+	char j[512];
+	lock_json(j, sizeof(j), "5d1b0c2e-0000-4000-8000-000000000001", "runner@ci", APPLY, T1, key);
+	if (s3)
+		put_lockfile(m, key, j);
+	if (ddb)
+		put_ddb_lock(m, key, j);
+}
+
+/* Each line: lockfile, DynamoDB lock, digest, note, for every case the README names: the
+ * cases of the integration test test_migration_reports_each_state, and new, orphan with
+ * and without a lock, and the near misses of half-lock. Matches settled by the ETag read
+ * nothing; each mismatch reads its state once, and once only across renders. */
+static void test_migration_each_case(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	/* written with the table, locked there */
+	put_state(&m, "legacy/terraform.tfstate");
+	put_digest_of_state(&m, "legacy/terraform.tfstate");
+	lock_both(&m, "legacy/terraform.tfstate", false, true);
+	/* the digest is of an older version: a lockfile-only apply wrote since */
+	put_state(&m, "moved/terraform.tfstate");
+	put_digest(&m, "moved/terraform.tfstate", "older bytes");
+	/* never used with the table */
+	put_state(&m, "plain/terraform.tfstate");
+	/* locked in S3 only while the last write went through the table */
+	put_state(&m, "half/terraform.tfstate");
+	put_digest_of_state(&m, "half/terraform.tfstate");
+	lock_both(&m, "half/terraform.tfstate", true, false);
+	/* locked in DynamoDB only while a lockfile-only write has gone past the table */
+	put_state(&m, "stuck/terraform.tfstate");
+	put_digest(&m, "stuck/terraform.tfstate", "older bytes");
+	lock_both(&m, "stuck/terraform.tfstate", false, true);
+	/* a lock item and a digest whose state was deleted */
+	lock_both(&m, "gone/terraform.tfstate", false, true);
+	put_digest(&m, "gone/terraform.tfstate", "whatever");
+	/* a lockfile and a digest whose state was deleted */
+	lock_both(&m, "gone-s3/terraform.tfstate", true, false);
+	put_digest(&m, "gone-s3/terraform.tfstate", "whatever");
+	/* a digest alone, its state deleted */
+	put_digest(&m, "lost/terraform.tfstate", "whatever");
+	/* the first apply of a new state, with either backend */
+	lock_both(&m, "first-ddb/terraform.tfstate", false, true);
+	lock_both(&m, "first-s3/terraform.tfstate", true, false);
+	/* both backends held, the last write through the table: nothing to say */
+	put_state(&m, "both/terraform.tfstate");
+	put_digest_of_state(&m, "both/terraform.tfstate");
+	lock_both(&m, "both/terraform.tfstate", true, true);
+	/* both held while the digest is stale */
+	put_state(&m, "both-old/terraform.tfstate");
+	put_digest(&m, "both-old/terraform.tfstate", "older bytes");
+	lock_both(&m, "both-old/terraform.tfstate", true, true);
+	/* held in S3 since a lockfile-only write: the table is out of the way */
+	put_state(&m, "s3-moved/terraform.tfstate");
+	put_digest(&m, "s3-moved/terraform.tfstate", "older bytes");
+	lock_both(&m, "s3-moved/terraform.tfstate", true, false);
+	/* held in DynamoDB, which never wrote a digest */
+	put_state(&m, "ddb-nodigest/terraform.tfstate");
+	lock_both(&m, "ddb-nodigest/terraform.tfstate", false, true);
+	/* held in S3 only, no digest */
+	put_state(&m, "s3-nodigest/terraform.tfstate");
+	lock_both(&m, "s3-nodigest/terraform.tfstate", true, false);
+	/* not states of this mount: a directory marker and the reserved directory */
+	memstore_put(m.ms, "dir/", "", 0);
+	memstore_put(m.ms, ".tfstatefs/locks", "a real object", 0);
+
+	static const char want[] =
+	        "both-old/terraform.tfstate\theld\theld\tmismatch\t-\n"
+	        "both/terraform.tfstate\theld\theld\tmatch\t-\n"
+	        "ddb-nodigest/terraform.tfstate\tfree\theld\tnone\t-\n"
+	        "first-ddb/terraform.tfstate\tfree\theld\tnone\tnew\n"
+	        "first-s3/terraform.tfstate\theld\tfree\tnone\tnew\n"
+	        "gone-s3/terraform.tfstate\theld\tfree\tmismatch\torphan\n"
+	        "gone/terraform.tfstate\tfree\theld\tmismatch\torphan\n"
+	        "half/terraform.tfstate\theld\tfree\tmatch\thalf-lock\n"
+	        "legacy/terraform.tfstate\tfree\theld\tmatch\t-\n"
+	        "lost/terraform.tfstate\tfree\tfree\tmismatch\torphan\n"
+	        "moved/terraform.tfstate\tfree\tfree\tmismatch\t-\n"
+	        "plain/terraform.tfstate\tfree\tfree\tnone\t-\n"
+	        "s3-moved/terraform.tfstate\theld\tfree\tmismatch\t-\n"
+	        "s3-nodigest/terraform.tfstate\theld\tfree\tnone\t-\n"
+	        "stuck/terraform.tfstate\tfree\theld\tmismatch\thalf-lock\n";
+	char *text = render(&m, "migration");
+	CHECK_STR(text, want);
+	free(text);
+	/* matches from the ETag; both-old, moved, s3-moved, stuck read once each */
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 4);
+	CHECK_INT(memstore_calls(m.ms, MS_GET), 0);  /* lockfiles are not read for this */
+	text = render(&m, "migration");
+	CHECK_STR(text, want);
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 4);
+	mount_free(&m);
+}
+
+/* Without a readable table (a Scan that fails, or no table configured) the DynamoDB
+ * columns say unknown, S3 lockfiles still show, and a lockfile without its state is new;
+ * once the table answers, its locks and digests are back. */
+static void test_migration_without_the_table(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	put_state(&m, "a/terraform.tfstate");
+	lock_both(&m, "a/terraform.tfstate", true, false);
+	put_digest_of_state(&m, "a/terraform.tfstate");
+	put_state(&m, "b/terraform.tfstate");
+	lock_both(&m, "b/terraform.tfstate", false, true);
+	lock_both(&m, "c/terraform.tfstate", true, false);
+	put_digest(&m, "c/terraform.tfstate", "whatever");
+	lock_both(&m, "d/terraform.tfstate", false, true);
+	memstore_fail(m.ms, MS_SCAN, 1, -EACCES, 403, false);
+	char *text = render(&m, "migration");
+	CHECK_STR(text, "a/terraform.tfstate\theld\tunknown\tunknown\t-\n"
+	                "b/terraform.tfstate\tfree\tunknown\tunknown\t-\n"
+	                "c/terraform.tfstate\theld\tunknown\tunknown\tnew\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 0);
+	text = render(&m, "migration");
+	CHECK_STR(text, "a/terraform.tfstate\theld\tfree\tmatch\thalf-lock\n"
+	                "b/terraform.tfstate\tfree\theld\tnone\t-\n"
+	                "c/terraform.tfstate\theld\tfree\tmismatch\torphan\n"
+	                "d/terraform.tfstate\tfree\theld\tnone\tnew\n");
+	free(text);
+	mount_free(&m);
+
+	mount_new(&m, false, NULL);
+	put_state(&m, "a/terraform.tfstate");
+	lock_both(&m, "a/terraform.tfstate", true, false);
+	put_state(&m, "b/terraform.tfstate");
+	lock_both(&m, "c/terraform.tfstate", true, false);
+	text = render(&m, "migration");
+	CHECK_STR(text, "a/terraform.tfstate\theld\tunknown\tunknown\t-\n"
+	                "b/terraform.tfstate\tfree\tunknown\tunknown\t-\n"
+	                "c/terraform.tfstate\theld\tunknown\tunknown\tnew\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_SCAN), 0);
+	mount_free(&m);
+}
+
+#define MULTIPART_1 "\"0123456789abcdef0123456789abcdef-2\""
+#define MULTIPART_2 "\"fedcba9876543210fedcba9876543210-3\""
+#define KMS_ETAG "\"00112233445566778899aabbccddeeff\""
+
+/* An ETag that is not the MD5 (multipart, SSE-KMS: 32 hex digits that are not the MD5)
+ * does not settle the digest: the state's bytes do, read once per version. A read that
+ * fails says unknown, and is tried again next time. */
+static void test_migration_digest_of_the_bytes_once_per_version(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	const char *key = "big/terraform.tfstate", *v1 = "{\"serial\":1}", *v2 = "{\"serial\":2}";
+	memstore_put(m.ms, key, v1, 0);
+	memstore_set_etag(m.ms, key, MULTIPART_1);
+	put_digest(&m, key, v1);
+	char *text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 1);
+	/* the same version: its MD5 is known */
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmatch\t-\n");
+	free(text);
+	put_digest(&m, key, "another write");
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmismatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 1);
+	/* a new version is read again, once */
+	memstore_put(m.ms, key, v2, 0);
+	memstore_set_etag(m.ms, key, MULTIPART_2);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmismatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 2);
+	put_digest(&m, key, v2);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 2);
+	/* back to the first version's ETag: remembered or read, never the second's MD5 */
+	memstore_put(m.ms, key, v1, 0);
+	memstore_set_etag(m.ms, key, MULTIPART_1);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmismatch\t-\n");
+	free(text);
+	mount_free(&m);
+
+	/* an SSE-KMS ETag looks like an MD5 and is not one */
+	mount_new(&m, true, NULL);
+	memstore_put(m.ms, key, v1, 0);
+	memstore_set_etag(m.ms, key, KMS_ETAG);
+	put_digest(&m, key, v1);
+	memstore_fail(m.ms, MS_MD5, 1, -EIO, 500, false);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tunknown\t-\n");
+	free(text);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 2);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\tfree\tfree\tmatch\t-\n");
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_MD5), 2);
+	/* an S3 lockfile while the table wrote last: half-lock only once the read says match */
+	lock_both(&m, key, true, false);
+	text = render(&m, "migration");
+	CHECK_STR(text, "big/terraform.tfstate\theld\tfree\tmatch\thalf-lock\n");
+	free(text);
+	mount_free(&m);
+}
+
 int main(void)
 {
 	test_every_row_is_whole();
@@ -427,5 +659,8 @@ int main(void)
 	test_locks_released_since_the_listing();
 	test_locks_when_a_service_fails();
 	test_locks_of_a_prefix_mount();
+	test_migration_each_case();
+	test_migration_without_the_table();
+	test_migration_digest_of_the_bytes_once_per_version();
 	return check_report("reports");
 }
