@@ -647,6 +647,143 @@ static void test_migration_digest_of_the_bytes_once_per_version(void)
 	mount_free(&m);
 }
 
+/* ---- status ---- */
+
+/* The settings text, then what the table last answered: ok and how many states it holds,
+ * or what failed and what to do, and ok again once it answers. */
+static void test_status_says_how_the_table_is(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	lock_both(&m, "a/terraform.tfstate", false, true);
+	lock_both(&m, "b/terraform.tfstate", false, true);
+	memstore_put_lock(m.ms, "elsewhere/c/terraform.tfstate", "{}");
+	char *text = render(&m, "status");
+	CHECK_STR(text, SETTINGS "dynamodb_status\tok\ndynamodb_items\t2\n");
+	free(text);
+
+	memstore_fail(m.ms, MS_SCAN, 1, -EACCES, 403, false);
+	text = render(&m, "status");
+	CHECK_STR(text, SETTINGS "dynamodb_status\tmemory table: error (HTTP 403): memstore: fault "
+	                "injected; the credentials need dynamodb:Scan, dynamodb:GetItem and "
+	                "dynamodb:DeleteItem on it\n");
+	free(text);
+	memstore_fail(m.ms, MS_SCAN, 1, -ENXIO, 400, false);
+	text = render(&m, "status");
+	CHECK_STR(text, SETTINGS "dynamodb_status\tmemory table: error (HTTP 400): memstore: fault "
+	                "injected; check -o dynamodb_table, the region and dynamodb_endpoint\n");
+	free(text);
+	text = render(&m, "status");
+	CHECK_STR(text, SETTINGS "dynamodb_status\tok\ndynamodb_items\t2\n");
+	free(text);
+	mount_free(&m);
+}
+
+/* ---- stats ---- */
+
+/* The value of counter name in a stats text, or -1 when it has no such line. */
+static long long stat_of(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == '\t')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/* Every line is name<TAB>digits; returns the names, space-separated, in their order. */
+static char *stat_names(const char *text)
+{
+	char *names = calloc(1, strlen(text) + 1);
+	size_t out = 0;
+	for (const char *p = text; *p;) {
+		const char *tab = strchr(p, '\t'), *end = strchr(p, '\n');
+		CHECK(tab && end && tab < end);
+		if (!tab || !end || tab > end)
+			break;
+		CHECK(tab + 1 < end && strspn(tab + 1, "0123456789") == (size_t)(end - tab - 1));
+		if (out)
+			names[out++] = ' ';
+		memcpy(names + out, p, (size_t)(tab - p));
+		out += (size_t)(tab - p);
+		p = end + 1;
+	}
+	return names;
+}
+
+#define SERVICE_STATS(svc, op) \
+	svc "_" op "_requests " svc "_" op "_retries " svc "_" op "_failures " svc "_" op "_bytes_in "
+#define TREE_STATS "tree_lookups tree_dirs_read tree_listings tree_keys_listed tree_lock_scans " \
+	"tree_lock_fetches tree_probes tree_entries "
+#define READ_STATS "read_cache_bytes read_cache_peak_bytes read_cache_limit_bytes " \
+	"read_ahead_fetches read_ahead_hits read_small_fetches"
+
+/* What the mount has cost: the store's and the table's requests by kind, as their
+ * counters say, what the tree answered and asked, and the read budget. */
+static void test_stats_count_what_was_asked(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	put_state(&m, "a/terraform.tfstate");
+	put_state(&m, "b/terraform.tfstate");
+	lock_both(&m, "a/terraform.tfstate", true, true);
+	struct tree_dir *d = NULL;
+	CHECK_INT(tree_opendir(m.tree, TREE_ROOT_INO, &d), 0);
+	tree_dir_free(d);
+	struct tree_attr attr;
+	CHECK_INT(tree_lookup(m.tree, TREE_ROOT_INO, "not-listed", &attr), -ENOENT);
+	free(render(&m, "locks"));
+
+	char *text = render(&m, "stats");
+	char *names = stat_names(text);
+	CHECK_STR(names, SERVICE_STATS("s3", "list") SERVICE_STATS("s3", "get")
+	                 SERVICE_STATS("s3", "delete") SERVICE_STATS("dynamodb", "scan")
+	                 SERVICE_STATS("dynamodb", "getitem") SERVICE_STATS("dynamodb", "deleteitem")
+	                 TREE_STATS READ_STATS);
+	free(names);
+	CHECK(memstore_calls(m.ms, MS_LIST) >= 2);
+	CHECK_INT(stat_of(text, "s3_list_requests"), memstore_calls(m.ms, MS_LIST));
+	CHECK_INT(stat_of(text, "s3_get_requests"), memstore_calls(m.ms, MS_GET));
+	CHECK_INT(stat_of(text, "s3_get_requests"), 1);
+	CHECK_INT(stat_of(text, "s3_delete_requests"), 0);
+	CHECK_INT(stat_of(text, "s3_list_retries"), 0);
+	CHECK(memstore_calls(m.ms, MS_SCAN) >= 2);
+	CHECK_INT(stat_of(text, "dynamodb_scan_requests"), memstore_calls(m.ms, MS_SCAN));
+	CHECK_INT(stat_of(text, "dynamodb_getitem_requests"), memstore_calls(m.ms, MS_GETITEM));
+	CHECK_INT(stat_of(text, "dynamodb_deleteitem_requests"), 0);
+	CHECK_INT(stat_of(text, "tree_lookups"), 1);
+	CHECK_INT(stat_of(text, "tree_dirs_read"), 1);
+	CHECK_INT(stat_of(text, "tree_probes"), 1);
+	CHECK(stat_of(text, "tree_listings") >= 1);
+	CHECK(stat_of(text, "tree_keys_listed") >= 3);
+	CHECK(stat_of(text, "tree_entries") >= 3);   /* root, a/, b/ at least */
+	CHECK_INT(stat_of(text, "read_cache_bytes"), 0);
+	CHECK_INT(stat_of(text, "read_cache_limit_bytes"), 1 << 20);
+	free(text);
+
+	/* another probe, seen in the next report */
+	CHECK_INT(tree_lookup(m.tree, TREE_ROOT_INO, "still-not-listed", &attr), -ENOENT);
+	text = render(&m, "stats");
+	CHECK_INT(stat_of(text, "tree_probes"), 2);
+	CHECK_INT(stat_of(text, "tree_lookups"), 2);
+	CHECK_INT(stat_of(text, "s3_list_requests"), memstore_calls(m.ms, MS_LIST));
+	CHECK_INT(stat_of(text, "dynamodb_scan_requests"), memstore_calls(m.ms, MS_SCAN));
+	free(text);
+	mount_free(&m);
+
+	/* no table, no DynamoDB line */
+	mount_new(&m, false, NULL);
+	text = render(&m, "stats");
+	names = stat_names(text);
+	CHECK_STR(names, SERVICE_STATS("s3", "list") SERVICE_STATS("s3", "get")
+	                 SERVICE_STATS("s3", "delete") TREE_STATS READ_STATS);
+	free(names);
+	CHECK_INT(stat_of(text, "s3_list_requests"), 0);
+	CHECK_INT(stat_of(text, "tree_entries"), 1);  /* the root */
+	free(text);
+	mount_free(&m);
+}
+
 int main(void)
 {
 	test_every_row_is_whole();
@@ -662,5 +799,7 @@ int main(void)
 	test_migration_each_case();
 	test_migration_without_the_table();
 	test_migration_digest_of_the_bytes_once_per_version();
+	test_status_says_how_the_table_is();
+	test_stats_count_what_was_asked();
 	return check_report("reports");
 }
