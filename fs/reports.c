@@ -104,8 +104,12 @@ static int take_page(void *ctx, struct store_page *page)
 	for (size_t i = 0; i < page->nobjects && rc == 0; i++) {
 		const struct store_object *o = &page->objects[i];
 		char *path = NULL;
-		if (keymap_key_to_path(inv->map, inv->mode, o->key, o->key_len, &path) != KEY_FILE)
+		int v = keymap_key_to_path(inv->map, inv->mode, o->key, o->key_len, &path);
+		if (v != KEY_FILE) {
+			free(path);     /* a directory marker's: not a state */
+			rc = v < 0 ? v : 0;
 			continue;
+		}
 		if (inv->nobjects == inv->cap) {
 			size_t cap = inv->cap ? inv->cap * 2 : 256;
 			struct object *a = realloc(inv->objects, cap * sizeof(*a));
@@ -202,10 +206,12 @@ static int build_rows(struct inventory *inv)
 		const struct lt_entry *e = &inv->snap->entries[i];
 		struct row r = { .entry = e, .state_key = strdup(e->state_key) };
 		int v = keymap_any_key_to_path(inv->map, e->state_key, &r.path);
-		if (v == KEY_FILE)
+		if (v == KEY_FILE) {
 			rc = add_row(inv, &r);
-		else
+		} else {
+			free(r.path);
 			free(r.state_key);
+		}
 		rc = v < 0 ? v : rc;
 	}
 	if (rc == 0)

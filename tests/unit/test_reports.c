@@ -784,15 +784,10 @@ static void test_stats_count_what_was_asked(void)
 	mount_free(&m);
 }
 
-/* ---- known bugs: failing tests, built with -DTFS_KNOWN_BUGS until the code is fixed ---- */
-
-#ifdef TFS_KNOWN_BUGS
 /* A directory marker ("dir/", as the S3 console's "Create folder" writes) and a LockID
  * that ends in '/' are not states: no line. The reports give back the path the keymap
- * made for each (KEY_DIR_MARKER hands one over, as keymap.h says): fs/reports.c
- * take_page() and build_rows() keep only KEY_FILE's and leak the rest, one path per
- * marker per render of locks or migration. Fails under valgrind --leak-check=full and
- * under ASan (LeakSanitizer); passes otherwise. */
+ * made for each (KEY_DIR_MARKER hands one over, as keymap.h says): before, they leaked it,
+ * one path per marker per render, which valgrind and LeakSanitizer catch here. */
 static void test_directory_markers_are_not_states(void)
 {
 	struct mount m;
@@ -811,7 +806,6 @@ static void test_directory_markers_are_not_states(void)
 	}
 	mount_free(&m);
 }
-#endif
 
 int main(void)
 {
@@ -830,8 +824,6 @@ int main(void)
 	test_migration_digest_of_the_bytes_once_per_version();
 	test_status_says_how_the_table_is();
 	test_stats_count_what_was_asked();
-#ifdef TFS_KNOWN_BUGS
 	test_directory_markers_are_not_states();
-#endif
 	return check_report("reports");
 }
