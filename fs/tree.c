@@ -21,7 +21,7 @@ struct merge_counts {
 	size_t shadowed;    /* objects hidden by a directory of the same name */
 };
 
-static double now_mono(void)
+static double node_now_mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -54,7 +54,7 @@ static void table_insert(struct tree *t, struct node *n)
 	}
 }
 
-static int tables_grow(struct tree *t)
+static int node_tables_grow(struct tree *t)
 {
 	size_t nb = t->nbuckets ? t->nbuckets * 4 : 1024;
 	struct node **bi = calloc(nb, sizeof(*bi)), **bn = calloc(nb, sizeof(*bn));
@@ -92,7 +92,7 @@ static void table_unlink_name(struct tree *t, struct node *n)
 	}
 }
 
-static void table_unlink_ino(struct tree *t, struct node *n)
+static void node_unlink_ino(struct tree *t, struct node *n)
 {
 	struct node **pp = &t->by_ino[ino_hash(n->ino, t->nbuckets)];
 	for (; *pp; pp = &(*pp)->next_by_ino) {
@@ -103,7 +103,7 @@ static void table_unlink_ino(struct tree *t, struct node *n)
 	}
 }
 
-static struct node *find_ino(const struct tree *t, uint64_t ino)
+static struct node *node_find_ino(const struct tree *t, uint64_t ino)
 {
 	for (struct node *n = t->by_ino[ino_hash(ino, t->nbuckets)]; n; n = n->next_by_ino)
 		if (n->ino == ino)
@@ -111,7 +111,7 @@ static struct node *find_ino(const struct tree *t, uint64_t ino)
 	return NULL;
 }
 
-static struct node *find_child(const struct tree *t, const struct node *dir, const char *name)
+static struct node *node_child(const struct tree *t, const struct node *dir, const char *name)
 {
 	size_t i = name_hash(dir->ino, name, t->nbuckets);
 	for (struct node *n = t->by_name[i]; n; n = n->next_by_name)
@@ -120,7 +120,7 @@ static struct node *find_child(const struct tree *t, const struct node *dir, con
 	return NULL;
 }
 
-static void shown_free(struct lock_shown *s)
+static void node_shown_free(struct lock_shown *s)
 {
 	if (!s)
 		return;
@@ -131,7 +131,7 @@ static void shown_free(struct lock_shown *s)
 static void node_free(struct node *n)
 {
 	lock_view_free(n->lock);
-	shown_free(n->shown);
+	node_shown_free(n->shown);
 	free(n->name);
 	free(n->key);
 	free(n->etag);
@@ -142,7 +142,7 @@ static void node_free(struct node *n)
 static struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
                              bool is_dir)
 {
-	if (t->nnodes >= t->nbuckets && tables_grow(t) < 0)
+	if (t->nnodes >= t->nbuckets && node_tables_grow(t) < 0)
 		return NULL;
 	struct node *n = calloc(1, sizeof(*n));
 	if (!n || !(n->name = strndup(name, len))) {
@@ -181,13 +181,13 @@ static void node_detach(struct tree *t, struct node *n)
 	n->parent = NULL;
 	n->detached = true;
 	if (n->nlookup == 0) {
-		table_unlink_ino(t, n);
+		node_unlink_ino(t, n);
 		t->nnodes--;
 		node_free(n);
 	}
 }
 
-static void remove_child(struct tree *t, struct node *dir, struct node *child)
+static void node_remove_child(struct tree *t, struct node *dir, struct node *child)
 {
 	for (size_t i = 0; i < dir->nchildren; i++) {
 		if (dir->children[i] == child) {
@@ -200,11 +200,11 @@ static void remove_child(struct tree *t, struct node *dir, struct node *child)
 
 /* A lock was removed from dir: dir and the directories above it that held nothing else go
  * too, as S3 has no empty directories. The root and the virtual directory stay. */
-static void prune_empty(struct tree *t, struct node *dir)
+static void node_prune_empty(struct tree *t, struct node *dir)
 {
 	while (dir && dir->parent && !dir->virt && dir->nchildren == 0) {
 		struct node *parent = dir->parent;
-		remove_child(t, parent, dir);
+		node_remove_child(t, parent, dir);
 		dir = parent;
 	}
 }
@@ -234,7 +234,7 @@ int tree_new(const struct lock_source *locks, const struct keymap *map,
              const struct tfs_config *cfg, struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
-	if (!t || tables_grow(t) < 0) {
+	if (!t || node_tables_grow(t) < 0) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -325,7 +325,7 @@ static void report_progress(struct merge *m, bool done)
 	tree_progress_fn fn = m->t->progress;
 	if (!fn)
 		return;
-	double now = now_mono();
+	double now = node_now_mono();
 	if (now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
 	    (!done && now - m->reported < 1.0))
 		return;
@@ -376,13 +376,13 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 		const char *slash = memchr(path + start, '/', len - start);
 		size_t end = slash ? (size_t)(slash - path) : len;
 		snprintf(name, sizeof(name), "%.*s", (int)(end - start), path + start);
-		struct node *child = find_child(t, dir, name);
+		struct node *child = node_child(t, dir, name);
 		if (child && !child->is_dir && gen) {
 			if (child->gen == gen) {
 				counts->shadowed++;
 				log_debug("object '%s' is hidden by a directory of the same name", child->key);
 			}
-			remove_child(t, dir, child);
+			node_remove_child(t, dir, child);
 			child = NULL;
 		}
 		if (!child && gen)
@@ -407,14 +407,14 @@ static void put_file(struct tree *t, const char *path, const struct store_object
 	const char *name = slash ? slash + 1 : path;
 	if (!dir)
 		return;
-	struct node *n = find_child(t, dir, name);
+	struct node *n = node_child(t, dir, name);
 	if (n && n->is_dir && n->gen == gen) {
 		counts->shadowed++;
 		log_debug("object '%s' is hidden by a directory of the same name", obj->key);
 		return;
 	}
 	if (n && n->is_dir) {
-		remove_child(t, dir, n);
+		node_remove_child(t, dir, n);
 		n = NULL;
 	}
 	if (!n && (n = node_new(t, dir, name, strlen(name), false))) {
@@ -427,7 +427,7 @@ static void put_file(struct tree *t, const char *path, const struct store_object
 	if (!n->key || strcmp(n->key, obj->key) != 0) {
 		char *key = strdup(obj->key);
 		if (!key) {
-			remove_child(t, dir, n);
+			node_remove_child(t, dir, n);
 			return;
 		}
 		free(n->key);
@@ -511,7 +511,7 @@ static int list_subtree(struct tree *t, const char *path)
 	pthread_mutex_lock(&t->lock);
 	uint64_t gen = ++t->gen;
 	pthread_mutex_unlock(&t->lock);
-	double started = now_mono();
+	double started = node_now_mono();
 	struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
 	int rc = fetch_dir(t, path, &m);
 	report_progress(&m, true);
@@ -533,19 +533,19 @@ static int list_subtree(struct tree *t, const char *path)
 static int refresh_dir(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
-	bool fresh = dir && is_fresh(t, dir, now_mono());
+	struct node *dir = node_find_ino(t, ino);
+	bool fresh = dir && is_fresh(t, dir, node_now_mono());
 	pthread_mutex_unlock(&t->lock);
 	if (!dir || fresh)
 		return 0;
 
 	pthread_mutex_lock(&t->list_lock);
 	pthread_mutex_lock(&t->lock);
-	dir = find_ino(t, ino);
+	dir = node_find_ino(t, ino);
 	char *path = NULL;
 	int rc = 0;
 	/* Another thread may have listed it while this one waited. */
-	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, now_mono())) {
+	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, node_now_mono())) {
 		path = node_path(dir);
 		rc = path ? 0 : -ENOMEM;
 	}
@@ -584,7 +584,7 @@ static void mark_shown(struct node *n)
 		s = NULL;
 	}
 	if (s) {
-		shown_free(n->shown);
+		node_shown_free(n->shown);
 		n->shown = s;
 	}
 }
@@ -595,7 +595,7 @@ static void install_view(struct node *n, struct lock_view *v)
 {
 	lock_view_free(n->lock);
 	n->lock = v;
-	n->lock_checked = now_mono();
+	n->lock_checked = node_now_mono();
 	n->mtime = v->mtime ? v->mtime : n->mtime;
 	n->in_s3 = v->s3.held;
 	if (!v->ddb_error)
@@ -614,11 +614,11 @@ static void install_view(struct node *n, struct lock_view *v)
 static struct node *apply_fetch(struct tree *t, struct node *dir, const char *name, char **key,
                                 int rc, struct lock_view **v)
 {
-	struct node *n = find_child(t, dir, name);
+	struct node *n = node_child(t, dir, name);
 	if (rc == -ENOENT) {
 		if (n && n->is_lock) {
-			remove_child(t, dir, n);
-			prune_empty(t, dir);
+			node_remove_child(t, dir, n);
+			node_prune_empty(t, dir);
 		}
 		return NULL;
 	}
@@ -654,13 +654,13 @@ static char *lock_key(const struct tree *t, const struct node *dir, const char *
 static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir && !dir->detached ? find_child(t, dir, name) : NULL;
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir && !dir->detached ? node_child(t, dir, name) : NULL;
 	char *key = NULL;
 	int rc = 0;
 	if (!dir || !dir->is_dir || dir->detached || dir->virt)
 		rc = -ENOENT;
-	else if (n && (!n->is_lock || lock_is_fresh(t, n, now_mono())))
+	else if (n && (!n->is_lock || lock_is_fresh(t, n, node_now_mono())))
 		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
 	else
 		key = n ? strdup(n->key) : lock_key(t, dir, name);
@@ -674,7 +674,7 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 	rc = lock_fetch(t->locks, key, &v);
 	pthread_mutex_lock(&t->lock);
 	t->stats.lock_fetches++;
-	dir = find_ino(t, parent);
+	dir = node_find_ino(t, parent);
 	if (dir && dir->is_dir && !dir->detached)
 		apply_fetch(t, dir, name, &key, rc, &v);
 	pthread_mutex_unlock(&t->lock);
@@ -687,9 +687,9 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	int rc = !n || n->detached ? -ENOENT : !n->is_lock ? -EINVAL : 0;
-	bool fresh = rc == 0 && lock_is_fresh(t, n, now_mono());
+	bool fresh = rc == 0 && lock_is_fresh(t, n, node_now_mono());
 	char *name = rc == 0 && !fresh ? strdup(n->name) : NULL;
 	uint64_t parent = rc == 0 && n->parent ? n->parent->ino : 0;
 	pthread_mutex_unlock(&t->lock);
@@ -823,7 +823,7 @@ static bool part_changed(const struct node *n, bool ddb, const char *version)
  * Returns it, or NULL (a file of that name wins, or out of memory). */
 static struct node *lock_dir(struct tree *t, struct node *dir, const char *name)
 {
-	struct node *c = find_child(t, dir, name);
+	struct node *c = node_child(t, dir, name);
 	if (!c && (c = node_new(t, dir, name, strlen(name), true))) {
 		c->listed_at = dir->listed_at;
 		c->locks_scanned_at = dir->locks_scanned_at;
@@ -878,7 +878,7 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, 
 				d->scan_seen = true;
 			continue;
 		}
-		struct node *n = find_child(t, dir, f->name);
+		struct node *n = node_child(t, dir, f->name);
 		if (!n && (n = node_new(t, dir, f->name, strlen(f->name), false))) {
 			n->key = lock_key(t, dir, f->name);
 			n->is_lock = true;
@@ -887,7 +887,7 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, 
 		if (!n || !n->is_lock)
 			continue;
 		if (!n->key) {
-			remove_child(t, dir, n);
+			node_remove_child(t, dir, n);
 			continue;
 		}
 		if (part_changed(n, ddb, f->version))
@@ -919,7 +919,7 @@ static double scanned_at(const struct node *dir, bool ddb)
 static char *due_dir(struct tree *t, uint64_t ino, bool ddb, double before, int *rc)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
+	struct node *dir = node_find_ino(t, ino);
 	bool due = dir && dir->is_dir && !dir->detached && !dir->virt &&
 	           scanned_at(dir, ddb) < before;
 	char *path = due ? node_path(dir) : NULL;
@@ -932,7 +932,7 @@ static char *due_dir(struct tree *t, uint64_t ino, bool ddb, double before, int 
 static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool ddb, double at)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
+	struct node *dir = node_find_ino(t, ino);
 	if (dir && !dir->detached) {
 		apply_scan(t, dir, sc, ddb);
 		*(ddb ? &dir->ddb_applied_at : &dir->locks_scanned_at) = at;
@@ -944,7 +944,7 @@ static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool d
  * covered directory ino within lock_ttl, list its own keys for locks. */
 static int scan_s3_locks(struct tree *t, uint64_t ino)
 {
-	double now = now_mono();
+	double now = node_now_mono();
 	int rc;
 	char *path = due_dir(t, ino, false, now - t->cfg->lock_list_ttl, &rc);
 	if (!path)
@@ -1022,7 +1022,7 @@ static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, con
 	}
 	if (rc == 0 && sc.nfound) {
 		pthread_mutex_lock(&t->lock);
-		struct node *dir = find_ino(t, parent);
+		struct node *dir = node_find_ino(t, parent);
 		if (dir && dir->is_dir && !dir->detached)
 			lock_dir(t, dir, name);
 		pthread_mutex_unlock(&t->lock);
@@ -1042,9 +1042,9 @@ static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, con
 static int probe_name(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !find_child(t, dir, name);
-	bool list = absent && now_mono() - dir->listed_at >= t->cfg->lock_ttl;
+	struct node *dir = node_find_ino(t, parent);
+	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !node_child(t, dir, name);
+	bool list = absent && node_now_mono() - dir->listed_at >= t->cfg->lock_ttl;
 	char *dirpath = absent ? node_path(dir) : NULL, *path = NULL;
 	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
 		path = NULL;
@@ -1074,12 +1074,12 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_a
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent), *n = NULL;
+	struct node *dir = node_find_ino(t, parent), *n = NULL;
 	if (!dir)
 		rc = -ENOENT;
 	else if (!dir->is_dir)
 		rc = -ENOTDIR;
-	else if (!(n = find_child(t, dir, name)))
+	else if (!(n = node_child(t, dir, name)))
 		rc = -ENOENT;
 	if (n) {
 		n->nlookup++;
@@ -1101,7 +1101,7 @@ void tree_get_stats(struct tree *t, struct tree_stats *out)
 int tree_ref(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n)
 		n->nlookup++;
 	pthread_mutex_unlock(&t->lock);
@@ -1111,11 +1111,11 @@ int tree_ref(struct tree *t, uint64_t ino)
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *node = find_ino(t, ino);
+	struct node *node = node_find_ino(t, ino);
 	if (node) {
 		node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
 		if (node->detached && node->nlookup == 0) {
-			table_unlink_ino(t, node);
+			node_unlink_ino(t, node);
 			t->nnodes--;
 			node_free(node);
 		}
@@ -1129,7 +1129,7 @@ int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 	if (rc < 0 && rc != -EINVAL)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n)
 		fill_attr(n, attr);
 	pthread_mutex_unlock(&t->lock);
@@ -1180,7 +1180,7 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 	if (!d)
 		return -ENOMEM;
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
+	struct node *dir = node_find_ino(t, ino);
 	if (!dir)
 		rc = -ENOENT;
 	else if (!dir->is_dir)
@@ -1200,7 +1200,7 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 int tree_file_key(struct tree *t, uint64_t ino, char **key)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
 	if (rc == 0 && !(*key = strdup(n->key)))
 		rc = -ENOMEM;
@@ -1211,7 +1211,7 @@ int tree_file_key(struct tree *t, uint64_t ino, char **key)
 void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n && !n->is_dir) {
 		n->size = size;
 		if (mtime)
@@ -1227,7 +1227,7 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 int tree_file_etag(struct tree *t, uint64_t ino, char *etag)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
 	if (rc == 0)
 		snprintf(etag, 130, "%s", n->etag ? n->etag : "");
@@ -1245,7 +1245,7 @@ static int lock_copy(struct tree *t, uint64_t ino, bool raw, char **out, size_t 
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	const struct lock_view *v = n && !n->detached ? n->lock : NULL;
 	const char *src = v ? (raw ? lock_primary_part(v)->raw : v->text) : NULL;
 	*len = v ? (raw ? lock_primary_part(v)->raw_len : v->text_len) : 0;
@@ -1274,8 +1274,8 @@ int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct lo
 {
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? node_child(t, dir, name) : NULL;
 	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : !n->shown ? -ENOENT : 0;
 	char *path = rc == 0 ? node_path(n) : NULL;
 	if (rc == 0)
@@ -1291,7 +1291,7 @@ int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	bool held = n && !n->detached && n->lock && n->parent;
 	if (held)
 		mark_shown(n);
@@ -1310,7 +1310,7 @@ size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t 
 {
 	size_t n = 0;
 	pthread_mutex_lock(&t->lock);
-	for (struct node *d = find_ino(t, ino); d && d->parent && !d->detached && n < max; d = d->parent) {
+	for (struct node *d = node_find_ino(t, ino); d && d->parent && !d->detached && n < max; d = d->parent) {
 		out[n].ino = d->ino;
 		out[n].parent = d->parent->ino;
 		snprintf(out[n++].name, sizeof(out->name), "%s", d->name);
@@ -1322,7 +1322,7 @@ size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t 
 bool tree_holds(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	bool held = n && !n->detached;
 	pthread_mutex_unlock(&t->lock);
 	return held;
@@ -1331,11 +1331,11 @@ bool tree_holds(struct tree *t, uint64_t ino)
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? node_child(t, dir, name) : NULL;
 	if (n && n->is_lock) {
-		remove_child(t, dir, n);
-		prune_empty(t, dir);
+		node_remove_child(t, dir, n);
+		node_prune_empty(t, dir);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -1343,11 +1343,11 @@ void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 void tree_lock_stale(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? node_child(t, dir, name) : NULL;
 	if (n && n->is_lock) {
 		n->lock_checked = -1e18;
-		shown_free(n->shown);
+		node_shown_free(n->shown);
 		n->shown = NULL;
 	}
 	pthread_mutex_unlock(&t->lock);
