@@ -50,4 +50,32 @@ struct tree {
 	tree_progress_fn progress;  /* set before any listing */
 	void *progress_ctx;
 };
+
+/* ---- nodes.c: the tables and the nodes, under t->lock once the tree is shared ---- */
+
+/* Monotonic seconds, the clock of every TTL. */
+double node_now_mono(void);
+
+/* Makes the tables (or four times bigger). Returns 0 or -ENOMEM. */
+int node_tables_grow(struct tree *t);
+
+/* A new node named name[0..len) in parent (NULL for the root), with the next inode.
+ * Returns it, or NULL (out of memory). */
+struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
+                      bool is_dir);
+void node_free(struct node *n);
+void node_shown_free(struct lock_shown *s);
+
+/* Takes n out of the tree (see nodes.c); node_remove_child also out of dir's children. */
+void node_detach(struct tree *t, struct node *n);
+void node_remove_child(struct tree *t, struct node *dir, struct node *child);
+void node_prune_empty(struct tree *t, struct node *dir);
+
+/* Takes a detached node out of the inode table, for its last forget (the caller frees it). */
+void node_unlink_ino(struct tree *t, struct node *n);
+
+/* The node of inode ino, or of name in directory dir; NULL when none. */
+struct node *node_find_ino(const struct tree *t, uint64_t ino);
+struct node *node_child(const struct tree *t, const struct node *dir, const char *name);
+char *node_path(const struct node *n);
 #endif
