@@ -442,7 +442,7 @@ static char *lock_key(const struct tree *t, const struct node *dir, const char *
 
 /* Brings lock file name in directory parent up to date when its view is older than
  * lock_ttl. Returns 0, -ENOENT when there is no such lock, or the fetch's errno. */
-static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
+static int treelock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = node_find_ino(t, parent);
@@ -475,7 +475,7 @@ static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *nam
 }
 
 /* The same for lock file ino. A lock found gone leaves the tree. */
-static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
+static int treelock_refresh_by_ino(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *n = node_find_ino(t, ino);
@@ -488,7 +488,7 @@ static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
 		return rc;
 	if (!name)
 		return -ENOMEM;
-	rc = parent ? lock_refresh_by_name(t, parent, name) : -ENOENT;
+	rc = parent ? treelock_refresh_by_name(t, parent, name) : -ENOENT;
 	free(name);
 	return rc;
 }
@@ -733,7 +733,7 @@ static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool d
 
 /* Lock files come and go faster than states: when neither a listing nor a scan has
  * covered directory ino within lock_ttl, list its own keys for locks. */
-static int scan_s3_locks(struct tree *t, uint64_t ino)
+static int treelock_scan_s3(struct tree *t, uint64_t ino)
 {
 	double now = node_now_mono();
 	int rc;
@@ -762,7 +762,7 @@ static int scan_s3_locks(struct tree *t, uint64_t ino)
 
 /* The DynamoDB locks of directory ino's states, from a snapshot of the table no older
  * than lock_ttl. A table that cannot be read changes nothing (its health says why). */
-static int scan_table_locks(struct tree *t, uint64_t ino)
+static int treelock_scan_table(struct tree *t, uint64_t ino)
 {
 	if (!t->locks->table)
 		return 0;
@@ -795,8 +795,8 @@ static int scan_table_locks(struct tree *t, uint64_t ino)
 
 /* Does the table hold locks below path (the directory dirpath's entry name)? Then that
  * directory is made in directory parent. */
-static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, const char *name,
-                       const char *path)
+static int treelock_probe_table(struct tree *t, uint64_t parent, const char *dirpath,
+                                const char *name, const char *path)
 {
 	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, LT_FOR_LOOKUP);
 	if (!snap)
@@ -849,7 +849,7 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 		pthread_mutex_unlock(&t->list_lock);
 	}
 	if (rc == 0 && path && t->locks->table)
-		rc = probe_table(t, parent, dirpath, name, path);
+		rc = treelock_probe_table(t, parent, dirpath, name, path);
 	free(dirpath);
 	free(path);
 	return rc;
@@ -859,7 +859,7 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_a
 {
 	int rc = refresh_dir(t, parent);
 	if (rc == 0 && lock_name(name))
-		rc = lock_refresh_by_name(t, parent, name);
+		rc = treelock_refresh_by_name(t, parent, name);
 	else if (rc == 0)
 		rc = probe_name(t, parent, name);
 	if (rc < 0 && rc != -ENOENT)
@@ -916,7 +916,7 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 {
-	int rc = lock_refresh_by_ino(t, ino);
+	int rc = treelock_refresh_by_ino(t, ino);
 	if (rc < 0 && rc != -EINVAL)
 		return rc;
 	pthread_mutex_lock(&t->lock);
@@ -962,9 +962,9 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 {
 	int rc = refresh_dir(t, ino);
 	if (rc == 0)
-		rc = scan_s3_locks(t, ino);
+		rc = treelock_scan_s3(t, ino);
 	if (rc == 0)
-		rc = scan_table_locks(t, ino);
+		rc = treelock_scan_table(t, ino);
 	if (rc < 0)
 		return rc;
 	struct tree_dir *d = calloc(1, sizeof(*d));
@@ -1032,7 +1032,7 @@ int tree_file_etag(struct tree *t, uint64_t ino, char *etag)
 /* Copies the current text (or raw bytes) of lock file ino, which now counts as shown. */
 static int lock_copy(struct tree *t, uint64_t ino, bool raw, char **out, size_t *len)
 {
-	int rc = lock_refresh_by_ino(t, ino);
+	int rc = treelock_refresh_by_ino(t, ino);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&t->lock);
@@ -1078,7 +1078,7 @@ int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct lo
 
 int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out)
 {
-	int rc = lock_refresh_by_ino(t, ino);
+	int rc = treelock_refresh_by_ino(t, ino);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&t->lock);
