@@ -1,4 +1,7 @@
-/* The tree's insides, shared by the files that make up the tree; nothing else includes it. */
+/* The tree's insides, shared by its three files; nothing else includes it.
+ *
+ * tree.c lists and sweeps, and answers the kernel; nodes.c keeps the nodes and their tables;
+ * treelocks.c keeps the lock files up to date. t->lock guards every node. */
 #ifndef TFS_FS_TREE_INT_H
 #define TFS_FS_TREE_INT_H
 #include <pthread.h>
@@ -78,4 +81,22 @@ void node_unlink_ino(struct tree *t, struct node *n);
 struct node *node_find_ino(const struct tree *t, uint64_t ino);
 struct node *node_child(const struct tree *t, const struct node *dir, const char *name);
 char *node_path(const struct node *n);
+
+/* ---- treelocks.c: the lock files; each takes t->lock itself ---- */
+
+/* Brings lock file name in directory parent (or lock file ino: -EINVAL when it is none)
+ * up to date when its view is older than lock_ttl. Returns 0, -ENOENT when there is no
+ * such lock, or the fetch's errno. */
+int treelock_refresh_by_name(struct tree *t, uint64_t parent, const char *name);
+int treelock_refresh_by_ino(struct tree *t, uint64_t ino);
+
+/* Takes the word of S3 (when directory ino's lock files are older than lock_list_ttl), or
+ * of the table's snapshot, on the lock files of directory ino. Returns 0 or an errno. */
+int treelock_scan_s3(struct tree *t, uint64_t ino);
+int treelock_scan_table(struct tree *t, uint64_t ino);
+
+/* Makes directory name (path) in directory parent (dirpath) when the table holds locks
+ * below it. Returns 0 or an errno. */
+int treelock_probe_table(struct tree *t, uint64_t parent, const char *dirpath,
+                         const char *name, const char *path);
 #endif
