@@ -5,6 +5,7 @@
  * swept out afterwards. Inode numbers are never reused, and an entry the kernel still
  * holds (nlookup > 0) stays addressable by inode after it is swept, until forgotten. */
 #include "fs/tree.h"
+#include "fs/tree_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,273 +15,17 @@
 #include <string.h>
 #include "s3/log.h"
 
-struct node {
-	uint64_t ino;
-	struct node *parent;        /* NULL for the root and for detached entries */
-	char *name;
-	char *key;                  /* files: the S3 key */
-	bool is_dir;
-	bool detached;              /* swept out of the tree; kept while the kernel holds it */
-	uint64_t size;
-	time_t mtime;
-	char *etag;
-	uint64_t gen;               /* the last listing that saw it */
-	uint64_t nlookup;
-	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
-	double locks_scanned_at;    /* directories: when its lock files were last listed */
-	double ddb_applied_at;      /* directories: the DynamoDB snapshot last applied to it */
-	bool is_lock;               /* files: a "<state>.tflock" lock file */
-	bool in_s3, in_ddb;         /* lock files: the last word of each backend on the lock;
-	                             * directories: in_s3 when the last listing that covered it
-	                             * saw keys below it (else only DynamoDB locks hold it up) */
-	unsigned virt;              /* a virtual file's 1-based index; never listed or swept */
-	struct lock_view *lock;     /* lock files: what the backends held at lock_checked, NULL
-	                             * until fetched */
-	double lock_checked;
-	struct lock_shown *shown;   /* lock files: what the filesystem last showed of it */
-	bool scan_seen;             /* lock files: found by the lock scan under way */
-	struct node **children;
-	size_t nchildren, cap;
-	struct node *next_by_ino;   /* hash chains */
-	struct node *next_by_name;
-};
-
-struct tree {
-	struct store *store;
-	const struct lock_source *locks;
-	const struct keymap *map;
-	const struct tfs_config *cfg;   /* its TTLs */
-	pthread_mutex_t lock;       /* guards every node and the tables */
-	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
-	struct node *root;
-	struct node **by_ino, **by_name;
-	size_t nbuckets, nnodes;
-	uint64_t next_ino, gen;
-	struct tree_stats stats;    /* under lock */
-	tree_progress_fn progress;  /* set before any listing */
-	void *progress_ctx;
-};
-
 /* What one listing found that cannot be shown, for its log line. */
 struct merge_counts {
 	size_t hidden;      /* keys that cannot be a path (see keymap.h) */
 	size_t shadowed;    /* objects hidden by a directory of the same name */
 };
 
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* FNV-1a over the parent inode and the name. */
-static size_t name_hash(uint64_t parent, const char *name, size_t nbuckets)
-{
-	uint64_t h = 1469598103934665603ULL ^ parent;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return (size_t)(h % nbuckets);
-}
-
-static size_t ino_hash(uint64_t ino, size_t nbuckets)
-{
-	return (size_t)((ino * 11400714819323198485ULL) % nbuckets);
-}
-
-static void table_insert(struct tree *t, struct node *n)
-{
-	size_t i = ino_hash(n->ino, t->nbuckets);
-	n->next_by_ino = t->by_ino[i];
-	t->by_ino[i] = n;
-	if (n->parent) {
-		size_t j = name_hash(n->parent->ino, n->name, t->nbuckets);
-		n->next_by_name = t->by_name[j];
-		t->by_name[j] = n;
-	}
-}
-
-static int tables_grow(struct tree *t)
-{
-	size_t nb = t->nbuckets ? t->nbuckets * 4 : 1024;
-	struct node **bi = calloc(nb, sizeof(*bi)), **bn = calloc(nb, sizeof(*bn));
-	if (!bi || !bn) {
-		free(bi);
-		free(bn);
-		return -ENOMEM;
-	}
-	struct node **old_ino = t->by_ino, **old_name = t->by_name;
-	size_t oldn = t->nbuckets;
-	t->by_ino = bi;
-	t->by_name = bn;
-	t->nbuckets = nb;
-	for (size_t i = 0; i < oldn; i++) {
-		for (struct node *n = old_ino[i], *next; n; n = next) {
-			next = n->next_by_ino;
-			table_insert(t, n);
-		}
-	}
-	free(old_ino);
-	free(old_name);
-	return 0;
-}
-
-static void table_unlink_name(struct tree *t, struct node *n)
-{
-	if (!n->parent)
-		return;
-	struct node **pp = &t->by_name[name_hash(n->parent->ino, n->name, t->nbuckets)];
-	for (; *pp; pp = &(*pp)->next_by_name) {
-		if (*pp == n) {
-			*pp = n->next_by_name;
-			return;
-		}
-	}
-}
-
-static void table_unlink_ino(struct tree *t, struct node *n)
-{
-	struct node **pp = &t->by_ino[ino_hash(n->ino, t->nbuckets)];
-	for (; *pp; pp = &(*pp)->next_by_ino) {
-		if (*pp == n) {
-			*pp = n->next_by_ino;
-			return;
-		}
-	}
-}
-
-static struct node *find_ino(const struct tree *t, uint64_t ino)
-{
-	for (struct node *n = t->by_ino[ino_hash(ino, t->nbuckets)]; n; n = n->next_by_ino)
-		if (n->ino == ino)
-			return n;
-	return NULL;
-}
-
-static struct node *find_child(const struct tree *t, const struct node *dir, const char *name)
-{
-	size_t i = name_hash(dir->ino, name, t->nbuckets);
-	for (struct node *n = t->by_name[i]; n; n = n->next_by_name)
-		if (n->parent == dir && strcmp(n->name, name) == 0)
-			return n;
-	return NULL;
-}
-
-static void shown_free(struct lock_shown *s)
-{
-	if (!s)
-		return;
-	lock_shown_clear(s);
-	free(s);
-}
-
-static void node_free(struct node *n)
-{
-	lock_view_free(n->lock);
-	shown_free(n->shown);
-	free(n->name);
-	free(n->key);
-	free(n->etag);
-	free(n->children);
-	free(n);
-}
-
-static struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
-                             bool is_dir)
-{
-	if (t->nnodes >= t->nbuckets && tables_grow(t) < 0)
-		return NULL;
-	struct node *n = calloc(1, sizeof(*n));
-	if (!n || !(n->name = strndup(name, len))) {
-		free(n);
-		return NULL;
-	}
-	if (parent && parent->nchildren == parent->cap) {
-		size_t cap = parent->cap ? parent->cap * 2 : 8;
-		struct node **c = realloc(parent->children, cap * sizeof(*c));
-		if (!c) {
-			node_free(n);
-			return NULL;
-		}
-		parent->children = c;
-		parent->cap = cap;
-	}
-	n->ino = t->next_ino++;
-	n->is_dir = is_dir;
-	n->parent = parent;
-	if (parent)
-		parent->children[parent->nchildren++] = n;
-	table_insert(t, n);
-	t->nnodes++;
-	return n;
-}
-
-/* Takes n (and its subtree) out of the tree. Whatever the kernel does not hold is freed;
- * the rest stays reachable by inode until forgotten. The caller removes n from its
- * parent's child array. */
-static void node_detach(struct tree *t, struct node *n)
-{
-	for (size_t i = 0; i < n->nchildren; i++)
-		node_detach(t, n->children[i]);
-	n->nchildren = 0;
-	table_unlink_name(t, n);
-	n->parent = NULL;
-	n->detached = true;
-	if (n->nlookup == 0) {
-		table_unlink_ino(t, n);
-		t->nnodes--;
-		node_free(n);
-	}
-}
-
-static void remove_child(struct tree *t, struct node *dir, struct node *child)
-{
-	for (size_t i = 0; i < dir->nchildren; i++) {
-		if (dir->children[i] == child) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			break;
-		}
-	}
-	node_detach(t, child);
-}
-
-/* A lock was removed from dir: dir and the directories above it that held nothing else go
- * too, as S3 has no empty directories. The root and the virtual directory stay. */
-static void prune_empty(struct tree *t, struct node *dir)
-{
-	while (dir && dir->parent && !dir->virt && dir->nchildren == 0) {
-		struct node *parent = dir->parent;
-		remove_child(t, parent, dir);
-		dir = parent;
-	}
-}
-
-/* The directory's path in the mount: "" for the root, "a/b" below it. */
-static char *node_path(const struct node *n)
-{
-	size_t len = 0;
-	for (const struct node *p = n; p->parent; p = p->parent)
-		len += strlen(p->name) + 1;
-	char *path = malloc(len + 1);
-	if (!path)
-		return NULL;
-	path[len ? len - 1 : 0] = '\0';
-	size_t end = len ? len - 1 : 0;
-	for (const struct node *p = n; p->parent; p = p->parent) {
-		size_t nl = strlen(p->name);
-		end -= nl;
-		memcpy(path + end, p->name, nl);
-		if (end)
-			path[--end] = '/';
-	}
-	return path;
-}
-
 int tree_new(const struct lock_source *locks, const struct keymap *map,
              const struct tfs_config *cfg, struct tree **out)
 {
 	struct tree *t = calloc(1, sizeof(*t));
-	if (!t || tables_grow(t) < 0) {
+	if (!t || node_tables_grow(t) < 0) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -371,7 +116,7 @@ static void report_progress(struct merge *m, bool done)
 	tree_progress_fn fn = m->t->progress;
 	if (!fn)
 		return;
-	double now = now_mono();
+	double now = node_now_mono();
 	if (now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
 	    (!done && now - m->reported < 1.0))
 		return;
@@ -422,13 +167,13 @@ static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint
 		const char *slash = memchr(path + start, '/', len - start);
 		size_t end = slash ? (size_t)(slash - path) : len;
 		snprintf(name, sizeof(name), "%.*s", (int)(end - start), path + start);
-		struct node *child = find_child(t, dir, name);
+		struct node *child = node_child(t, dir, name);
 		if (child && !child->is_dir && gen) {
 			if (child->gen == gen) {
 				counts->shadowed++;
 				log_debug("object '%s' is hidden by a directory of the same name", child->key);
 			}
-			remove_child(t, dir, child);
+			node_remove_child(t, dir, child);
 			child = NULL;
 		}
 		if (!child && gen)
@@ -453,14 +198,14 @@ static void put_file(struct tree *t, const char *path, const struct store_object
 	const char *name = slash ? slash + 1 : path;
 	if (!dir)
 		return;
-	struct node *n = find_child(t, dir, name);
+	struct node *n = node_child(t, dir, name);
 	if (n && n->is_dir && n->gen == gen) {
 		counts->shadowed++;
 		log_debug("object '%s' is hidden by a directory of the same name", obj->key);
 		return;
 	}
 	if (n && n->is_dir) {
-		remove_child(t, dir, n);
+		node_remove_child(t, dir, n);
 		n = NULL;
 	}
 	if (!n && (n = node_new(t, dir, name, strlen(name), false))) {
@@ -473,7 +218,7 @@ static void put_file(struct tree *t, const char *path, const struct store_object
 	if (!n->key || strcmp(n->key, obj->key) != 0) {
 		char *key = strdup(obj->key);
 		if (!key) {
-			remove_child(t, dir, n);
+			node_remove_child(t, dir, n);
 			return;
 		}
 		free(n->key);
@@ -557,7 +302,7 @@ static int list_subtree(struct tree *t, const char *path)
 	pthread_mutex_lock(&t->lock);
 	uint64_t gen = ++t->gen;
 	pthread_mutex_unlock(&t->lock);
-	double started = now_mono();
+	double started = node_now_mono();
 	struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
 	int rc = fetch_dir(t, path, &m);
 	report_progress(&m, true);
@@ -579,19 +324,19 @@ static int list_subtree(struct tree *t, const char *path)
 static int refresh_dir(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
-	bool fresh = dir && is_fresh(t, dir, now_mono());
+	struct node *dir = node_find_ino(t, ino);
+	bool fresh = dir && is_fresh(t, dir, node_now_mono());
 	pthread_mutex_unlock(&t->lock);
 	if (!dir || fresh)
 		return 0;
 
 	pthread_mutex_lock(&t->list_lock);
 	pthread_mutex_lock(&t->lock);
-	dir = find_ino(t, ino);
+	dir = node_find_ino(t, ino);
 	char *path = NULL;
 	int rc = 0;
 	/* Another thread may have listed it while this one waited. */
-	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, now_mono())) {
+	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, node_now_mono())) {
 		path = node_path(dir);
 		rc = path ? 0 : -ENOMEM;
 	}
@@ -614,470 +359,6 @@ static void fill_attr(const struct node *n, struct tree_attr *a)
 	a->mtime = n->mtime;
 }
 
-/* ---- lock files ---- */
-
-static bool lock_is_fresh(const struct tree *t, const struct node *n, double now)
-{
-	return n->lock && now - n->lock_checked < t->cfg->lock_ttl;
-}
-
-/* The lock's current view is now what the filesystem shows. */
-static void mark_shown(struct node *n)
-{
-	struct lock_shown *s = n->lock ? malloc(sizeof(*s)) : NULL;
-	if (s && lock_shown_from(n->lock, s) < 0) {
-		free(s);
-		s = NULL;
-	}
-	if (s) {
-		shown_free(n->shown);
-		n->shown = s;
-	}
-}
-
-/* Installs a freshly fetched view. The first view a lock file gets is what its lookup
- * shows; later ones only change what it shows once its content is read again. */
-static void install_view(struct node *n, struct lock_view *v)
-{
-	lock_view_free(n->lock);
-	n->lock = v;
-	n->lock_checked = now_mono();
-	n->mtime = v->mtime ? v->mtime : n->mtime;
-	n->in_s3 = v->s3.held;
-	if (!v->ddb_error)
-		n->in_ddb = v->ddb.held;
-	char *etag = strdup(v->s3.etag);
-	if (etag) {
-		free(n->etag);
-		n->etag = etag;
-	}
-	if (!n->shown)
-		mark_shown(n);
-}
-
-/* Records the result of a fetch of lock file name in dir: a view (taken over), or
- * -ENOENT (the file goes). Returns the node, or NULL. Called with t->lock held. */
-static struct node *apply_fetch(struct tree *t, struct node *dir, const char *name, char **key,
-                                int rc, struct lock_view **v)
-{
-	struct node *n = find_child(t, dir, name);
-	if (rc == -ENOENT) {
-		if (n && n->is_lock) {
-			remove_child(t, dir, n);
-			prune_empty(t, dir);
-		}
-		return NULL;
-	}
-	if (rc < 0 || (n && !n->is_lock))
-		return n;
-	if (!n) {
-		if (!(n = node_new(t, dir, name, strlen(name), false)))
-			return NULL;
-		n->is_lock = true;
-		n->key = *key;
-		*key = NULL;
-		n->gen = t->gen;
-	}
-	install_view(n, *v);
-	*v = NULL;
-	return n;
-}
-
-/* The S3 key of lock file name in directory dir, which may have no node yet (a lock
- * without a state beside it). Malloc'd, or NULL. */
-static char *lock_key(const struct tree *t, const struct node *dir, const char *name)
-{
-	char *dirpath = node_path(dir), *rel = NULL, *key = NULL;
-	if (dirpath && asprintf(&rel, "%s%s%s", dirpath, *dirpath ? "/" : "", name) >= 0)
-		key = keymap_path_to_key(t->map, rel);
-	free(dirpath);
-	free(rel);
-	return key;
-}
-
-/* Brings lock file name in directory parent up to date when its view is older than
- * lock_ttl. Returns 0, -ENOENT when there is no such lock, or the fetch's errno. */
-static int lock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir && !dir->detached ? find_child(t, dir, name) : NULL;
-	char *key = NULL;
-	int rc = 0;
-	if (!dir || !dir->is_dir || dir->detached || dir->virt)
-		rc = -ENOENT;
-	else if (n && (!n->is_lock || lock_is_fresh(t, n, now_mono())))
-		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
-	else
-		key = n ? strdup(n->key) : lock_key(t, dir, name);
-	pthread_mutex_unlock(&t->lock);
-	if (rc)
-		return rc < 0 ? rc : 0;
-	if (!key)
-		return -ENOMEM;
-
-	struct lock_view *v = NULL;
-	rc = lock_fetch(t->locks, key, &v);
-	pthread_mutex_lock(&t->lock);
-	t->stats.lock_fetches++;
-	dir = find_ino(t, parent);
-	if (dir && dir->is_dir && !dir->detached)
-		apply_fetch(t, dir, name, &key, rc, &v);
-	pthread_mutex_unlock(&t->lock);
-	lock_view_free(v);
-	free(key);
-	return rc;
-}
-
-/* The same for lock file ino. A lock found gone leaves the tree. */
-static int lock_refresh_by_ino(struct tree *t, uint64_t ino)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
-	int rc = !n || n->detached ? -ENOENT : !n->is_lock ? -EINVAL : 0;
-	bool fresh = rc == 0 && lock_is_fresh(t, n, now_mono());
-	char *name = rc == 0 && !fresh ? strdup(n->name) : NULL;
-	uint64_t parent = rc == 0 && n->parent ? n->parent->ino : 0;
-	pthread_mutex_unlock(&t->lock);
-	if (rc < 0 || fresh)
-		return rc;
-	if (!name)
-		return -ENOMEM;
-	rc = parent ? lock_refresh_by_name(t, parent, name) : -ENOENT;
-	free(name);
-	return rc;
-}
-
-/* A lock one backend holds in the directory scanned; version tells a changed lock (the
- * S3 object's ETag, the DynamoDB item's Info). Or, with is_dir, a subdirectory below which
- * the table holds locks. */
-struct scanned_lock {
-	char *name;
-	char *version;
-	bool is_dir;
-};
-
-/* The lock files found directly in dirpath, by an S3 delimiter listing (one page per
- * 1,000 keys of that directory alone) or in the DynamoDB snapshot (which also names the
- * subdirectories that hold its deeper locks). */
-struct scan {
-	const struct keymap *map;
-	const char *dirpath;        /* the directory scanned */
-	enum listing_mode mode;
-	struct scanned_lock *found;
-	size_t nfound;
-};
-
-static void scan_free(struct scan *sc)
-{
-	for (size_t i = 0; i < sc->nfound; i++) {
-		free(sc->found[i].name);
-		free(sc->found[i].version);
-	}
-	free(sc->found);
-}
-
-/* What of path is below dir ("" for the root), else NULL. */
-static const char *path_below(const char *path, const char *dir)
-{
-	size_t dlen = strlen(dir);
-	if (dlen && (strncmp(path, dir, dlen) != 0 || path[dlen] != '/'))
-		return NULL;
-	return dlen ? path + dlen + 1 : path;
-}
-
-static int found_add(struct scan *sc, const char *name, size_t len, const char *version,
-                     bool is_dir)
-{
-	/* Keys come sorted, so the locks below one subdirectory come together. */
-	const struct scanned_lock *last = sc->nfound ? &sc->found[sc->nfound - 1] : NULL;
-	if (is_dir && last && last->is_dir && last->name && strncmp(last->name, name, len) == 0 &&
-	    last->name[len] == '\0')
-		return 0;
-	struct scanned_lock *f = realloc(sc->found, (sc->nfound + 1) * sizeof(*f));
-	if (!f)
-		return -ENOMEM;
-	sc->found = f;
-	f[sc->nfound].name = strndup(name, len);
-	f[sc->nfound].version = strdup(version);
-	f[sc->nfound++].is_dir = is_dir;
-	return 0;
-}
-
-/* Keeps lock key when its lock file is directly in the directory scanned, and the
- * subdirectory it is in when it is deeper. */
-static int scan_add(struct scan *sc, const char *key, size_t key_len, const char *version)
-{
-	char *path = NULL;
-	const char *rest = NULL;
-	int v = keymap_key_to_path(sc->map, sc->mode, key, key_len, &path);
-	if (v == KEY_FILE)
-		rest = path_below(path, sc->dirpath);
-	int rc = v < 0 ? v : 0;
-	const char *slash = rest ? strchr(rest, '/') : NULL;
-	if (slash)
-		rc = found_add(sc, rest, (size_t)(slash - rest), "", true);
-	else if (rest && lock_name(rest))
-		rc = found_add(sc, rest, strlen(rest), version ? version : "", false);
-	free(path);
-	return rc;
-}
-
-/* Keeps the lock objects of one page of a delimiter listing. */
-static int scan_page(void *ctx, struct store_page *page)
-{
-	struct scan *sc = ctx;
-	int rc = 0;
-	for (size_t i = 0; i < page->nobjects && rc == 0; i++)
-		rc = scan_add(sc, page->objects[i].key, page->objects[i].key_len, page->objects[i].etag);
-	store_page_free(page);
-	return rc;
-}
-
-/* Keeps the DynamoDB locks of the snapshot whose states are below prefix. */
-static int scan_snapshot(struct scan *sc, const struct lt_snapshot *snap, const char *prefix)
-{
-	size_t plen = strlen(prefix);
-	int rc = 0;
-	for (size_t i = lt_snapshot_lower_bound(snap, prefix); i < snap->count && rc == 0; i++) {
-		const struct lt_entry *e = &snap->entries[i];
-		if (strncmp(e->state_key, prefix, plen) != 0)
-			break;
-		char *key = NULL;
-		if (!e->info)
-			continue;
-		if (asprintf(&key, "%s.tflock", e->state_key) < 0)
-			return -ENOMEM;
-		rc = scan_add(sc, key, strlen(key), e->info);
-		free(key);
-	}
-	return rc;
-}
-
-/* Has the lock one backend holds changed from the view the node has? */
-static bool part_changed(const struct node *n, bool ddb, const char *version)
-{
-	if (!n->lock)
-		return true;
-	const struct lock_part *p = ddb ? &n->lock->ddb : &n->lock->s3;
-	const char *was = ddb ? p->raw : p->etag;
-	return !p->held || !was || strcmp(was, version) != 0;
-}
-
-/* The table holds locks below name in dir: the directory is there, made when the listings
- * have none (nothing in S3 was below it as of dir's own listing, which covered it).
- * Returns it, or NULL (a file of that name wins, or out of memory). */
-static struct node *lock_dir(struct tree *t, struct node *dir, const char *name)
-{
-	struct node *c = find_child(t, dir, name);
-	if (!c && (c = node_new(t, dir, name, strlen(name), true))) {
-		c->listed_at = dir->listed_at;
-		c->locks_scanned_at = dir->locks_scanned_at;
-		c->mtime = dir->mtime;
-	}
-	return c && c->is_dir ? c : NULL;
-}
-
-/* Does anything below directory n come from S3? */
-static bool holds_s3(const struct node *n)
-{
-	if (n->in_s3 || n->virt)
-		return true;
-	for (size_t i = 0; i < n->nchildren; i++)
-		if (holds_s3(n->children[i]))
-			return true;
-	return false;
-}
-
-/* Is c one that the scan's silence removes: a lock file whose backend no longer holds it,
- * or (for the table) a directory that only its locks held up? Updates c's flags. */
-static bool scan_drops(struct node *c, bool ddb)
-{
-	if (c->scan_seen)
-		return false;
-	if (c->is_dir)
-		return ddb && !c->virt && !holds_s3(c);
-	if (!c->is_lock)
-		return false;
-	bool *held = ddb ? &c->in_ddb : &c->in_s3;
-	if (*held)
-		c->lock_checked = -1e18;  /* its view still shows that backend's lock */
-	*held = false;
-	return !c->in_ddb && !c->in_s3;
-}
-
-/* Takes the word of one backend (ddb or S3) on the lock files of directory dir: new lock
- * files appear (fetched when first looked at), changed ones are due a fetch, and one
- * that backend no longer holds goes unless the other still does. The table's word also
- * makes and removes the directories that only its locks hold up. */
-static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, bool ddb)
-{
-	for (size_t i = 0; i < dir->nchildren; i++)
-		dir->children[i]->scan_seen = false;
-	for (size_t i = 0; i < sc->nfound; i++) {
-		const struct scanned_lock *f = &sc->found[i];
-		if (!f->name || !f->version)
-			continue;
-		if (f->is_dir) {
-			struct node *d = ddb ? lock_dir(t, dir, f->name) : NULL;
-			if (d)
-				d->scan_seen = true;
-			continue;
-		}
-		struct node *n = find_child(t, dir, f->name);
-		if (!n && (n = node_new(t, dir, f->name, strlen(f->name), false))) {
-			n->key = lock_key(t, dir, f->name);
-			n->is_lock = true;
-			n->lock_checked = -1e18;
-		}
-		if (!n || !n->is_lock)
-			continue;
-		if (!n->key) {
-			remove_child(t, dir, n);
-			continue;
-		}
-		if (part_changed(n, ddb, f->version))
-			n->lock_checked = -1e18;
-		n->scan_seen = true;
-		*(ddb ? &n->in_ddb : &n->in_s3) = true;
-	}
-	for (size_t i = 0; i < dir->nchildren;) {
-		struct node *c = dir->children[i];
-		if (scan_drops(c, ddb)) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			node_detach(t, c);
-			continue;
-		}
-		i++;
-	}
-}
-
-/* When one backend's locks were last applied to dir. */
-static double scanned_at(const struct node *dir, bool ddb)
-{
-	if (ddb)
-		return dir->ddb_applied_at;
-	return dir->listed_at > dir->locks_scanned_at ? dir->listed_at : dir->locks_scanned_at;
-}
-
-/* The path of directory ino when one backend's locks were last applied to it before
- * `before`, else NULL with *rc 0 (or -ENOMEM). */
-static char *due_dir(struct tree *t, uint64_t ino, bool ddb, double before, int *rc)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
-	bool due = dir && dir->is_dir && !dir->detached && !dir->virt &&
-	           scanned_at(dir, ddb) < before;
-	char *path = due ? node_path(dir) : NULL;
-	pthread_mutex_unlock(&t->lock);
-	*rc = due && !path ? -ENOMEM : 0;
-	return path;
-}
-
-/* Applies what a scan of directory ino found, unless it went away meanwhile. */
-static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool ddb, double at)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
-	if (dir && !dir->detached) {
-		apply_scan(t, dir, sc, ddb);
-		*(ddb ? &dir->ddb_applied_at : &dir->locks_scanned_at) = at;
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-/* Lock files come and go faster than states: when neither a listing nor a scan has
- * covered directory ino within lock_ttl, list its own keys for locks. */
-static int scan_s3_locks(struct tree *t, uint64_t ino)
-{
-	double now = now_mono();
-	int rc;
-	char *path = due_dir(t, ino, false, now - t->cfg->lock_list_ttl, &rc);
-	if (!path)
-		return rc;
-	struct listing ls[2];
-	int n = keymap_dir_listings(t->map, path, ls);
-	rc = n < 0 ? n : 0;
-	struct scan sc = { .map = t->map, .dirpath = path };
-	for (int i = 0; i < n; i++) {
-		sc.mode = ls[i].mode;
-		if (rc == 0)
-			rc = store_list_dir(t->store, ls[i].s3_prefix, scan_page, &sc);
-		keymap_listing_free(&ls[i]);
-	}
-	if (rc == 0)
-		apply_to(t, ino, &sc, false, now);
-	pthread_mutex_lock(&t->lock);
-	t->stats.lock_scans++;
-	pthread_mutex_unlock(&t->lock);
-	scan_free(&sc);
-	free(path);
-	return rc;
-}
-
-/* The DynamoDB locks of directory ino's states, from a snapshot of the table no older
- * than lock_ttl. A table that cannot be read changes nothing (its health says why). */
-static int scan_table_locks(struct tree *t, uint64_t ino)
-{
-	if (!t->locks->table)
-		return 0;
-	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, LT_FOR_LISTING);
-	if (!snap)
-		return -ENOMEM;
-	int rc = 0;
-	char *path = snap->error ? NULL : due_dir(t, ino, true, snap->taken_at, &rc);
-	if (!path) {
-		locktable_release(t->locks->table, snap);
-		return rc;
-	}
-	struct listing ls[2];
-	int n = keymap_dir_listings(t->map, path, ls);
-	rc = n < 0 ? n : rc;
-	struct scan sc = { .map = t->map, .dirpath = path };
-	for (int i = 0; i < n; i++) {
-		sc.mode = ls[i].mode;
-		if (rc == 0)
-			rc = scan_snapshot(&sc, snap, ls[i].s3_prefix);
-		keymap_listing_free(&ls[i]);
-	}
-	if (rc == 0 && n > 0)
-		apply_to(t, ino, &sc, true, snap->taken_at);
-	scan_free(&sc);
-	locktable_release(t->locks->table, snap);
-	free(path);
-	return rc;
-}
-
-/* Does the table hold locks below path (the directory dirpath's entry name)? Then that
- * directory is made in directory parent. */
-static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, const char *name,
-                       const char *path)
-{
-	const struct lt_snapshot *snap = locktable_snapshot(t->locks->table, LT_FOR_LOOKUP);
-	if (!snap)
-		return -ENOMEM;
-	struct listing ls[2];
-	int n = snap->error ? 0 : keymap_dir_listings(t->map, path, ls);
-	int rc = n < 0 ? n : 0;
-	struct scan sc = { .map = t->map, .dirpath = dirpath };
-	for (int i = 0; i < n; i++) {
-		sc.mode = ls[i].mode;
-		if (rc == 0)
-			rc = scan_snapshot(&sc, snap, ls[i].s3_prefix);
-		keymap_listing_free(&ls[i]);
-	}
-	if (rc == 0 && sc.nfound) {
-		pthread_mutex_lock(&t->lock);
-		struct node *dir = find_ino(t, parent);
-		if (dir && dir->is_dir && !dir->detached)
-			lock_dir(t, dir, name);
-		pthread_mutex_unlock(&t->lock);
-	}
-	scan_free(&sc);
-	locktable_release(t->locks->table, snap);
-	return rc;
-}
-
 /* A name that directory parent does not hold may be a directory made since its listing:
  * states or lockfiles in S3, or locks that only the table holds (which no listing shows).
  * Such a lookup asks with the cheapest requests that answer it: once the listing is older
@@ -1088,9 +369,9 @@ static int probe_table(struct tree *t, uint64_t parent, const char *dirpath, con
 static int probe_name(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !find_child(t, dir, name);
-	bool list = absent && now_mono() - dir->listed_at >= t->cfg->lock_ttl;
+	struct node *dir = node_find_ino(t, parent);
+	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !node_child(t, dir, name);
+	bool list = absent && node_now_mono() - dir->listed_at >= t->cfg->lock_ttl;
 	char *dirpath = absent ? node_path(dir) : NULL, *path = NULL;
 	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
 		path = NULL;
@@ -1104,7 +385,7 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 		pthread_mutex_unlock(&t->list_lock);
 	}
 	if (rc == 0 && path && t->locks->table)
-		rc = probe_table(t, parent, dirpath, name, path);
+		rc = treelock_probe_table(t, parent, dirpath, name, path);
 	free(dirpath);
 	free(path);
 	return rc;
@@ -1114,18 +395,18 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_a
 {
 	int rc = refresh_dir(t, parent);
 	if (rc == 0 && lock_name(name))
-		rc = lock_refresh_by_name(t, parent, name);
+		rc = treelock_refresh_by_name(t, parent, name);
 	else if (rc == 0)
 		rc = probe_name(t, parent, name);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent), *n = NULL;
+	struct node *dir = node_find_ino(t, parent), *n = NULL;
 	if (!dir)
 		rc = -ENOENT;
 	else if (!dir->is_dir)
 		rc = -ENOTDIR;
-	else if (!(n = find_child(t, dir, name)))
+	else if (!(n = node_child(t, dir, name)))
 		rc = -ENOENT;
 	if (n) {
 		n->nlookup++;
@@ -1147,7 +428,7 @@ void tree_get_stats(struct tree *t, struct tree_stats *out)
 int tree_ref(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n)
 		n->nlookup++;
 	pthread_mutex_unlock(&t->lock);
@@ -1157,11 +438,11 @@ int tree_ref(struct tree *t, uint64_t ino)
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *node = find_ino(t, ino);
+	struct node *node = node_find_ino(t, ino);
 	if (node) {
 		node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
 		if (node->detached && node->nlookup == 0) {
-			table_unlink_ino(t, node);
+			node_unlink_ino(t, node);
 			t->nnodes--;
 			node_free(node);
 		}
@@ -1171,11 +452,11 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 {
-	int rc = lock_refresh_by_ino(t, ino);
+	int rc = treelock_refresh_by_ino(t, ino);
 	if (rc < 0 && rc != -EINVAL)
 		return rc;
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n)
 		fill_attr(n, attr);
 	pthread_mutex_unlock(&t->lock);
@@ -1217,16 +498,16 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 {
 	int rc = refresh_dir(t, ino);
 	if (rc == 0)
-		rc = scan_s3_locks(t, ino);
+		rc = treelock_scan_s3(t, ino);
 	if (rc == 0)
-		rc = scan_table_locks(t, ino);
+		rc = treelock_scan_table(t, ino);
 	if (rc < 0)
 		return rc;
 	struct tree_dir *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, ino);
+	struct node *dir = node_find_ino(t, ino);
 	if (!dir)
 		rc = -ENOENT;
 	else if (!dir->is_dir)
@@ -1246,7 +527,7 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 int tree_file_key(struct tree *t, uint64_t ino, char **key)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
 	if (rc == 0 && !(*key = strdup(n->key)))
 		rc = -ENOMEM;
@@ -1257,7 +538,7 @@ int tree_file_key(struct tree *t, uint64_t ino, char **key)
 void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime, const char *etag)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	if (n && !n->is_dir) {
 		n->size = size;
 		if (mtime)
@@ -1273,7 +554,7 @@ void tree_file_update(struct tree *t, uint64_t ino, uint64_t size, time_t mtime,
 int tree_file_etag(struct tree *t, uint64_t ino, char *etag)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	int rc = !n ? -ENOENT : n->is_dir ? -EISDIR : 0;
 	if (rc == 0)
 		snprintf(etag, 130, "%s", n->etag ? n->etag : "");
@@ -1281,82 +562,11 @@ int tree_file_etag(struct tree *t, uint64_t ino, char *etag)
 	return rc;
 }
 
-
-/* ---- what the guard and the file operations ask of lock files ---- */
-
-/* Copies the current text (or raw bytes) of lock file ino, which now counts as shown. */
-static int lock_copy(struct tree *t, uint64_t ino, bool raw, char **out, size_t *len)
-{
-	int rc = lock_refresh_by_ino(t, ino);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
-	const struct lock_view *v = n && !n->detached ? n->lock : NULL;
-	const char *src = v ? (raw ? lock_primary_part(v)->raw : v->text) : NULL;
-	*len = v ? (raw ? lock_primary_part(v)->raw_len : v->text_len) : 0;
-	*out = v ? malloc(*len + 1) : NULL;
-	rc = !v ? -ENOENT : !*out ? -ENOMEM : 0;
-	if (rc == 0) {
-		memcpy(*out, src ? src : "", *len);
-		(*out)[*len] = '\0';
-		mark_shown(n);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return rc;
-}
-
-int tree_lock_read(struct tree *t, uint64_t ino, char **text, size_t *len)
-{
-	return lock_copy(t, ino, false, text, len);
-}
-
-int tree_lock_raw(struct tree *t, uint64_t ino, char **raw, size_t *len)
-{
-	return lock_copy(t, ino, true, raw, len);
-}
-
-int tree_lock_shown(struct tree *t, uint64_t parent, const char *name, struct lock_shown *out)
-{
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
-	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : !n->shown ? -ENOENT : 0;
-	char *path = rc == 0 ? node_path(n) : NULL;
-	if (rc == 0)
-		rc = path ? lock_shown_copy(n->shown, n->key, path, out) : -ENOMEM;
-	pthread_mutex_unlock(&t->lock);
-	free(path);
-	return rc;
-}
-
-int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out)
-{
-	int rc = lock_refresh_by_ino(t, ino);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
-	bool held = n && !n->detached && n->lock && n->parent;
-	if (held)
-		mark_shown(n);
-	uint64_t parent = held ? n->parent->ino : 0;
-	char *name = held ? strdup(n->name) : NULL;
-	pthread_mutex_unlock(&t->lock);
-	if (!held)
-		return -ENOENT;
-	/* Shown just now: unless another read showed a newer view since, this is that one. */
-	rc = name ? tree_lock_shown(t, parent, name, out) : -ENOMEM;
-	free(name);
-	return rc;
-}
-
 size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t max)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&t->lock);
-	for (struct node *d = find_ino(t, ino); d && d->parent && !d->detached && n < max; d = d->parent) {
+	for (struct node *d = node_find_ino(t, ino); d && d->parent && !d->detached && n < max; d = d->parent) {
 		out[n].ino = d->ino;
 		out[n].parent = d->parent->ino;
 		snprintf(out[n++].name, sizeof(out->name), "%s", d->name);
@@ -1368,33 +578,8 @@ size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t 
 bool tree_holds(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
-	struct node *n = find_ino(t, ino);
+	struct node *n = node_find_ino(t, ino);
 	bool held = n && !n->detached;
 	pthread_mutex_unlock(&t->lock);
 	return held;
-}
-
-void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
-	if (n && n->is_lock) {
-		remove_child(t, dir, n);
-		prune_empty(t, dir);
-	}
-	pthread_mutex_unlock(&t->lock);
-}
-
-void tree_lock_stale(struct tree *t, uint64_t parent, const char *name)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = find_ino(t, parent);
-	struct node *n = dir && dir->is_dir ? find_child(t, dir, name) : NULL;
-	if (n && n->is_lock) {
-		n->lock_checked = -1e18;
-		shown_free(n->shown);
-		n->shown = NULL;
-	}
-	pthread_mutex_unlock(&t->lock);
 }

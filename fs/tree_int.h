@@ -1,0 +1,102 @@
+/* The tree's insides, shared by its three files; nothing else includes it.
+ *
+ * tree.c lists and sweeps, and answers the kernel; nodes.c keeps the nodes and their tables;
+ * treelocks.c keeps the lock files up to date. t->lock guards every node. */
+#ifndef TFS_FS_TREE_INT_H
+#define TFS_FS_TREE_INT_H
+#include <pthread.h>
+#include "fs/tree.h"
+
+struct node {
+	uint64_t ino;
+	struct node *parent;        /* NULL for the root and for detached entries */
+	char *name;
+	char *key;                  /* files: the S3 key */
+	bool is_dir;
+	bool detached;              /* swept out of the tree; kept while the kernel holds it */
+	uint64_t size;
+	time_t mtime;
+	char *etag;
+	uint64_t gen;               /* the last listing that saw it */
+	uint64_t nlookup;
+	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
+	double locks_scanned_at;    /* directories: when its lock files were last listed */
+	double ddb_applied_at;      /* directories: the DynamoDB snapshot last applied to it */
+	bool is_lock;               /* files: a "<state>.tflock" lock file */
+	bool in_s3, in_ddb;         /* lock files: the last word of each backend on the lock;
+	                             * directories: in_s3 when the last listing that covered it
+	                             * saw keys below it (else only DynamoDB locks hold it up) */
+	unsigned virt;              /* a virtual file's 1-based index; never listed or swept */
+	struct lock_view *lock;     /* lock files: what the backends held at lock_checked, NULL
+	                             * until fetched */
+	double lock_checked;
+	struct lock_shown *shown;   /* lock files: what the filesystem last showed of it */
+	bool scan_seen;             /* lock files: found by the lock scan under way */
+	struct node **children;
+	size_t nchildren, cap;
+	struct node *next_by_ino;   /* hash chains */
+	struct node *next_by_name;
+};
+
+struct tree {
+	struct store *store;
+	const struct lock_source *locks;
+	const struct keymap *map;
+	const struct tfs_config *cfg;   /* its TTLs */
+	pthread_mutex_t lock;       /* guards every node and the tables */
+	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
+	struct node *root;
+	struct node **by_ino, **by_name;
+	size_t nbuckets, nnodes;
+	uint64_t next_ino, gen;
+	struct tree_stats stats;    /* under lock */
+	tree_progress_fn progress;  /* set before any listing */
+	void *progress_ctx;
+};
+
+/* ---- nodes.c: the tables and the nodes, under t->lock once the tree is shared ---- */
+
+/* Monotonic seconds, the clock of every TTL. */
+double node_now_mono(void);
+
+/* Makes the tables (or four times bigger). Returns 0 or -ENOMEM. */
+int node_tables_grow(struct tree *t);
+
+/* A new node named name[0..len) in parent (NULL for the root), with the next inode.
+ * Returns it, or NULL (out of memory). */
+struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
+                      bool is_dir);
+void node_free(struct node *n);
+void node_shown_free(struct lock_shown *s);
+
+/* Takes n out of the tree (see nodes.c); node_remove_child also out of dir's children. */
+void node_detach(struct tree *t, struct node *n);
+void node_remove_child(struct tree *t, struct node *dir, struct node *child);
+void node_prune_empty(struct tree *t, struct node *dir);
+
+/* Takes a detached node out of the inode table, for its last forget (the caller frees it). */
+void node_unlink_ino(struct tree *t, struct node *n);
+
+/* The node of inode ino, or of name in directory dir; NULL when none. */
+struct node *node_find_ino(const struct tree *t, uint64_t ino);
+struct node *node_child(const struct tree *t, const struct node *dir, const char *name);
+char *node_path(const struct node *n);
+
+/* ---- treelocks.c: the lock files; each takes t->lock itself ---- */
+
+/* Brings lock file name in directory parent (or lock file ino: -EINVAL when it is none)
+ * up to date when its view is older than lock_ttl. Returns 0, -ENOENT when there is no
+ * such lock, or the fetch's errno. */
+int treelock_refresh_by_name(struct tree *t, uint64_t parent, const char *name);
+int treelock_refresh_by_ino(struct tree *t, uint64_t ino);
+
+/* Takes the word of S3 (when directory ino's lock files are older than lock_list_ttl), or
+ * of the table's snapshot, on the lock files of directory ino. Returns 0 or an errno. */
+int treelock_scan_s3(struct tree *t, uint64_t ino);
+int treelock_scan_table(struct tree *t, uint64_t ino);
+
+/* Makes directory name (path) in directory parent (dirpath) when the table holds locks
+ * below it. Returns 0 or an errno. */
+int treelock_probe_table(struct tree *t, uint64_t parent, const char *dirpath,
+                         const char *name, const char *path);
+#endif
