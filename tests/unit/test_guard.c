@@ -625,7 +625,8 @@ static void test_min_age(void)
 /* ---- the table cannot be read during rm ---- */
 
 /* A DynamoDB lock was shown (with the S3 lockfile) and the table cannot be read again:
- * nothing is deleted, the S3 lockfile neither; the attempt failed. */
+ * nothing is deleted, the S3 lockfile neither; the attempt failed. (The DynamoDB lock
+ * alone: bug_ddb_lock_table_unreadable.) */
 static void test_table_unreadable(void)
 {
 	struct fx f;
@@ -640,6 +641,51 @@ static void test_table_unreadable(void)
 	CHECK_RECORD(&f, "failed", "EIO", "s3 dynamodb", ID_A, "could not read the lock again");
 	fx_free(&f);
 }
+
+/* ---- known bugs: failing tests, built with -DTFS_KNOWN_BUGS until the code is fixed ---- */
+
+#ifdef TFS_KNOWN_BUGS
+
+/* Bug: a DynamoDB lock shown alone, and the table cannot be read during rm. lock_fetch
+ * (fs/lock.c) answers -ENOENT when S3 holds nothing and the table failed (ddb_error is
+ * dropped), so the guard says "the lock is already gone", audits refused ENOENT and drops
+ * the lock file from the mount, while the lock is still in the table. It should fail
+ * (EIO) as it does when the S3 lockfile is there too, and keep showing the file. */
+static void bug_ddb_lock_table_unreadable(void)
+{
+	struct fx f;
+	fx_init(&f, true, NULL, LOCK_A);
+	CHECK_INT(fx_show(&f), 0);
+	memstore_fail(f.ms, MS_GETITEM, 5, -EIO, 500, false);
+	memstore_fail(f.ms, MS_SCAN, 5, -EIO, 500, false);
+	CHECK_INT(fx_rm(&f), -EIO);
+	CHECK(memstore_has_item(f.ms, ITEM_ID));
+	CHECK_INT(memstore_calls(f.ms, MS_DELETEITEM), 0);
+	CHECK(tree_holds(f.tree, f.lock_ino));
+	CHECK_RECORD(&f, "failed", "EIO", "dynamodb", ID_A, "could not read the lock again");
+	fx_free(&f);
+}
+
+/* Bug: without -o unlock_min_age (the default, "none") no lock should be refused for its
+ * age. But check_and_delete (fs/guard.c) tests lock_age(now) < min_age_s with min_age_s 0,
+ * so a lock whose Created is ahead of this host's clock (a runner whose clock is two
+ * minutes fast) is refused EPERM: "the lock is -120 s old, younger than unlock_min_age
+ * (0 s)". */
+static void bug_no_min_age_clock_ahead(void)
+{
+	char created[32];
+	created_in(120, created);
+	char *ahead = lock_created(created);
+	struct fx f;
+	fx_init(&f, false, ahead, NULL);
+	CHECK_INT(fx_show(&f), 0);
+	CHECK_INT(fx_rm(&f), 0);
+	CHECK(!memstore_has(f.ms, LOCK_KEY));
+	CHECK_RECORD(&f, "unlocked", "", "s3", ID_A, "S3 lockfile deleted");
+	fx_free(&f);
+	free(ahead);
+}
+#endif
 
 int main(void)
 {
@@ -663,5 +709,9 @@ int main(void)
 	test_unlock_gid();
 	test_min_age();
 	test_table_unreadable();
+#ifdef TFS_KNOWN_BUGS
+	bug_ddb_lock_table_unreadable();
+	bug_no_min_age_clock_ahead();
+#endif
 	return check_report("guard");
 }
