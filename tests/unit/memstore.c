@@ -324,7 +324,9 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 	bool applied;
 	int fault = enter(ms, MS_DELETE, err, &applied);
 	const struct mem_object *o = find_object(ms, key);
-	int rc = !o ? -ENOENT : strcmp(if_match, o->etag) != 0 ? -ECANCELED : 0;
+	/* if_match NULL: deleted whatever it holds, as a plain DeleteObject (only a broken
+	 * caller sends one; tests of the guard look for it). */
+	int rc = !o ? -ENOENT : if_match && strcmp(if_match, o->etag) != 0 ? -ECANCELED : 0;
 	if (rc == 0 && applied)
 		memstore_remove(ms, key);
 	if (rc == -ENOENT || rc == -ECANCELED)
