@@ -295,7 +295,7 @@ static int check_and_delete(struct attempt *a)
 		rc = finish(a, "failed", rc == -EACCES ? EACCES : EIO);
 	} else if (s3_changed(a, now) || ddb_changed(a, now)) {
 		rc = refuse_changed(a, now);
-	} else if (lock_age(now) < g->policy->min_age_s) {
+	} else if (g->policy->min_age_s > 0 && lock_age(now) < g->policy->min_age_s) {
 		say(a, "the lock is %.0f s old, younger than unlock_min_age (%.0f s)", lock_age(now),
 		    g->policy->min_age_s);
 		rc = refuse(a, EPERM);

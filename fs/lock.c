@@ -282,8 +282,9 @@ int lock_fetch(const struct lock_source *src, const char *key, struct lock_view 
 	int rc = lock_fetch_s3(src, key, &v->s3);
 	if (rc == -ENOENT || rc == 0)
 		rc = src->table ? fetch_ddb(src, key, v) : 0;
+	/* Nothing in S3 and a table that did not answer is not "no lock": it may hold one. */
 	if (rc == 0 && !v->s3.held && !v->ddb.held)
-		rc = -ENOENT;
+		rc = v->ddb_error ? v->ddb_error : -ENOENT;
 	if (rc == 0)
 		rc = lock_view_finish(v);
 	if (rc < 0) {

@@ -70,7 +70,8 @@ char *lock_state_key(const char *lock_key);
 /* Reads the S3 lockfile key and, with a table, the DynamoDB lock of its state, and merges
  * them. Returns 0, -ENOENT when neither backend holds a lock, or -EACCES / -EIO / -ENOMEM
  * (logged) when S3 could not be read. A table that cannot be read leaves the S3 lock
- * shown alone, with a Problem line that says so. */
+ * shown alone, with a Problem line that says so; with no S3 lock either, its errno is
+ * the answer (it may hold a lock). */
 int lock_fetch(const struct lock_source *src, const char *key, struct lock_view **out);
 
 /* The S3 part alone (for reports that already hold the table's snapshot, and the

@@ -642,16 +642,11 @@ static void test_table_unreadable(void)
 	fx_free(&f);
 }
 
-/* ---- known bugs: failing tests, built with -DTFS_KNOWN_BUGS until the code is fixed ---- */
-
-#ifdef TFS_KNOWN_BUGS
-
-/* Bug: a DynamoDB lock shown alone, and the table cannot be read during rm. lock_fetch
- * (fs/lock.c) answers -ENOENT when S3 holds nothing and the table failed (ddb_error is
- * dropped), so the guard says "the lock is already gone", audits refused ENOENT and drops
- * the lock file from the mount, while the lock is still in the table. It should fail
- * (EIO) as it does when the S3 lockfile is there too, and keep showing the file. */
-static void bug_ddb_lock_table_unreadable(void)
+/* A DynamoDB lock shown alone, and the table cannot be read during rm: failed (EIO), the
+ * file kept, as when the S3 lockfile is there too. Before, lock_fetch answered -ENOENT when
+ * S3 held nothing and the table failed, so the guard said "the lock is already gone" and
+ * dropped the file while the lock was still in the table. */
+static void test_ddb_lock_table_unreadable(void)
 {
 	struct fx f;
 	fx_init(&f, true, NULL, LOCK_A);
@@ -666,12 +661,11 @@ static void bug_ddb_lock_table_unreadable(void)
 	fx_free(&f);
 }
 
-/* Bug: without -o unlock_min_age (the default, "none") no lock should be refused for its
- * age. But check_and_delete (fs/guard.c) tests lock_age(now) < min_age_s with min_age_s 0,
- * so a lock whose Created is ahead of this host's clock (a runner whose clock is two
- * minutes fast) is refused EPERM: "the lock is -120 s old, younger than unlock_min_age
- * (0 s)". */
-static void bug_no_min_age_clock_ahead(void)
+/* Without -o unlock_min_age (the default, "none") no lock is refused for its age, not even
+ * one whose Created is ahead of this host's clock (a runner whose clock is two minutes
+ * fast). Before, it was refused EPERM: "the lock is -120 s old, younger than
+ * unlock_min_age (0 s)". */
+static void test_no_min_age_clock_ahead(void)
 {
 	char created[32];
 	created_in(120, created);
@@ -685,7 +679,6 @@ static void bug_no_min_age_clock_ahead(void)
 	fx_free(&f);
 	free(ahead);
 }
-#endif
 
 int main(void)
 {
@@ -709,9 +702,7 @@ int main(void)
 	test_unlock_gid();
 	test_min_age();
 	test_table_unreadable();
-#ifdef TFS_KNOWN_BUGS
-	bug_ddb_lock_table_unreadable();
-	bug_no_min_age_clock_ahead();
-#endif
+	test_ddb_lock_table_unreadable();
+	test_no_min_age_clock_ahead();
 	return check_report("guard");
 }
