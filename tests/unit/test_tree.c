@@ -1,0 +1,314 @@
+/* Unit tests for fs/tree.c: a bucket's keys seen as directories, files and lock files, over
+ * the in-memory store and lock table (memstore). TTLs are 0 (always stale) or NEVER, so no
+ * test sleeps. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs/locktable.h"
+#include "fs/tree.h"
+#include "check.h"
+#include "memstore.h"
+
+#define BUCKET "tfb"
+#define NEVER 1e9       /* a TTL that does not run out during a test */
+#define ALWAYS 0.0      /* a TTL that has always run out */
+
+/* A mount of the whole bucket over a memstore, with or without a lock table. */
+struct mount {
+	struct memstore *ms;
+	struct locktable *table;
+	struct lock_source locks;
+	struct keymap map;
+	struct tfs_config cfg;
+	struct tree *t;
+};
+
+static void mount_open(struct mount *m, double cache_ttl, double lock_ttl, double lock_list_ttl,
+                       bool with_table)
+{
+	memset(m, 0, sizeof(*m));
+	m->ms = memstore_new();
+	m->cfg = (struct tfs_config){ .cache_ttl = cache_ttl, .lock_ttl = lock_ttl,
+	                              .lock_list_ttl = lock_list_ttl, .umask = 022 };
+	if (with_table)
+		CHECK_INT(locktable_new(memstore_table(m->ms), BUCKET, &m->cfg, &m->table), 0);
+	m->locks = (struct lock_source){ .store = memstore_store(m->ms), .table = m->table };
+	CHECK_INT(keymap_init(&m->map, NULL, NULL), 0);
+	CHECK_INT(tree_new(&m->locks, &m->map, &m->cfg, &m->t), 0);
+}
+
+static void mount_close(struct mount *m)
+{
+	tree_free(m->t);
+	locktable_free(m->table);
+	keymap_free(&m->map);
+	memstore_free(m->ms);
+}
+
+/* Looks path ("a/b/c", "" for the root) up name by name from the root, as the kernel does.
+ * Returns the first failure or 0, with the last entry's attributes in *attr. */
+static int lookup_path(struct mount *m, const char *path, struct tree_attr *attr)
+{
+	struct tree_attr a = { .ino = TREE_ROOT_INO, .is_dir = true };
+	char name[512];
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+		snprintf(name, sizeof(name), "%.*s", (int)n, p);
+		int rc = tree_lookup(m->t, a.ino, name, &a);
+		if (rc < 0)
+			return rc;
+		p += n + (p[n] == '/');
+	}
+	if (attr)
+		*attr = a;
+	return 0;
+}
+
+/* The inode at path, or 0 when the lookup fails. */
+static uint64_t ino_of(struct mount *m, const char *path)
+{
+	struct tree_attr a;
+	return lookup_path(m, path, &a) == 0 ? a.ino : 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What `ls` of directory ino shows: its names sorted, joined by ','; "error N" when the
+ * readdir fails. */
+static const char *ls(struct mount *m, uint64_t ino)
+{
+	static char out[2048];
+	struct tree_dir *d = NULL;
+	int rc = tree_opendir(m->t, ino, &d);
+	if (rc < 0) {
+		snprintf(out, sizeof(out), "error %d", rc);
+		return out;
+	}
+	char **names = calloc(d->count + 1, sizeof(*names));
+	for (size_t i = 0; i < d->count; i++)
+		names[i] = d->entries[i].name;
+	if (d->count)
+		qsort(names, d->count, sizeof(*names), by_name);
+	out[0] = '\0';
+	for (size_t i = 0; i < d->count; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? "," : "", names[i]);
+	free(names);
+	tree_dir_free(d);
+	return out;
+}
+
+/* The same for the directory at path. */
+static const char *ls_path(struct mount *m, const char *path)
+{
+	struct tree_attr a;
+	int rc = lookup_path(m, path, &a);
+	if (rc < 0) {
+		static char out[32];
+		snprintf(out, sizeof(out), "error %d", rc);
+		return out;
+	}
+	return ls(m, a.ino);
+}
+
+static unsigned long long stat_nodes(struct mount *m)
+{
+	struct tree_stats s;
+	tree_get_stats(m->t, &s);
+	return s.nodes;
+}
+
+/* ---- a listing becomes the tree ---- */
+
+/* One flat listing of the bucket fills every directory: prefixes are directories, objects
+ * are files with their size, mtime and ETag, and a directory has its newest state's mtime. */
+static void test_listing_becomes_the_tree(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, false);
+	memstore_put(m.ms, "prod/network/terraform.tfstate", "{\"version\":4}", 1000);
+	memstore_put(m.ms, "prod/app/terraform.tfstate", "0123456789", 2000);
+	memstore_put(m.ms, "env:/dev/app/terraform.tfstate", "x", 1500);
+	memstore_put(m.ms, "notes.txt", "hello", 500);
+
+	CHECK_STR(ls_path(&m, ""), "env:,notes.txt,prod");
+	CHECK_STR(ls_path(&m, "prod"), "app,network");
+	CHECK_STR(ls_path(&m, "env:/dev/app"), "terraform.tfstate");
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "prod", &a), 0);
+	CHECK(a.is_dir && !a.lock_dir);
+	CHECK_INT(a.mtime, 2000);
+	CHECK_INT(lookup_path(&m, "prod/app/terraform.tfstate", &a), 0);
+	CHECK(!a.is_dir && !a.is_lock);
+	CHECK_INT(a.size, 10);
+	CHECK_INT(a.mtime, 2000);
+	char *key = NULL, etag[130];
+	CHECK_INT(tree_file_key(m.t, a.ino, &key), 0);
+	CHECK_STR(key, "prod/app/terraform.tfstate");
+	free(key);
+	CHECK_INT(tree_file_etag(m.t, a.ino, etag), 0);
+	CHECK_STR(etag, memstore_etag(m.ms, "prod/app/terraform.tfstate"));
+	CHECK_INT(lookup_path(&m, "prod/network/terraform.tfstate", &a), 0);
+	CHECK_INT(a.size, strlen("{\"version\":4}"));
+	CHECK_INT(a.mtime, 1000);
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), 1);
+	mount_close(&m);
+}
+
+/* Stores hand pages over in any order (S3 lists key ranges in parallel): this one moves
+ * key to the end of the listing under way, after the keys below it. */
+static void list_last(struct memstore *ms, void *key)
+{
+	memstore_remove(ms, key);
+	memstore_put(ms, key, "object", 0);
+}
+
+/* A key that is both an object and a prefix ("a/b" and "a/b/c") is a directory, whichever
+ * page brings which. */
+static void test_object_and_prefix_is_a_directory(void)
+{
+	for (int object_last = 0; object_last < 2; object_last++) {
+		struct mount m;
+		mount_open(&m, NEVER, NEVER, NEVER, false);
+		memstore_page_size(m.ms, 1);
+		memstore_put(m.ms, "a/b", "object", 0);
+		memstore_put(m.ms, "a/b/c", "state", 0);
+		if (object_last)
+			memstore_before(m.ms, MS_LIST, list_last, "a/b");
+		CHECK_STR(ls_path(&m, "a"), "b");
+		CHECK_INT(memstore_calls(m.ms, MS_LIST), 2);    /* one key a page */
+		struct tree_attr a;
+		CHECK_INT(lookup_path(&m, "a/b", &a), 0);
+		CHECK(a.is_dir);
+		CHECK_STR(ls_path(&m, "a/b"), "c");
+		CHECK_INT(lookup_path(&m, "a/b/c", &a), 0);
+		CHECK(!a.is_dir);
+		CHECK_INT(a.size, 5);
+		mount_close(&m);
+	}
+}
+
+/* Keys that no path can name are not shown, nor the directories only they would make. */
+static void test_keys_that_cannot_be_paths_are_hidden(void)
+{
+	char longname[300];
+	memset(longname, 'n', 299);
+	longname[299] = '\0';
+	char longkey[320];
+	snprintf(longkey, sizeof(longkey), "long/%s", longname);
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, false);
+	memstore_put(m.ms, "a//terraform.tfstate", "x", 0);
+	memstore_put(m.ms, "/lead/terraform.tfstate", "x", 0);
+	memstore_put(m.ms, "dot/./terraform.tfstate", "x", 0);
+	memstore_put(m.ms, "dotdot/../terraform.tfstate", "x", 0);
+	memstore_put(m.ms, "trail//", "", 0);
+	memstore_put(m.ms, longkey, "x", 0);
+	memstore_put(m.ms, "ok/terraform.tfstate", "x", 0);
+	CHECK_STR(ls_path(&m, ""), "ok");
+	CHECK_INT(lookup_path(&m, "a", NULL), -ENOENT);
+	CHECK_INT(lookup_path(&m, "dot", NULL), -ENOENT);
+	CHECK_INT(lookup_path(&m, "long", NULL), -ENOENT);
+	mount_close(&m);
+}
+
+/* /.tfstatefs is reached by name only: not in the root's readdir, never swept by a
+ * listing, and it hides real keys below .tfstatefs/. */
+static void test_virtual_directory_is_not_listed(void)
+{
+	static const char *const names[] = { "locks", "stats" };
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	CHECK_INT(tree_add_virtual(m.t, ".tfstatefs", names, 2), 0);
+	memstore_put(m.ms, ".tfstatefs/locks", "a real object", 0);
+	memstore_put(m.ms, ".tfstatefs/other", "a real object", 0);
+	memstore_put(m.ms, "app/terraform.tfstate", "x", 0);
+	for (int relist = 0; relist < 2; relist++) {
+		CHECK_STR(ls_path(&m, ""), "app");
+		struct tree_attr a;
+		CHECK_INT(lookup_path(&m, ".tfstatefs", &a), 0);
+		CHECK(a.is_dir);
+		CHECK_STR(ls_path(&m, ".tfstatefs"), "locks,stats");
+		CHECK_INT(lookup_path(&m, ".tfstatefs/stats", &a), 0);
+		CHECK_INT(a.virt, 2);
+		CHECK_INT(a.size, 0);
+		CHECK_INT(lookup_path(&m, ".tfstatefs/other", NULL), -ENOENT);
+	}
+	mount_close(&m);
+}
+
+/* ---- a new listing sweeps out what is gone ---- */
+
+/* With cache_ttl 0 each readdir lists again: keys removed from the bucket go, with the
+ * directories they alone made. */
+static void test_relist_removes_what_is_gone(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	memstore_put(m.ms, "a/1.tfstate", "x", 0);
+	memstore_put(m.ms, "a/2.tfstate", "x", 0);
+	memstore_put(m.ms, "b/c/x.tfstate", "x", 0);
+	CHECK_STR(ls_path(&m, ""), "a,b");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate,2.tfstate");
+	CHECK_STR(ls_path(&m, "b/c"), "x.tfstate");
+	memstore_remove(m.ms, "a/2.tfstate");
+	memstore_remove(m.ms, "b/c/x.tfstate");
+	CHECK_STR(ls_path(&m, ""), "a");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate");
+	CHECK_INT(lookup_path(&m, "a/2.tfstate", NULL), -ENOENT);
+	CHECK_INT(lookup_path(&m, "b", NULL), -ENOENT);
+	mount_close(&m);
+}
+
+/* An entry the kernel still holds (looked up, not forgotten) is out of the tree after the
+ * sweep but kept, by inode, until the kernel forgets it; a key that comes back gets a new
+ * inode number, never an old one. */
+static void test_held_entries_are_kept_until_forgotten(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	memstore_put(m.ms, "a/1.tfstate", "x", 0);
+	memstore_put(m.ms, "a/2.tfstate", "0123", 0);
+	memstore_put(m.ms, "b/x.tfstate", "x", 0);
+	struct tree_attr two, b, x;
+	CHECK_INT(lookup_path(&m, "a/2.tfstate", &two), 0);
+	CHECK_INT(lookup_path(&m, "b", &b), 0);
+	CHECK_INT(tree_lookup(m.t, b.ino, "x.tfstate", &x), 0);
+	memstore_remove(m.ms, "a/2.tfstate");
+	memstore_remove(m.ms, "b/x.tfstate");
+	CHECK_STR(ls_path(&m, ""), "a");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate");
+	CHECK(!tree_holds(m.t, two.ino));
+	CHECK(!tree_holds(m.t, b.ino));
+	CHECK(!tree_holds(m.t, x.ino));
+
+	unsigned long long nodes = stat_nodes(&m);
+	tree_forget(m.t, two.ino, 1);
+	CHECK_INT(stat_nodes(&m), nodes - 1);
+	CHECK_INT(tree_getattr(m.t, two.ino, &two), -ENOENT);
+	tree_forget(m.t, x.ino, 1);
+	tree_forget(m.t, b.ino, 1);
+	CHECK_INT(stat_nodes(&m), nodes - 3);
+	CHECK_INT(tree_getattr(m.t, b.ino, &b), -ENOENT);
+
+	memstore_put(m.ms, "a/2.tfstate", "0123", 0);
+	memstore_put(m.ms, "b/x.tfstate", "x", 0);
+	uint64_t two_again = ino_of(&m, "a/2.tfstate"), b_again = ino_of(&m, "b");
+	CHECK(two_again > x.ino && b_again > x.ino && two_again != b_again);
+	mount_close(&m);
+}
+
+int main(void)
+{
+	test_listing_becomes_the_tree();
+	test_object_and_prefix_is_a_directory();
+	test_keys_that_cannot_be_paths_are_hidden();
+	test_virtual_directory_is_not_listed();
+	test_relist_removes_what_is_gone();
+	test_held_entries_are_kept_until_forgotten();
+	return check_report("tree");
+}
