@@ -15,6 +15,12 @@
 #define NEVER 1e9       /* a TTL that does not run out during a test */
 #define ALWAYS 0.0      /* a TTL that has always run out */
 
+/* Lock JSON as Terraform writes it, for state key `key`. */
+#define LOCK_JSON(id, key) \
+	"{\"ID\":\"" id "\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\"," \
+	"\"Who\":\"runner@ci-42\",\"Version\":\"1.11.4\"," \
+	"\"Created\":\"2026-11-28T09:38:48.157714841Z\",\"Path\":\"" BUCKET "/" key "\"}"
+
 /* A mount of the whole bucket over a memstore, with or without a lock table. */
 struct mount {
 	struct memstore *ms;
@@ -302,6 +308,184 @@ static void test_held_entries_are_kept_until_forgotten(void)
 	mount_close(&m);
 }
 
+/* ---- lock files ---- */
+
+/* The decoded text of the lock file at path (tree_lock_read), or NULL; *len its length. */
+static char *lock_text(struct mount *m, const char *path, size_t *len)
+{
+	uint64_t ino = ino_of(m, path);
+	char *text = NULL;
+	*len = 0;
+	if (!ino || tree_lock_read(m->t, ino, &text, len) < 0)
+		return NULL;
+	return text;
+}
+
+/* Does text have this exact line? */
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* An S3 lockfile is a .tflock file beside its state; cat shows the decoded lock and stat's
+ * size is the length of that text. */
+static void test_s3_lockfile_shows_decoded(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, false);
+	memstore_put(m.ms, "team/app/terraform.tfstate", "{}", 0);
+	memstore_put(m.ms, "team/app/terraform.tfstate.tflock",
+	             LOCK_JSON("ef9596cf-ea99-b165-44da-0a3562ab2850", "team/app/terraform.tfstate"), 0);
+	CHECK_STR(ls_path(&m, "team/app"), "terraform.tfstate,terraform.tfstate.tflock");
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "team/app/terraform.tfstate", &a), 0);
+	CHECK(!a.is_lock);
+	CHECK_INT(lookup_path(&m, "team/app/terraform.tfstate.tflock", &a), 0);
+	CHECK(a.is_lock && !a.is_dir);
+	size_t len;
+	char *text = lock_text(&m, "team/app/terraform.tfstate.tflock", &len);
+	CHECK(text != NULL);
+	CHECK(has_line(text, "ID:        ef9596cf-ea99-b165-44da-0a3562ab2850"));
+	CHECK(has_line(text, "Path:      " BUCKET "/team/app/terraform.tfstate"));
+	CHECK(has_line(text, "Who:       runner@ci-42"));
+	CHECK(has_line(text, "Backend:   s3"));
+	CHECK(text && !strstr(text, "Problem:"));
+	CHECK_INT(text ? strlen(text) : 0, len);
+	CHECK_INT(a.size, len);
+	CHECK_INT(tree_getattr(m.t, a.ino, &a), 0);
+	CHECK_INT(a.size, len);
+	CHECK_INT(memstore_calls(m.ms, MS_GET), 1);     /* fetched once, at its lookup */
+	free(text);
+	mount_close(&m);
+}
+
+/* A DynamoDB lock item shows as the .tflock file of its state, also when the state has no
+ * object yet (a first apply), with every directory on its path; items of another bucket
+ * do not show. */
+static void test_dynamodb_lock_shows_with_its_directories(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, true);
+	memstore_put(m.ms, "old/terraform.tfstate", "{}", 0);
+	memstore_put_lock(m.ms, BUCKET "/new/app/terraform.tfstate",
+	                  LOCK_JSON("7b0c", "new/app/terraform.tfstate"));
+	memstore_put_lock(m.ms, "other-bucket/elsewhere/terraform.tfstate",
+	                  LOCK_JSON("0th3", "elsewhere/terraform.tfstate"));
+	CHECK_STR(ls_path(&m, ""), "new,old");
+	CHECK_STR(ls_path(&m, "new"), "app");
+	CHECK_STR(ls_path(&m, "new/app"), "terraform.tfstate.tflock");
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "new", &a), 0);
+	CHECK(a.is_dir && a.lock_dir);
+	CHECK_INT(lookup_path(&m, "old", &a), 0);
+	CHECK(a.is_dir && !a.lock_dir);
+	CHECK_INT(lookup_path(&m, "new/app/terraform.tfstate.tflock", &a), 0);
+	CHECK(a.is_lock);
+	size_t len;
+	char *text = lock_text(&m, "new/app/terraform.tfstate.tflock", &len);
+	CHECK(text && has_line(text, "ID:        7b0c"));
+	CHECK(text && has_line(text, "Backend:   dynamodb"));
+	CHECK_INT(a.size, len);
+	free(text);
+	CHECK_INT(lookup_path(&m, "elsewhere", NULL), -ENOENT);
+	mount_close(&m);
+}
+
+/* Digest items ("<bucket>/<key>-md5") are not locks: no lock file, no directory. */
+static void test_digest_items_never_show_as_locks(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, true);
+	memstore_put(m.ms, "app/terraform.tfstate", "{}", 0);
+	memstore_put_digest(m.ms, BUCKET "/app/terraform.tfstate-md5", "99914b932bd37a50b983c5e7c90ae93b");
+	memstore_put_digest(m.ms, BUCKET "/gone/terraform.tfstate-md5", "99914b932bd37a50b983c5e7c90ae93b");
+	CHECK_STR(ls_path(&m, ""), "app");
+	CHECK_STR(ls_path(&m, "app"), "terraform.tfstate");
+	CHECK_INT(lookup_path(&m, "app/terraform.tfstate.tflock", NULL), -ENOENT);
+	CHECK_INT(lookup_path(&m, "gone", NULL), -ENOENT);
+	CHECK_INT(lookup_path(&m, "gone/terraform.tfstate.tflock", NULL), -ENOENT);
+	mount_close(&m);
+}
+
+/* When a DynamoDB lock goes (a snapshot taken since shows it gone), its lock file goes,
+ * and so do the directories only it held up; a directory with a state stays. */
+static void test_lock_gone_takes_its_directories(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, ALWAYS, true);   /* each readdir scans the table again */
+	memstore_put(m.ms, "kept/app/terraform.tfstate", "{}", 0);
+	memstore_put_lock(m.ms, BUCKET "/kept/app/terraform.tfstate",
+	                  LOCK_JSON("k1", "kept/app/terraform.tfstate"));
+	memstore_put_lock(m.ms, BUCKET "/new/app/terraform.tfstate",
+	                  LOCK_JSON("n1", "new/app/terraform.tfstate"));
+	CHECK_STR(ls_path(&m, ""), "kept,new");
+	CHECK_STR(ls_path(&m, "kept/app"), "terraform.tfstate,terraform.tfstate.tflock");
+	CHECK_STR(ls_path(&m, "new/app"), "terraform.tfstate.tflock");
+	uint64_t new_dir = ino_of(&m, "new"), new_app = ino_of(&m, "new/app");
+	uint64_t new_lock = ino_of(&m, "new/app/terraform.tfstate.tflock");
+	uint64_t kept_lock = ino_of(&m, "kept/app/terraform.tfstate.tflock");
+	CHECK(new_dir && new_app && new_lock && kept_lock);
+
+	memstore_remove_item(m.ms, BUCKET "/kept/app/terraform.tfstate");
+	memstore_remove_item(m.ms, BUCKET "/new/app/terraform.tfstate");
+	CHECK_STR(ls_path(&m, ""), "kept");
+	CHECK(!tree_holds(m.t, new_dir));
+	CHECK(!tree_holds(m.t, new_app));
+	CHECK(!tree_holds(m.t, new_lock));
+	CHECK_INT(lookup_path(&m, "new", NULL), -ENOENT);
+	CHECK_STR(ls_path(&m, "kept/app"), "terraform.tfstate");
+	CHECK(!tree_holds(m.t, kept_lock));
+	mount_close(&m);
+}
+
+/* tree_lock_forget (after an rm, or a lock found gone) drops the lock file and the
+ * directories above it that held nothing else; tree_places and tree_holds say so. */
+static void test_lock_forget_prunes_empty_directories(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, true);
+	memstore_put(m.ms, "kept/terraform.tfstate", "{}", 0);
+	memstore_put(m.ms, "kept/terraform.tfstate.tflock", LOCK_JSON("s3a", "kept/terraform.tfstate"), 0);
+	memstore_put(m.ms, "solo/deep/x.tfstate.tflock", LOCK_JSON("s3b", "solo/deep/x.tfstate"), 0);
+	memstore_put_lock(m.ms, BUCKET "/new/app/terraform.tfstate",
+	                  LOCK_JSON("ddb", "new/app/terraform.tfstate"));
+	CHECK_STR(ls_path(&m, ""), "kept,new,solo");
+	uint64_t kept = ino_of(&m, "kept"), solo = ino_of(&m, "solo");
+	uint64_t deep = ino_of(&m, "solo/deep"), new_dir = ino_of(&m, "new");
+	uint64_t app = ino_of(&m, "new/app");
+	CHECK(ino_of(&m, "new/app/terraform.tfstate.tflock") != 0);
+
+	struct tree_place p[8];
+	CHECK_INT(tree_places(m.t, app, p, 8), 2);
+	CHECK(p[0].ino == app && p[0].parent == new_dir);
+	CHECK_STR(p[0].name, "app");
+	CHECK(p[1].ino == new_dir && p[1].parent == TREE_ROOT_INO);
+	CHECK_STR(p[1].name, "new");
+	CHECK_INT(tree_places(m.t, app, p, 1), 1);
+
+	tree_lock_forget(m.t, app, "terraform.tfstate.tflock");
+	CHECK(!tree_holds(m.t, app));
+	CHECK(!tree_holds(m.t, new_dir));
+	CHECK(tree_holds(m.t, TREE_ROOT_INO));
+	CHECK_INT(tree_places(m.t, app, p, 8), 0);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "kept,solo");
+
+	tree_lock_forget(m.t, deep, "x.tfstate.tflock");
+	CHECK(!tree_holds(m.t, deep));
+	CHECK(!tree_holds(m.t, solo));
+	tree_lock_forget(m.t, kept, "terraform.tfstate");   /* not a lock: nothing happens */
+	tree_lock_forget(m.t, kept, "terraform.tfstate.tflock");
+	CHECK(tree_holds(m.t, kept));
+	CHECK_INT(tree_places(m.t, kept, p, 8), 1);
+	CHECK_STR(ls(&m, kept), "terraform.tfstate");
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "kept");
+	mount_close(&m);
+}
+
 int main(void)
 {
 	test_listing_becomes_the_tree();
@@ -310,5 +494,10 @@ int main(void)
 	test_virtual_directory_is_not_listed();
 	test_relist_removes_what_is_gone();
 	test_held_entries_are_kept_until_forgotten();
+	test_s3_lockfile_shows_decoded();
+	test_dynamodb_lock_shows_with_its_directories();
+	test_digest_items_never_show_as_locks();
+	test_lock_gone_takes_its_directories();
+	test_lock_forget_prunes_empty_directories();
 	return check_report("tree");
 }
