@@ -121,6 +121,13 @@ static const char *ls_path(struct mount *m, const char *path)
 	return ls(m, a.ino);
 }
 
+static unsigned long long stat_probes(struct mount *m)
+{
+	struct tree_stats s;
+	tree_get_stats(m->t, &s);
+	return s.probes;
+}
+
 static unsigned long long stat_nodes(struct mount *m)
 {
 	struct tree_stats s;
@@ -486,6 +493,153 @@ static void test_lock_forget_prunes_empty_directories(void)
 	mount_close(&m);
 }
 
+/* ---- names the listing lacks ---- */
+
+/* A lookup of a name absent from a listing younger than lock_ttl is answered from the
+ * listing (no LIST; the kernel's negative entry does the rest); once the listing is older,
+ * it lists that name's subtree, and finds a directory made since. */
+static void test_absent_name_lists_only_when_listing_is_old(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, false);
+	memstore_put(m.ms, "app/terraform.tfstate", "{}", 0);
+	CHECK_STR(ls_path(&m, ""), "app");
+	unsigned long lists = memstore_calls(m.ms, MS_LIST);
+	memstore_put(m.ms, "newdir/terraform.tfstate", "{}", 0);
+	CHECK_INT(lookup_path(&m, "newdir", NULL), -ENOENT);
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), lists);
+	CHECK_INT(stat_probes(&m), 0);
+	mount_close(&m);
+
+	mount_open(&m, NEVER, ALWAYS, NEVER, false);
+	memstore_put(m.ms, "app/terraform.tfstate", "{}", 0);
+	CHECK_STR(ls_path(&m, ""), "app");
+	lists = memstore_calls(m.ms, MS_LIST);
+	CHECK_INT(lookup_path(&m, "newdir", NULL), -ENOENT);
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), lists + 1);
+	CHECK_INT(stat_probes(&m), 1);
+	memstore_put(m.ms, "newdir/terraform.tfstate", "{}", 0);
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "newdir", &a), 0);
+	CHECK(a.is_dir);
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), lists + 2);
+	CHECK_INT(stat_probes(&m), 2);
+	CHECK_INT(lookup_path(&m, "app", &a), 0);           /* a name the listing has */
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), lists + 2);
+	CHECK_INT(stat_probes(&m), 2);
+	mount_close(&m);
+}
+
+/* The first apply of new/app writes its lockfile long before its state: the mount, which
+ * listed the bucket before new/ existed, finds it by lookups name by name (test -e). */
+static void test_lock_in_a_new_directory_is_found_by_name(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, ALWAYS, NEVER, false);
+	memstore_put(m.ms, "old/terraform.tfstate", "{}", 0);
+	CHECK_STR(ls_path(&m, ""), "old");
+	memstore_put(m.ms, "new/app/terraform.tfstate.tflock", LOCK_JSON("f1r5", "new/app/terraform.tfstate"), 0);
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "new/app/terraform.tfstate.tflock", &a), 0);
+	CHECK(a.is_lock);
+	size_t len;
+	char *text = lock_text(&m, "new/app/terraform.tfstate.tflock", &len);
+	CHECK(text && has_line(text, "ID:        f1r5"));
+	CHECK_INT(a.size, len);
+	free(text);
+	CHECK_INT(stat_probes(&m), 1);          /* only "new" was missing from a listing */
+	mount_close(&m);
+}
+
+/* A DynamoDB lock under directories no listing ever had is found by lookups on a fresh
+ * tree, with a young listing (from the table's snapshot alone) or an old one. */
+static void test_dynamodb_lock_is_found_by_name_on_a_fresh_tree(void)
+{
+	static const double lock_ttls[] = { NEVER, ALWAYS };
+	for (int i = 0; i < 2; i++) {
+		struct mount m;
+		mount_open(&m, NEVER, lock_ttls[i], NEVER, true);
+		memstore_put(m.ms, "old/terraform.tfstate", "{}", 0);
+		memstore_put_lock(m.ms, BUCKET "/new/app/terraform.tfstate",
+		                  LOCK_JSON("d1", "new/app/terraform.tfstate"));
+		struct tree_attr a;
+		CHECK_INT(lookup_path(&m, "new/app/terraform.tfstate.tflock", &a), 0);
+		CHECK(a.is_lock);
+		size_t len;
+		char *text = lock_text(&m, "new/app/terraform.tfstate.tflock", &len);
+		CHECK(text && has_line(text, "Backend:   dynamodb"));
+		free(text);
+		CHECK_INT(lookup_path(&m, "new", &a), 0);
+		CHECK(a.is_dir && a.lock_dir);
+		if (i == 0) {
+			CHECK_INT(memstore_calls(m.ms, MS_LIST), 1);    /* the root's listing */
+			CHECK_INT(memstore_calls(m.ms, MS_SCAN), 1);    /* one snapshot for both names */
+			CHECK_INT(stat_probes(&m), 0);
+		} else {
+			CHECK_INT(stat_probes(&m), 2);                  /* "new", then "app" */
+		}
+		mount_close(&m);
+	}
+}
+
+/* ---- warm walks ---- */
+
+static unsigned long all_calls(struct memstore *ms)
+{
+	unsigned long n = 0;
+	for (int op = 0; op < MS_OPS; op++)
+		n += memstore_calls(ms, (enum memstore_op)op);
+	return n;
+}
+
+/* Reads directory ino and looks up each name in it, down the whole tree, as `find` does.
+ * Returns how many entries it met; *locks counts the lock files. */
+static size_t walk(struct mount *m, uint64_t ino, size_t *locks)
+{
+	struct tree_dir *d = NULL;
+	if (tree_opendir(m->t, ino, &d) < 0)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < d->count; i++) {
+		struct tree_attr a;
+		if (tree_lookup(m->t, ino, d->entries[i].name, &a) < 0)
+			continue;
+		n++;
+		*locks += a.is_lock;
+		if (a.is_dir)
+			n += walk(m, a.ino, locks);
+	}
+	tree_dir_free(d);
+	return n;
+}
+
+/* After one walk of every directory, a second walk within the TTLs asks nothing of S3 or
+ * of the table, and probes no name. */
+static void test_warm_walk_is_free(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, true);
+	memstore_put(m.ms, "prod/network/terraform.tfstate", "{}", 0);
+	memstore_put(m.ms, "prod/app/terraform.tfstate", "{}", 0);
+	memstore_put(m.ms, "prod/app/terraform.tfstate.tflock", LOCK_JSON("w1", "prod/app/terraform.tfstate"), 0);
+	memstore_put(m.ms, "env:/dev/app/terraform.tfstate", "{}", 0);
+	memstore_put_lock(m.ms, BUCKET "/env:/dev/app/terraform.tfstate",
+	                  LOCK_JSON("w2", "env:/dev/app/terraform.tfstate"));
+	memstore_put_lock(m.ms, BUCKET "/new/svc/terraform.tfstate", LOCK_JSON("w3", "new/svc/terraform.tfstate"));
+	memstore_put_digest(m.ms, BUCKET "/prod/network/terraform.tfstate-md5", "99914b932bd37a50b983c5e7c90ae93b");
+	size_t locks = 0;
+	size_t cold = walk(&m, TREE_ROOT_INO, &locks);
+	CHECK_INT(cold, 14);
+	CHECK_INT(locks, 3);
+	unsigned long before = all_calls(m.ms);
+	locks = 0;
+	CHECK_INT(walk(&m, TREE_ROOT_INO, &locks), cold);
+	CHECK_INT(locks, 3);
+	CHECK_INT(all_calls(m.ms) - before, 0);
+	CHECK_INT(stat_probes(&m), 0);
+	mount_close(&m);
+}
+
 int main(void)
 {
 	test_listing_becomes_the_tree();
@@ -499,5 +653,9 @@ int main(void)
 	test_digest_items_never_show_as_locks();
 	test_lock_gone_takes_its_directories();
 	test_lock_forget_prunes_empty_directories();
+	test_absent_name_lists_only_when_listing_is_old();
+	test_lock_in_a_new_directory_is_found_by_name();
+	test_dynamodb_lock_is_found_by_name_on_a_fresh_tree();
+	test_warm_walk_is_free();
 	return check_report("tree");
 }
