@@ -640,6 +640,133 @@ static void test_warm_walk_is_free(void)
 	mount_close(&m);
 }
 
+/* ---- what was shown ---- */
+
+/* What a lock file showed (at its lookup, then at each read) is what tree_lock_shown gives,
+ * even once the lock has changed hands in the store, until its content is read again. */
+static void test_shown_lock_is_the_one_looked_at(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, ALWAYS, NEVER, false);    /* every stat asks S3 again */
+	const char *key = "app/terraform.tfstate.tflock";
+	memstore_put(m.ms, key, LOCK_JSON("aaaa-1111", "app/terraform.tfstate"), 0);
+	char etag_a[40], etag_b[40];
+	snprintf(etag_a, sizeof(etag_a), "%s", memstore_etag(m.ms, key));
+	uint64_t app = ino_of(&m, "app"), lock = ino_of(&m, key);
+	struct lock_shown s;
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK(s.s3_held && !s.ddb_held);
+	CHECK_STR(s.id, "aaaa-1111");
+	CHECK_STR(s.etag, etag_a);
+	CHECK_STR(s.key, key);
+	CHECK_STR(s.path, key);
+	CHECK_STR(s.backend, "s3");
+	lock_shown_clear(&s);
+
+	memstore_put(m.ms, key, LOCK_JSON("bbbb-2222", "app/terraform.tfstate"), 0);  /* changed hands */
+	snprintf(etag_b, sizeof(etag_b), "%s", memstore_etag(m.ms, key));
+	struct tree_attr a;
+	unsigned long gets = memstore_calls(m.ms, MS_GET);
+	CHECK_INT(tree_getattr(m.t, lock, &a), 0);
+	CHECK_INT(tree_lookup(m.t, app, "terraform.tfstate.tflock", &a), 0);
+	CHECK_INT(memstore_calls(m.ms, MS_GET), gets + 2);  /* both saw the new lock */
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK_STR(s.id, "aaaa-1111");
+	CHECK_STR(s.etag, etag_a);
+	lock_shown_clear(&s);
+
+	size_t len;
+	char *text = lock_text(&m, key, &len);
+	CHECK(text && has_line(text, "ID:        bbbb-2222"));
+	free(text);
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK_STR(s.id, "bbbb-2222");
+	CHECK_STR(s.etag, etag_b);
+	lock_shown_clear(&s);
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate", &s), -ENOENT);  /* never shown */
+	mount_close(&m);
+}
+
+/* The same for a DynamoDB lock: the exact Info shown is kept until read again. */
+static void test_shown_dynamodb_info_is_the_one_looked_at(void)
+{
+	static const char info_a[] = LOCK_JSON("aaaa", "app/terraform.tfstate");
+	static const char info_b[] = LOCK_JSON("bbbb", "app/terraform.tfstate");
+	struct mount m;
+	mount_open(&m, NEVER, ALWAYS, NEVER, true);
+	memstore_put(m.ms, "app/terraform.tfstate", "{}", 0);
+	memstore_put_lock(m.ms, BUCKET "/app/terraform.tfstate", info_a);
+	uint64_t app = ino_of(&m, "app");
+	CHECK(ino_of(&m, "app/terraform.tfstate.tflock") != 0);
+	struct lock_shown s;
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK(s.ddb_held && !s.s3_held);
+	CHECK_STR(s.ddb_info, info_a);
+	CHECK_INT(s.ddb_info_len, strlen(info_a));
+	CHECK_STR(s.backend, "dynamodb");
+	lock_shown_clear(&s);
+
+	memstore_put_lock(m.ms, BUCKET "/app/terraform.tfstate", info_b);
+	CHECK(ino_of(&m, "app/terraform.tfstate.tflock") != 0);
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK_STR(s.ddb_info, info_a);
+	lock_shown_clear(&s);
+	size_t len;
+	free(lock_text(&m, "app/terraform.tfstate.tflock", &len));
+	CHECK_INT(tree_lock_shown(m.t, app, "terraform.tfstate.tflock", &s), 0);
+	CHECK_STR(s.ddb_info, info_b);
+	CHECK_STR(s.id, "bbbb");
+	lock_shown_clear(&s);
+	mount_close(&m);
+}
+
+/* ---- errors ---- */
+
+static void fail_now(struct memstore *ms, void *ctx)
+{
+	(void)ctx;
+	memstore_fail(ms, MS_LIST, 1, -EIO, 503, false);
+}
+
+static void fail_next_page(struct memstore *ms, void *ctx)
+{
+	(void)ctx;
+	memstore_before(ms, MS_LIST, fail_now, NULL);
+}
+
+/* A listing that fails gives its errno to readdir and lookup and removes nothing: what was
+ * known stays, and a listing cut short after a page keeps what that page added. */
+static void test_failed_listing_keeps_what_was_known(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	memstore_put(m.ms, "a/1.tfstate", "x", 0);
+	memstore_put(m.ms, "b/1.tfstate", "x", 0);
+	memstore_put(m.ms, "c/1.tfstate", "x", 0);
+	CHECK_STR(ls_path(&m, ""), "a,b,c");
+	uint64_t b = ino_of(&m, "b");
+	memstore_remove(m.ms, "b/1.tfstate");
+
+	memstore_fail(m.ms, MS_LIST, 2, -EIO, 500, false);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "error -5");
+	CHECK_INT(lookup_path(&m, "a", NULL), -EIO);
+	memstore_fail(m.ms, MS_LIST, 1, -EACCES, 403, false);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "error -13");
+	CHECK(tree_holds(m.t, b));
+
+	memstore_page_size(m.ms, 1);
+	memstore_put(m.ms, "0new/1.tfstate", "x", 0);   /* on the first page */
+	memstore_before(m.ms, MS_LIST, fail_next_page, NULL);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "error -5");
+	CHECK(tree_holds(m.t, b));
+	m.cfg.cache_ttl = NEVER;                         /* what the tree holds, without listing */
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "0new,a,b,c");
+	m.cfg.cache_ttl = ALWAYS;                        /* a whole listing says what is gone */
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "0new,a,c");
+	CHECK(!tree_holds(m.t, b));
+	mount_close(&m);
+}
+
 int main(void)
 {
 	test_listing_becomes_the_tree();
@@ -657,5 +784,8 @@ int main(void)
 	test_lock_in_a_new_directory_is_found_by_name();
 	test_dynamodb_lock_is_found_by_name_on_a_fresh_tree();
 	test_warm_walk_is_free();
+	test_shown_lock_is_the_one_looked_at();
+	test_shown_dynamodb_info_is_the_one_looked_at();
+	test_failed_listing_keeps_what_was_known();
 	return check_report("tree");
 }
