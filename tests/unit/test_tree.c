@@ -392,6 +392,7 @@ static void test_dynamodb_lock_shows_with_its_directories(void)
 	CHECK(a.is_dir && !a.lock_dir);
 	CHECK_INT(lookup_path(&m, "new/app/terraform.tfstate.tflock", &a), 0);
 	CHECK(a.is_lock);
+	CHECK_INT(a.mtime, 1795858728);     /* its Created: 2026-11-28T09:38:48Z */
 	size_t len;
 	char *text = lock_text(&m, "new/app/terraform.tfstate.tflock", &len);
 	CHECK(text && has_line(text, "ID:        7b0c"));
@@ -449,6 +450,25 @@ static void test_lock_gone_takes_its_directories(void)
 	mount_close(&m);
 }
 
+/* A lock found gone by its lookup (lock_ttl passed) goes, with the directories only it
+ * held up. */
+static void test_lock_found_gone_by_name_takes_its_directories(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, ALWAYS, NEVER, false);
+	memstore_put(m.ms, "old/terraform.tfstate", "{}", 0);
+	memstore_put(m.ms, "solo/deep/x.tfstate.tflock", LOCK_JSON("gone", "solo/deep/x.tfstate"), 0);
+	CHECK_STR(ls_path(&m, ""), "old,solo");
+	uint64_t solo = ino_of(&m, "solo"), deep = ino_of(&m, "solo/deep");
+	CHECK(ino_of(&m, "solo/deep/x.tfstate.tflock") != 0);
+	memstore_remove(m.ms, "solo/deep/x.tfstate.tflock");   /* terraform unlocked */
+	CHECK_INT(tree_lookup(m.t, deep, "x.tfstate.tflock", &(struct tree_attr){ 0 }), -ENOENT);
+	CHECK(!tree_holds(m.t, deep));
+	CHECK(!tree_holds(m.t, solo));
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "old");
+	mount_close(&m);
+}
+
 /* tree_lock_forget (after an rm, or a lock found gone) drops the lock file and the
  * directories above it that held nothing else; tree_places and tree_holds say so. */
 static void test_lock_forget_prunes_empty_directories(void)
@@ -467,6 +487,7 @@ static void test_lock_forget_prunes_empty_directories(void)
 	CHECK(ino_of(&m, "new/app/terraform.tfstate.tflock") != 0);
 
 	struct tree_place p[8];
+	memset(p, 0, sizeof(p));
 	CHECK_INT(tree_places(m.t, app, p, 8), 2);
 	CHECK(p[0].ino == app && p[0].parent == new_dir);
 	CHECK_STR(p[0].name, "app");
@@ -548,6 +569,14 @@ static void test_lock_in_a_new_directory_is_found_by_name(void)
 	CHECK_INT(a.size, len);
 	free(text);
 	CHECK_INT(stat_probes(&m), 1);          /* only "new" was missing from a listing */
+	CHECK_STR(ls_path(&m, "new/app"), "terraform.tfstate.tflock");
+
+	/* A lock taken beside a listed state is found by name too, and joins the listing. */
+	memstore_put(m.ms, "old/terraform.tfstate.tflock", LOCK_JSON("0ld1", "old/terraform.tfstate"), 0);
+	CHECK_INT(lookup_path(&m, "old/terraform.tfstate.tflock", &a), 0);
+	CHECK(a.is_lock);
+	CHECK_STR(ls_path(&m, "old"), "terraform.tfstate,terraform.tfstate.tflock");
+	CHECK_INT(stat_probes(&m), 1);
 	mount_close(&m);
 }
 
@@ -779,6 +808,7 @@ int main(void)
 	test_dynamodb_lock_shows_with_its_directories();
 	test_digest_items_never_show_as_locks();
 	test_lock_gone_takes_its_directories();
+	test_lock_found_gone_by_name_takes_its_directories();
 	test_lock_forget_prunes_empty_directories();
 	test_absent_name_lists_only_when_listing_is_old();
 	test_lock_in_a_new_directory_is_found_by_name();
