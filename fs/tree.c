@@ -268,9 +268,12 @@ static void merge_page(struct merge *m, const struct store_page *pg)
  * DynamoDB holds it, a directory while something below it stays, a virtual entry always. */
 static bool keep_unseen(struct node *c)
 {
+	/* A directory that no listing made, only DynamoDB locks below it, is the table's to
+	 * remove (scan_drops), even before it is opened and its locks are in the tree. */
+	bool lock_dir = c->is_dir && !c->in_s3;
 	if (c->is_lock || c->is_dir)
 		c->in_s3 = false;
-	return c->virt || (c->is_lock && c->in_ddb) || (c->is_dir && c->nchildren > 0);
+	return c->virt || (c->is_lock && c->in_ddb) || (c->is_dir && (c->nchildren > 0 || lock_dir));
 }
 
 /* Removes what the listing of generation gen did not see below dir. */

@@ -124,7 +124,8 @@ int treelock_refresh_by_ino(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *n = node_find_ino(t, ino);
-	int rc = !n || n->detached ? -ENOENT : !n->is_lock ? -EINVAL : 0;
+	/* Not a lock (a state swept while the kernel holds it included): nothing to fetch. */
+	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : n->detached ? -ENOENT : 0;
 	bool fresh = rc == 0 && lock_is_fresh(t, n, node_now_mono());
 	char *name = rc == 0 && !fresh ? strdup(n->name) : NULL;
 	uint64_t parent = rc == 0 && n->parent ? n->parent->ino : 0;
