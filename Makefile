@@ -8,7 +8,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 BUILD   ?= build
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-LIB_SRC  := $(wildcard store/*.c) $(wildcard s3/*.c) $(wildcard fs/*.c)
+LIB_SRC  := $(wildcard util/*.c) $(wildcard store/*.c) $(wildcard s3/*.c) $(wildcard fs/*.c)
 MAIN_SRC := $(wildcard mount/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(BUILD)/obj/%.o)

@@ -11,7 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include "s3/log.h"
+#include "util/log.h"
 
 struct audit {
 	int fd;                 /* -1: syslog only */

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "s3/log.h"
-#include "s3/memdup.h"
+#include "util/log.h"
+#include "util/memdup.h"
 
 #define LOCK_SUFFIX ".tflock"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "s3/log.h"
+#include "util/log.h"
 
 #define DIGEST_SUFFIX "-md5"
 

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "s3/log.h"
+#include "util/log.h"
 
 struct reader_budget {
 	pthread_mutex_t lock;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "s3/log.h"
+#include "util/log.h"
 
 #define MEMO_BUCKETS 1024
 

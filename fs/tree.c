@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "s3/log.h"
+#include "util/log.h"
 
 /* What one listing found that cannot be shown, for its log line. */
 struct merge_counts {

@@ -12,8 +12,8 @@
 #include <time.h>
 #include "fs/fs.h"
 #include "fs/stateinfo.h"
-#include "s3/log.h"
-#include "s3/memdup.h"
+#include "util/log.h"
+#include "util/memdup.h"
 
 /* ---- the states read, by version ---- */
 

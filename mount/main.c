@@ -16,9 +16,9 @@
 #include "s3/ddb.h"
 #include "s3/ddbtable.h"
 #include "s3/http.h"
-#include "s3/log.h"
 #include "s3/s3.h"
 #include "s3/s3store.h"
+#include "util/log.h"
 
 #ifndef TFSTATEFS_VERSION
 #define TFSTATEFS_VERSION "dev"

@@ -9,7 +9,7 @@
 #include <time.h>
 #include "s3/creds.h"
 #include "s3/credsrc.h"
-#include "s3/log.h"
+#include "util/log.h"
 
 #define USABLE_MARGIN_S 10  /* credentials this close to expiry are not handed out */
 #define RENEW_AHEAD_S 300   /* renew this long before expiry (half the lifetime if shorter) */

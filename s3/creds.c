@@ -2,7 +2,7 @@
  * and the shared AWS files. */
 #include "s3/creds.h"
 #include "s3/credsrc.h"
-#include "s3/log.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* DynamoDB's JSON protocol for Terraform's lock table: request bodies and parsed answers. */
 #include "s3/ddbjson.h"
-#include "s3/memdup.h"
+#include "util/memdup.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/evp.h>
-#include "s3/log.h"
 #include "s3/sigv4.h"
+#include "util/log.h"
 
 #define S3_LIST_MAX_BODY (16u << 20)
 #define S3_MD5_CHUNK (8u << 20)

@@ -1,6 +1,6 @@
 /* AWS Signature Version 4: canonical request, string to sign, signature, Authorization header. */
 #include "s3/sigv4.h"
-#include "s3/hex.h"
+#include "util/hex.h"
 
 #include <limits.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* S3 XML documents (ListObjectsV2 pages, error bodies) read with libxml2's SAX2 parser. */
 #include "s3/xml.h"
-#include "s3/memdup.h"
-#include "s3/hex.h"
+#include "util/memdup.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* A copy of bytes that may hold NULs (S3 keys from %00, DynamoDB strings), NUL-terminated. */
-#ifndef TFS_S3_MEMDUP_H
-#define TFS_S3_MEMDUP_H
+#ifndef TFS_UTIL_MEMDUP_H
+#define TFS_UTIL_MEMDUP_H
 #include <stdlib.h>
 #include <string.h>
 

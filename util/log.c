@@ -1,5 +1,5 @@
 /* Logging for every layer: levels, stderr in the foreground, syslog once daemonized. */
-#include "s3/log.h"
+#include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

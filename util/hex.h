@@ -1,6 +1,6 @@
 /* Hex digits, for the percent-encodings of SigV4 and of S3 listings. */
-#ifndef TFS_S3_HEX_H
-#define TFS_S3_HEX_H
+#ifndef TFS_UTIL_HEX_H
+#define TFS_UTIL_HEX_H
 
 /* The value of one hex digit (either case), or -1 when c is not one. */
 static inline int hex_value(char c)

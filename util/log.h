@@ -1,6 +1,6 @@
 /* Logging for every layer: levels, stderr in the foreground, syslog once daemonized. */
-#ifndef TFS_S3_LOG_H
-#define TFS_S3_LOG_H
+#ifndef TFS_UTIL_LOG_H
+#define TFS_UTIL_LOG_H
 #include <stdbool.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
