@@ -1,6 +1,6 @@
 /* Terraform's lock info JSON decoded into printable fields, and the text a .tflock file shows. */
 #include "fs/lockinfo.h"
-#include "s3/xml.h"
+#include "util/timeparse.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -430,5 +430,5 @@ char *lockinfo_format(const struct lockinfo *li, const char *backend)
 /* Created is RFC 3339, as S3 dates are: one parser serves both. */
 int lockinfo_created_time(const struct lockinfo *li, time_t *out)
 {
-	return s3_parse_iso8601(li ? li->created : NULL, out);
+	return time_parse_rfc3339(li ? li->created : NULL, out);
 }

@@ -12,6 +12,7 @@
 #include "s3/http.h"
 #include "s3/sigv4.h"
 #include "s3/xml.h"
+#include "util/timeparse.h"
 
 #define PROCESS_MAX_OUTPUT (64u << 10)
 #define TOKEN_MAX (16u << 10)
@@ -75,7 +76,7 @@ static int parse_fields(struct json_object *o, bool process, struct aws_credenti
 		*what = "Version is not 1";
 	else if (!id || !*id || !secret || !*secret)
 		*what = "AccessKeyId or SecretAccessKey is missing";
-	else if (exp && s3_parse_iso8601(exp, &out->expiration) < 0)
+	else if (exp && time_parse_rfc3339(exp, &out->expiration) < 0)
 		*what = "Expiration is not an ISO 8601 time";
 	else if (!exp && !process)
 		*what = "Expiration is missing";
@@ -336,7 +337,7 @@ static int sts_answer(const struct cred_source *s, int rc, const struct http_res
 		return cred_fail(err, -EIO, "%s: STS at %s answered %s, not STS's XML", s->label,
 		            s->sts.endpoint, says);
 	if (resp->status != 200 || !a.access_key || !a.secret_key || !a.session_token ||
-	    !a.expiration || s3_parse_iso8601(a.expiration, &out->expiration) < 0) {
+	    !a.expiration || time_parse_rfc3339(a.expiration, &out->expiration) < 0) {
 		rc = cred_fail(err, resp->status == 403 ? -EACCES : -EIO, "%s: STS refused to assume %s: "
 		          "%s (%s): %s", s->label, s->role_arn, a.code ? a.code : "no credentials",
 		          says, a.message ? a.message : "");

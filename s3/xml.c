@@ -2,6 +2,7 @@
 #include "s3/xml.h"
 #include "util/memdup.h"
 #include "util/hex.h"
+#include "util/timeparse.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -401,7 +402,7 @@ static int set_mtime(struct list_doc *d, struct s3_object *o, const char *text)
 	if (d->have_mtime)
 		return -EBADMSG;
 	d->have_mtime = true;
-	return s3_parse_iso8601(text, &o->mtime) < 0 ? -EBADMSG : 0;
+	return time_parse_rfc3339(text, &o->mtime) < 0 ? -EBADMSG : 0;
 }
 
 /* Kept as sent, like keys, until decode_page. */
@@ -705,92 +706,4 @@ void sts_answer_free(struct sts_answer *a)
 	free(a->code);
 	free(a->message);
 	memset(a, 0, sizeof(*a));
-}
-
-/* ---- ISO 8601 ---- */
-
-/* Reads exactly n decimal digits. */
-static bool read_digits(const char **s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		char c = (*s)[i];
-		if (c < '0' || c > '9')
-			return false;
-		v = v * 10 + (c - '0');
-	}
-	*s += n;
-	*out = v;
-	return true;
-}
-
-static bool expect(const char **s, char c)
-{
-	if (**s != c)
-		return false;
-	(*s)++;
-	return true;
-}
-
-static int days_in_month(int year, int month)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* "YYYY-MM-DDTHH:MM:SS", checked field by field so that timegm never normalizes a
- * nonsense date (Feb 30) into a real one. */
-static bool read_date_time(const char **s, struct tm *tm)
-{
-	int y, mo, d, h, mi, sec;
-	if (!read_digits(s, 4, &y) || !expect(s, '-') || !read_digits(s, 2, &mo) ||
-	    !expect(s, '-') || !read_digits(s, 2, &d) || !(expect(s, 'T') || expect(s, 't')) ||
-	    !read_digits(s, 2, &h) || !expect(s, ':') || !read_digits(s, 2, &mi) ||
-	    !expect(s, ':') || !read_digits(s, 2, &sec))
-		return false;
-	/* 60 is a leap second, which timegm folds into the next minute. */
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
-		return false;
-	*tm = (struct tm){ .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	                   .tm_hour = h, .tm_min = mi, .tm_sec = sec };
-	return true;
-}
-
-/* "Z" or "+HH:MM"/"-HH:MM" into seconds east of UTC. A time without a zone is local to some
- * unknown place, so it is refused. */
-static bool read_zone(const char **s, long *offset)
-{
-	if (expect(s, 'Z') || expect(s, 'z')) {  /* RFC 3339 allows either case */
-		*offset = 0;
-		return true;
-	}
-	int sign = **s == '+' ? 1 : **s == '-' ? -1 : 0;
-	int h, m;
-	if (!sign)
-		return false;
-	(*s)++;
-	if (!read_digits(s, 2, &h) || !expect(s, ':') || !read_digits(s, 2, &m) || h > 23 || m > 59)
-		return false;
-	*offset = sign * (h * 3600L + m * 60L);
-	return true;
-}
-
-int s3_parse_iso8601(const char *s, time_t *out)
-{
-	struct tm tm;
-	long offset;
-	if (!s || !read_date_time(&s, &tm))
-		return -EINVAL;
-	/* Fractions of a second: at least one digit, then dropped (mtime is whole seconds). */
-	if (expect(&s, '.')) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	if (!read_zone(&s, &offset) || *s)
-		return -EINVAL;
-	*out = timegm(&tm) - (time_t)offset;
-	return 0;
 }

@@ -56,8 +56,4 @@ struct sts_answer {
 /* Parses an STS answer (either root). Returns 0, -EBADMSG, -ENOMEM. */
 int s3_xml_parse_sts(const char *body, size_t len, struct sts_answer *out);
 void sts_answer_free(struct sts_answer *a);
-
-/* Parses an ISO 8601 UTC timestamp such as "2026-11-28T09:38:48.157Z" into *out.
- * Returns 0 or -EINVAL. */
-int s3_parse_iso8601(const char *s, time_t *out);
 #endif

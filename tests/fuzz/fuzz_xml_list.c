@@ -1,5 +1,6 @@
-/* libFuzzer target: s3_xml_parse_list (encoded and not) and s3_parse_iso8601 on arbitrary bytes. */
+/* libFuzzer target: s3_xml_parse_list (encoded and not) and time_parse_rfc3339 on arbitrary bytes. */
 #include "s3/xml.h"
+#include "util/timeparse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		memcpy(s, data, size);
 		s[size] = '\0';
 		time_t t;
-		if (s3_parse_iso8601(s, &t) == 0)
+		if (time_parse_rfc3339(s, &t) == 0)
 			sink += (size_t)t;
 		free(s);
 	}
