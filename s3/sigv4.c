@@ -1,9 +1,9 @@
 /* AWS Signature Version 4: canonical request, string to sign, signature, Authorization header. */
 #include "s3/sigv4.h"
+#include "util/buf.h"
 #include "util/hex.h"
 
 #include <limits.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -19,77 +19,6 @@
 
 static const char hex_upper[] = "0123456789ABCDEF";
 static const char hex_lower[] = "0123456789abcdef";
-
-/* ---- A growing string. A failed append poisons it, so callers check once, at the end. ---- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-/* Room for n more bytes plus the NUL. */
-static bool sb_reserve(struct sbuf *b, size_t n)
-{
-	if (b->failed)
-		return false;
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->failed = true;
-		return false;
-	}
-	if (b->len + n + 1 <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 64;
-	while (cap < b->len + n + 1)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-static void sb_addn(struct sbuf *b, const char *s, size_t n)
-{
-	if (!sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_adds(struct sbuf *b, const char *s)
-{
-	sb_addn(b, s, strlen(s));
-}
-
-static void sb_addc(struct sbuf *b, char c)
-{
-	sb_addn(b, &c, 1);
-}
-
-static void sb_free(struct sbuf *b)
-{
-	free(b->p);
-	*b = (struct sbuf){ 0 };
-}
-
-/* Hands the string to the caller, or frees it and returns NULL if any append failed. */
-static char *sb_finish(struct sbuf *b)
-{
-	if (sb_reserve(b, 0))
-		b->p[b->len] = '\0'; /* an empty result is still a string */
-	if (b->failed) {
-		sb_free(b);
-		return NULL;
-	}
-	char *p = b->p;
-	*b = (struct sbuf){ 0 };
-	return p;
-}
 
 /* ---- Characters. ASCII only, so the result never depends on the process locale. ---- */
 
@@ -109,17 +38,17 @@ static char ascii_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static void sb_add_encoded_byte(struct sbuf *b, unsigned char c, bool keep_slash)
+static void sb_add_encoded_byte(struct buf *b, unsigned char c, bool keep_slash)
 {
 	if (is_unreserved(c) || (keep_slash && c == '/')) {
-		sb_addc(b, (char)c);
+		buf_append_char(b, (char)c);
 		return;
 	}
 	char esc[3] = { '%', hex_upper[c >> 4], hex_upper[c & 0x0f] };
-	sb_addn(b, esc, sizeof(esc));
+	buf_append(b, esc, sizeof(esc));
 }
 
-static void sb_add_encoded(struct sbuf *b, const char *s, size_t n, bool keep_slash)
+static void sb_add_encoded(struct buf *b, const char *s, size_t n, bool keep_slash)
 {
 	for (size_t i = 0; i < n; i++)
 		sb_add_encoded_byte(b, (unsigned char)s[i], keep_slash);
@@ -127,58 +56,58 @@ static void sb_add_encoded(struct sbuf *b, const char *s, size_t n, bool keep_sl
 
 char *sigv4_uri_encode(const char *s, bool keep_slash)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	if (s)
 		sb_add_encoded(&b, s, strlen(s), keep_slash);
-	return sb_finish(&b);
+	return buf_take(&b);
 }
 
 /* ---- Canonical URI ---- */
 
 /* Removes "." and ".." segments and empty segments (so "//" collapses), keeping a trailing
  * '/', the way the AWS test suite (aws-c-auth) normalizes. */
-static void sb_add_normalized_path(struct sbuf *out, const char *path)
+static void sb_add_normalized_path(struct buf *out, const char *path)
 {
 	size_t start = out->len;
 	for (const char *seg = path; *seg;) {
 		size_t n = strcspn(seg, "/");
 		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-			while (out->len > start && out->p[out->len - 1] != '/')
+			while (out->len > start && out->data[out->len - 1] != '/')
 				out->len--;
 			if (out->len > start)
 				out->len--; /* the '/' in front of the dropped segment */
-			if (out->p)
-				out->p[out->len] = '\0';
+			if (out->data)
+				out->data[out->len] = '\0';
 		} else if (n > 0 && !(n == 1 && seg[0] == '.')) {
-			sb_addc(out, '/');
-			sb_addn(out, seg, n);
+			buf_append_char(out, '/');
+			buf_append(out, seg, n);
 		}
 		seg += n + (seg[n] == '/');
 	}
 	if (out->len == start || path[strlen(path) - 1] == '/')
-		sb_addc(out, '/');
+		buf_append_char(out, '/');
 }
 
 /* S3 signs the path exactly as sent. Every other service wants it normalized and then
  * URI-encoded once more: AWS specifies double encoding for non-S3 services, since they
  * sign the path without first decoding it. */
-static void sb_add_canonical_path(struct sbuf *out, const char *path, bool normalize)
+static void sb_add_canonical_path(struct buf *out, const char *path, bool normalize)
 {
 	if (!path || !*path) {
-		sb_addc(out, '/');
+		buf_append_char(out, '/');
 		return;
 	}
 	if (!normalize) {
-		sb_adds(out, path);
+		buf_append_str(out, path);
 		return;
 	}
-	struct sbuf norm = { 0 };
+	struct buf norm = { 0 };
 	sb_add_normalized_path(&norm, path);
 	if (norm.failed)
 		out->failed = true;
 	else
-		sb_add_encoded(out, norm.p, norm.len, true);
-	sb_free(&norm);
+		sb_add_encoded(out, norm.data, norm.len, true);
+	buf_free(&norm);
 }
 
 /* ---- Canonical query string ---- */
@@ -193,7 +122,7 @@ struct query_param {
  * a valid escape is taken literally. */
 static char *canonical_component(const char *s, size_t n)
 {
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%' && i + 2 < n && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
@@ -202,7 +131,7 @@ static char *canonical_component(const char *s, size_t n)
 		}
 		sb_add_encoded_byte(&b, c, false);
 	}
-	return sb_finish(&b);
+	return buf_take(&b);
 }
 
 static int query_param_cmp(const void *a, const void *b)
@@ -253,7 +182,7 @@ static bool query_params_parse(const char *query, struct query_param **out, size
 }
 
 /* Parameters sorted by encoded name, then encoded value, joined with '&'. */
-static void sb_add_canonical_query(struct sbuf *out, const char *query)
+static void sb_add_canonical_query(struct buf *out, const char *query)
 {
 	struct query_param *p;
 	size_t n;
@@ -266,10 +195,10 @@ static void sb_add_canonical_query(struct sbuf *out, const char *query)
 	qsort(p, n, sizeof(*p), query_param_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			sb_addc(out, '&');
-		sb_adds(out, p[i].name);
-		sb_addc(out, '=');
-		sb_adds(out, p[i].value);
+			buf_append_char(out, '&');
+		buf_append_str(out, p[i].name);
+		buf_append_char(out, '=');
+		buf_append_str(out, p[i].value);
 	}
 	query_params_free(p, n);
 }
@@ -312,15 +241,15 @@ static struct header_ref *headers_sorted(const struct sigv4_request *req)
 	return refs;
 }
 
-static void sb_add_lower(struct sbuf *b, const char *s)
+static void sb_add_lower(struct buf *b, const char *s)
 {
 	for (; *s; s++)
-		sb_addc(b, ascii_lower(*s));
+		buf_append_char(b, ascii_lower(*s));
 }
 
 /* The value with leading and trailing whitespace dropped and inner runs of whitespace
  * (line breaks of a folded header included) turned into one space. */
-static void sb_add_trimmed(struct sbuf *b, const char *v)
+static void sb_add_trimmed(struct buf *b, const char *v)
 {
 	bool pending_space = false, started = false;
 	for (; v && *v; v++) {
@@ -329,40 +258,40 @@ static void sb_add_trimmed(struct sbuf *b, const char *v)
 			continue;
 		}
 		if (pending_space)
-			sb_addc(b, ' ');
+			buf_append_char(b, ' ');
 		pending_space = false;
 		started = true;
-		sb_addc(b, *v);
+		buf_append_char(b, *v);
 	}
 }
 
 /* "name:value\n" per distinct name; repeated headers join their values with ','. */
-static void sb_add_canonical_headers(struct sbuf *out, const struct header_ref *refs, size_t n)
+static void sb_add_canonical_headers(struct buf *out, const struct header_ref *refs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		bool repeat = i > 0 && name_cmp(refs[i - 1].h->name, refs[i].h->name) == 0;
 		if (repeat) {
-			sb_addc(out, ',');
+			buf_append_char(out, ',');
 		} else {
 			if (i > 0)
-				sb_addc(out, '\n');
+				buf_append_char(out, '\n');
 			sb_add_lower(out, refs[i].h->name);
-			sb_addc(out, ':');
+			buf_append_char(out, ':');
 		}
 		sb_add_trimmed(out, refs[i].h->value);
 	}
 	if (n > 0)
-		sb_addc(out, '\n');
+		buf_append_char(out, '\n');
 }
 
 /* "a;b;c": each distinct lowercase name once. */
-static void sb_add_signed_headers(struct sbuf *out, const struct header_ref *refs, size_t n)
+static void sb_add_signed_headers(struct buf *out, const struct header_ref *refs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && name_cmp(refs[i - 1].h->name, refs[i].h->name) == 0)
 			continue;
 		if (i > 0)
-			sb_addc(out, ';');
+			buf_append_char(out, ';');
 		sb_add_lower(out, refs[i].h->name);
 	}
 }
@@ -376,23 +305,23 @@ static char *canonical_request(const struct sigv4_request *req, char **signed_ou
 	struct header_ref *refs = headers_sorted(req);
 	if (!refs)
 		return NULL;
-	struct sbuf out = { 0 }, signed_headers = { 0 };
-	sb_adds(&out, req->method ? req->method : "");
-	sb_addc(&out, '\n');
+	struct buf out = { 0 }, signed_headers = { 0 };
+	buf_append_str(&out, req->method ? req->method : "");
+	buf_append_char(&out, '\n');
 	sb_add_canonical_path(&out, req->path, req->normalize_path);
-	sb_addc(&out, '\n');
+	buf_append_char(&out, '\n');
 	sb_add_canonical_query(&out, req->query);
-	sb_addc(&out, '\n');
+	buf_append_char(&out, '\n');
 	sb_add_canonical_headers(&out, refs, req->nheaders);
-	sb_addc(&out, '\n');
+	buf_append_char(&out, '\n');
 	sb_add_signed_headers(&signed_headers, refs, req->nheaders);
-	sb_addn(&out, signed_headers.p ? signed_headers.p : "", signed_headers.len);
-	sb_addc(&out, '\n');
-	sb_adds(&out, req->payload_hash ? req->payload_hash : SIGV4_EMPTY_SHA256);
+	buf_append(&out, signed_headers.data ? signed_headers.data : "", signed_headers.len);
+	buf_append_char(&out, '\n');
+	buf_append_str(&out, req->payload_hash ? req->payload_hash : SIGV4_EMPTY_SHA256);
 	free(refs);
 
-	char *canon = sb_finish(&out);
-	char *signed_list = sb_finish(&signed_headers);
+	char *canon = buf_take(&out);
+	char *signed_list = buf_take(&signed_headers);
 	if (!canon || !signed_list) {
 		free(canon);
 		free(signed_list);
@@ -430,29 +359,29 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 }
 
 /* "<yyyymmdd>/<region>/<service>/aws4_request" */
-static void sb_add_scope(struct sbuf *b, const struct sigv4_key *key, const char *amz_date)
+static void sb_add_scope(struct buf *b, const struct sigv4_key *key, const char *amz_date)
 {
-	sb_addn(b, amz_date, strnlen(amz_date, SIGV4_DATE_LEN));
-	sb_addc(b, '/');
-	sb_adds(b, key->region);
-	sb_addc(b, '/');
-	sb_adds(b, key->service);
-	sb_addc(b, '/');
-	sb_adds(b, SIGV4_TERMINATOR);
+	buf_append(b, amz_date, strnlen(amz_date, SIGV4_DATE_LEN));
+	buf_append_char(b, '/');
+	buf_append_str(b, key->region);
+	buf_append_char(b, '/');
+	buf_append_str(b, key->service);
+	buf_append_char(b, '/');
+	buf_append_str(b, SIGV4_TERMINATOR);
 }
 
 static char *string_to_sign(const char *canon, const struct sigv4_key *key, const char *amz_date)
 {
 	char hash[65];
 	sigv4_sha256_hex(canon, strlen(canon), hash);
-	struct sbuf b = { 0 };
-	sb_adds(&b, SIGV4_ALGORITHM "\n");
-	sb_adds(&b, amz_date);
-	sb_addc(&b, '\n');
+	struct buf b = { 0 };
+	buf_append_str(&b, SIGV4_ALGORITHM "\n");
+	buf_append_str(&b, amz_date);
+	buf_append_char(&b, '\n');
 	sb_add_scope(&b, key, amz_date);
-	sb_addc(&b, '\n');
-	sb_adds(&b, hash);
-	return sb_finish(&b);
+	buf_append_char(&b, '\n');
+	buf_append_str(&b, hash);
+	return buf_take(&b);
 }
 
 char *sigv4_string_to_sign(const struct sigv4_request *req, const struct sigv4_key *key,
@@ -480,16 +409,16 @@ static bool hmac_sha256(const void *k, size_t klen, const void *msg, size_t mlen
 static bool signing_key(const struct sigv4_key *key, const char *amz_date,
                         unsigned char out[SHA256_DIGEST_LENGTH])
 {
-	struct sbuf secret = { 0 };
-	sb_adds(&secret, "AWS4");
-	sb_adds(&secret, key->secret_key);
+	struct buf secret = { 0 };
+	buf_append_str(&secret, "AWS4");
+	buf_append_str(&secret, key->secret_key);
 	if (secret.failed) {
-		sb_free(&secret);
+		buf_free(&secret);
 		return false;
 	}
 	unsigned char k_date[SHA256_DIGEST_LENGTH], k_region[SHA256_DIGEST_LENGTH];
 	unsigned char k_service[SHA256_DIGEST_LENGTH];
-	bool ok = hmac_sha256(secret.p, secret.len, amz_date, strnlen(amz_date, SIGV4_DATE_LEN),
+	bool ok = hmac_sha256(secret.data, secret.len, amz_date, strnlen(amz_date, SIGV4_DATE_LEN),
 	                      k_date) &&
 	          hmac_sha256(k_date, sizeof(k_date), key->region, strlen(key->region), k_region) &&
 	          hmac_sha256(k_region, sizeof(k_region), key->service, strlen(key->service),
@@ -497,11 +426,11 @@ static bool signing_key(const struct sigv4_key *key, const char *amz_date,
 	          hmac_sha256(k_service, sizeof(k_service), SIGV4_TERMINATOR,
 	                      strlen(SIGV4_TERMINATOR), out);
 	/* The secret and the keys derived from it should not linger in freed memory. */
-	OPENSSL_cleanse(secret.p, secret.len);
+	OPENSSL_cleanse(secret.data, secret.len);
 	OPENSSL_cleanse(k_date, sizeof(k_date));
 	OPENSSL_cleanse(k_region, sizeof(k_region));
 	OPENSSL_cleanse(k_service, sizeof(k_service));
-	sb_free(&secret);
+	buf_free(&secret);
 	return ok;
 }
 
@@ -537,18 +466,18 @@ char *sigv4_authorization(const struct sigv4_request *req, const struct sigv4_ke
 	char *canon = canonical_request(req, &signed_headers);
 	char *sts = canon ? string_to_sign(canon, key, amz_date) : NULL;
 	char *sig = sts ? signature_of(sts, key, amz_date) : NULL;
-	struct sbuf b = { 0 };
+	struct buf b = { 0 };
 	if (sig) {
-		sb_adds(&b, SIGV4_ALGORITHM " Credential=");
-		sb_adds(&b, key->access_key);
-		sb_addc(&b, '/');
+		buf_append_str(&b, SIGV4_ALGORITHM " Credential=");
+		buf_append_str(&b, key->access_key);
+		buf_append_char(&b, '/');
 		sb_add_scope(&b, key, amz_date);
-		sb_adds(&b, ", SignedHeaders=");
-		sb_adds(&b, signed_headers);
-		sb_adds(&b, ", Signature=");
-		sb_adds(&b, sig);
+		buf_append_str(&b, ", SignedHeaders=");
+		buf_append_str(&b, signed_headers);
+		buf_append_str(&b, ", Signature=");
+		buf_append_str(&b, sig);
 	}
-	char *auth = sig ? sb_finish(&b) : NULL;
+	char *auth = sig ? buf_take(&b) : NULL;
 	free(sig);
 	free(sts);
 	free(canon);
