@@ -1,5 +1,6 @@
 /* Terraform's lock info JSON decoded into printable fields, and the text a .tflock file shows. */
 #include "fs/lockinfo.h"
+#include "util/buf.h"
 #include "util/timeparse.h"
 
 #include <errno.h>
@@ -34,57 +35,22 @@ static const struct field {
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-/* A growing string. oom sticks, so a builder checks once at the end. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->s, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
 /* Starts a new problem in the combined "a; b; c" line. */
 static void problem_begin(struct buf *p)
 {
 	if (p->len)
-		buf_str(p, "; ");
+		buf_append_str(p, "; ");
 }
 
-/* One whole problem; every use is short, so a line-sized buffer holds it. */
+/* One whole problem. */
 __attribute__((format(printf, 2, 3)))
 static void problem_add(struct buf *p, const char *fmt, ...)
 {
-	char line[256];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	problem_begin(p);
-	buf_str(p, line);
+	buf_vappendf(p, fmt, ap);
+	va_end(ap);
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when there is none:
@@ -167,23 +133,18 @@ static size_t escape_one(const unsigned char *s, size_t n, char *out, size_t *ou
 static char *escape(const char *s, size_t n, size_t max)
 {
 	struct buf b = { 0 };
-	buf_add(&b, "", 0);
-	for (size_t i = 0; i < n && !b.oom;) {
+	for (size_t i = 0; i < n && !b.failed;) {
 		char unit[12];
 		size_t ulen;
 		size_t used = escape_one((const unsigned char *)s + i, n - i, unit, &ulen);
 		if (b.len + ulen > max) {
-			buf_str(&b, ELLIPSIS);
+			buf_append_str(&b, ELLIPSIS);
 			break;
 		}
-		buf_add(&b, unit, ulen);
+		buf_append(&b, unit, ulen);
 		i += used;
 	}
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	return buf_take(&b);
 }
 
 static bool blank(const char *s, size_t n)
@@ -256,19 +217,19 @@ static int note_unknown(struct json_object *obj, const char **key, struct buf *p
 		if (chosen(it.key, key))
 			continue;
 		if (count == UNKNOWN_MAX) {
-			buf_str(p, ", " ELLIPSIS);
+			buf_append_str(p, ", " ELLIPSIS);
 			break;
 		}
 		if (count++ == 0) {
 			problem_begin(p);
-			buf_str(p, "unknown fields: ");
+			buf_append_str(p, "unknown fields: ");
 		} else {
-			buf_str(p, ", ");
+			buf_append_str(p, ", ");
 		}
 		char *name = escape(it.key, strlen(it.key), KEY_MAX);
 		if (!name)
 			return -ENOMEM;
-		buf_str(p, name);
+		buf_append_str(p, name);
 		free(name);
 	}
 	return 0;
@@ -283,8 +244,8 @@ static void note_absent(const char **key, struct json_object **val, struct buf *
 			continue;
 		if (first)
 			problem_begin(p);
-		buf_str(p, first ? "missing " : ", ");
-		buf_str(p, fields[i].name);
+		buf_append_str(p, first ? "missing " : ", ");
+		buf_append_str(p, fields[i].name);
 		first = false;
 	}
 	for (size_t i = 0; i < NFIELDS; i++)
@@ -371,14 +332,14 @@ int lockinfo_parse(const char *body, size_t len, struct lockinfo *out)
 		problem_add(&p, "larger than %u KiB (%zu bytes)", BODY_MAX >> 10, len);
 	else
 		rc = decode(body ? body : "", body ? len : 0, out, &p);
-	if (rc == 0 && p.oom)
+	if (rc == 0 && p.failed)
 		rc = -ENOMEM;
 	if (rc < 0) {
 		lockinfo_free(out);
-		free(p.s);
+		buf_free(&p);
 		return rc;
 	}
-	out->problem = p.s;
+	out->problem = p.data;   /* NULL when there was none */
 	return 0;
 }
 
@@ -396,17 +357,17 @@ void lockinfo_free(struct lockinfo *li)
  * control byte left (a struct not made by lockinfo_parse) becomes '?': one line each. */
 static void add_line(struct buf *b, const char *name, const char *value)
 {
-	buf_str(b, name);
-	buf_str(b, ":");
+	buf_append_str(b, name);
+	buf_append_str(b, ":");
 	if (value && *value) {
 		for (size_t n = strlen(name) + 1; n < COLUMN; n++)
-			buf_str(b, " ");
+			buf_append_str(b, " ");
 		for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
 			char c = *v < 0x20 || *v == 0x7f ? '?' : (char)*v;
-			buf_add(b, &c, 1);
+			buf_append(b, &c, 1);
 		}
 	}
-	buf_str(b, "\n");
+	buf_append_str(b, "\n");
 }
 
 char *lockinfo_format(const struct lockinfo *li, const char *backend)
@@ -420,11 +381,7 @@ char *lockinfo_format(const struct lockinfo *li, const char *backend)
 	add_line(&b, "Backend", backend);
 	if (li->problem)
 		add_line(&b, "Problem", li->problem);
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	return buf_take(&b);
 }
 
 /* Created is RFC 3339, as S3 dates are: one parser serves both. */
