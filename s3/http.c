@@ -1,5 +1,6 @@
 /* One HTTP exchange over libcurl, with a pool of reusable handles (keep-alive). */
 #include "s3/http.h"
+#include "util/buf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,9 +21,10 @@ struct http_pool {
 	size_t nidle;
 };
 
-struct growbuf {
-	char *data;
-	size_t len, cap, max;
+/* A response's body or header block: past max bytes the transfer stops. */
+struct capped_buf {
+	struct buf buf;
+	size_t max;
 	bool overflow;
 };
 
@@ -89,41 +91,28 @@ static void pool_give(struct http_pool *p, CURL *c)
 		curl_easy_cleanup(c);
 }
 
-static bool growbuf_append(struct growbuf *b, const char *data, size_t n)
+static bool capped_append(struct capped_buf *b, const char *data, size_t n)
 {
-	if (b->len + n > b->max) {
+	if (b->buf.len + n > b->max) {
 		b->overflow = true;
 		return false;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			return false;
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return true;
+	return buf_append(&b->buf, data, n) == 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-	return growbuf_append(userp, data, size * nmemb) ? size * nmemb : 0;
+	return capped_append(userp, data, size * nmemb) ? size * nmemb : 0;
 }
 
 /* Keeps only the header block of the last response (after 100 Continue, say). */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
-	struct growbuf *b = userp;
+	struct capped_buf *b = userp;
 	size_t n = size * nmemb;
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		b->len = 0;
-	return growbuf_append(b, data, n) ? n : 0;
+		b->buf.len = 0;
+	return capped_append(b, data, n) ? n : 0;
 }
 
 /* Request headers that carry secrets are never printed. The SSE-C key's MD5 is not the
@@ -207,7 +196,8 @@ static struct curl_slist *build_headers(const struct http_request *req)
 }
 
 static void setup_handle(CURL *c, const struct http_pool *p, const struct http_request *req,
-                         struct curl_slist *headers, struct growbuf *body, struct growbuf *hdrs)
+                         struct curl_slist *headers, struct capped_buf *body,
+                         struct capped_buf *hdrs)
 {
 	const struct http_settings *s = &p->settings;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -270,8 +260,8 @@ static int curl_code_to_errno(CURLcode rc)
 int http_perform(struct http_pool *p, const struct http_request *req, struct http_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
-	struct growbuf body = { .max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY };
-	struct growbuf hdrs = { .max = 64 << 10 };
+	struct capped_buf body = { .max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY };
+	struct capped_buf hdrs = { .max = 64 << 10 };
 	struct curl_slist *headers = build_headers(req);
 	CURL *c = headers ? pool_take(p) : NULL;
 	if (!c) {
@@ -287,9 +277,9 @@ int http_perform(struct http_pool *p, const struct http_request *req, struct htt
 	pool_give(p, c);
 	curl_slist_free_all(headers);
 
-	resp->body = body.data;
-	resp->body_len = body.len;
-	resp->headers = hdrs.data;
+	resp->body = body.buf.data;   /* NULL when no byte came */
+	resp->body_len = body.buf.len;
+	resp->headers = hdrs.buf.data;
 	resp->curl_code = (int)rc;
 	if (rc == CURLE_OK)
 		return 0;
