@@ -1,5 +1,6 @@
 /* S3 XML documents (ListObjectsV2 pages, error bodies) read with libxml2's SAX2 parser. */
 #include "s3/xml.h"
+#include "util/buf.h"
 #include "util/memdup.h"
 #include "util/hex.h"
 #include "util/timeparse.h"
@@ -55,8 +56,7 @@ struct xml_reader {
 	int rc;                            /* first failure; once set, the parse is stopped */
 	int depth;                         /* of the innermost open element; the root is 1 */
 	unsigned char kind[XML_DEPTHS + 1]; /* xml_kind of the open element at each depth */
-	char *text;                        /* text of the open XML_TEXT element */
-	size_t text_len, text_cap;
+	struct buf text;                   /* text of the open XML_TEXT element */
 };
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
@@ -101,7 +101,7 @@ static void open_child(struct xml_reader *r, const char *name)
 		return;
 	}
 	r->kind[r->depth] = (unsigned char)kind;
-	r->text_len = 0;
+	r->text.len = 0;
 }
 
 /* Matches on the local name alone: AWS and radosgw put their elements in the S3 namespace,
@@ -139,29 +139,10 @@ static void on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, c
 	if (depth < 2 || depth > XML_DEPTHS || r->kind[depth] == XML_SKIP)
 		return;
 	bool text = r->kind[depth] == XML_TEXT;
-	int rc = r->ops->close(r->doc, depth, text ? (r->text ? r->text : "") : NULL,
-	                       text ? r->text_len : 0);
+	int rc = r->ops->close(r->doc, depth, text ? (r->text.data ? r->text.data : "") : NULL,
+	                       text ? r->text.len : 0);
 	if (rc < 0)
 		reader_fail(r, rc);
-}
-
-/* Appends to the text of the open field; the buffer stays NUL-terminated. */
-static int text_append(struct xml_reader *r, const char *s, size_t len)
-{
-	if (r->text_cap - r->text_len <= len) {
-		size_t cap = r->text_cap ? r->text_cap : 64;
-		while (cap - r->text_len <= len)
-			cap *= 2;
-		char *p = realloc(r->text, cap);
-		if (!p)
-			return -ENOMEM;
-		r->text = p;
-		r->text_cap = cap;
-	}
-	memcpy(r->text + r->text_len, s, len);
-	r->text_len += len;
-	r->text[r->text_len] = '\0';
-	return 0;
 }
 
 /* Character data and CDATA sections alike; libxml2 has already turned &amp; and &#65;
@@ -171,7 +152,7 @@ static void on_text(void *ctx, const xmlChar *s, int len)
 	struct xml_reader *r = ctx;
 	if (r->rc || r->depth < 1 || r->depth > XML_DEPTHS || r->kind[r->depth] != XML_TEXT)
 		return;
-	int rc = text_append(r, (const char *)s, (size_t)len);
+	int rc = buf_append(&r->text, s, (size_t)len);
 	if (rc < 0)
 		reader_fail(r, rc);
 }
@@ -233,7 +214,7 @@ static int xml_read(const char *body, size_t len, const struct xml_ops *ops, voi
 	if (!rc && !r.ctxt->wellFormed)
 		rc = r.ctxt->errNo == XML_ERR_NO_MEMORY ? -ENOMEM : -EBADMSG;
 	xmlFreeParserCtxt(r.ctxt);
-	free(r.text);
+	buf_free(&r.text);
 	return rc;
 }
 
