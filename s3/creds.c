@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,19 +113,6 @@ static const char *env_get(const char *name)
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
-}
-
-int cred_fail(char **err, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return rc;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-	return rc;
 }
 
 static void sec_free(struct ini_section *s)

@@ -48,6 +48,11 @@ struct aws_cred_provider;
 int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_provider **out,
                           char **err);
 
+/* The chain resolved (see aws_cred_provider_new) to one source, *out (credsrc.h), for
+ * s3/ and its tests. Returns 0 or a negative errno with *err saying what was tried. */
+struct cred_source;
+int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err);
+
 /* A provider of fixed credentials (copied). Returns 0 or -ENOMEM. */
 int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out);
 void aws_cred_provider_free(struct aws_cred_provider *p);

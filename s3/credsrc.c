@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,18 @@
 #define PROCESS_MAX_OUTPUT (64u << 10)
 #define TOKEN_MAX (16u << 10)
 #define IMDS_TOKEN_TTL "21600"
+
+int cred_fail(char **err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err)
+		return rc;
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+	return rc;
+}
 
 struct cred_source *cred_source_new(enum cred_kind kind, const char *label)
 {

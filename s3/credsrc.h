@@ -40,10 +40,6 @@ struct cred_source {
 	                                 * was reached as the last resort (for messages) */
 };
 
-/* Resolves the chain (see aws_cred_provider_new) to one source, *out. Returns 0 or a
- * negative errno with *err saying what was tried. */
-int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err);
-
 /* Puts a message for a source into *err (when err is not NULL) and returns rc: the one
  * way the chain and its sources say what went wrong. */
 int cred_fail(char **err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
