@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stddef.h>
-#include "s3/creds.h"
+#include "s3/credprov.h"
 #include "s3/http.h"
 #include "store/store.h"
 

@@ -1,22 +1,66 @@
-/* The credential provider: one source of the chain, its credentials renewed ahead of
- * their expiry by one caller while the others go on with the current ones. */
+/* AWS credentials, and the provider: credentials from one source renewed ahead of their
+ * expiry by one caller while the others go on with the current ones. */
+#include "s3/credprov.h"
+
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "s3/creds.h"
-#include "s3/credsrc.h"
 #include "util/log.h"
 
 #define USABLE_MARGIN_S 10  /* credentials this close to expiry are not handed out */
 #define RENEW_AHEAD_S 300   /* renew this long before expiry (half the lifetime if shorter) */
 #define RETRY_AFTER_S 5     /* after a failed renewal */
 
+/* Secrets are wiped before their memory goes back: it may be reused, or end in a core. */
+static void free_secret(char *s)
+{
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+void aws_credentials_free(struct aws_credentials *c)
+{
+	if (!c)
+		return;
+	free(c->access_key);
+	free_secret(c->secret_key);
+	free_secret(c->session_token);
+	free(c->source);
+	memset(c, 0, sizeof(*c));
+}
+
+int aws_credentials_set(struct aws_credentials *out, const char *id, const char *secret,
+                        const char *token, const char *source)
+{
+	memset(out, 0, sizeof(*out));
+	out->source = strdup(source);
+	out->access_key = strdup(id);
+	out->secret_key = strdup(secret);
+	out->session_token = token ? strdup(token) : NULL;
+	if (out->source && out->access_key && out->secret_key && (!token || out->session_token))
+		return 0;
+	aws_credentials_free(out);
+	return -ENOMEM;
+}
+
+int aws_credentials_copy(const struct aws_credentials *from, struct aws_credentials *to)
+{
+	int rc = aws_credentials_set(to, from->access_key, from->secret_key, from->session_token,
+	                             from->source ? from->source : "");
+	to->expiration = from->expiration;
+	return rc;
+}
+
+/* ---- the provider ---- */
+
 struct aws_cred_provider {
 	struct cred_source *source;     /* NULL: fixed credentials */
+	aws_cred_fetch_fn *fetch;       /* renews from source */
+	void (*release)(struct cred_source *source);
 	pthread_mutex_t lock;           /* guards everything below */
 	pthread_cond_t renewed;
 	struct aws_credentials cur;
@@ -28,12 +72,16 @@ struct aws_cred_provider {
 	char *label;                    /* where the first credentials came from */
 };
 
-static struct aws_cred_provider *provider_alloc(struct cred_source *source)
+static struct aws_cred_provider *provider_alloc(struct cred_source *source,
+                                                aws_cred_fetch_fn *fetch,
+                                                void (*release)(struct cred_source *source))
 {
 	struct aws_cred_provider *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->source = source;
+	p->fetch = fetch;
+	p->release = release;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->renewed, NULL);
 	return p;
@@ -43,7 +91,8 @@ void aws_cred_provider_free(struct aws_cred_provider *p)
 {
 	if (!p)
 		return;
-	cred_source_free(p->source);
+	if (p->release)
+		p->release(p->source);
 	aws_credentials_free(&p->cur);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->renewed);
@@ -73,7 +122,7 @@ static void renew(struct aws_cred_provider *p)
 	char *err = NULL;
 	p->renewing = true;
 	pthread_mutex_unlock(&p->lock);
-	int rc = cred_source_fetch(p->source, &fresh, &err);
+	int rc = p->fetch(p->source, &fresh, &err);
 	if (rc < 0)
 		log_error("renewing AWS credentials failed, retrying in %d s: %s", RETRY_AFTER_S,
 		          err ? err : strerror(-rc));
@@ -122,7 +171,7 @@ int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out)
 
 int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out)
 {
-	struct aws_cred_provider *p = provider_alloc(NULL);
+	struct aws_cred_provider *p = provider_alloc(NULL, NULL, NULL);
 	struct aws_credentials copy;
 	if (!p || aws_credentials_copy(c, &copy) < 0) {
 		aws_cred_provider_free(p);
@@ -133,33 +182,18 @@ int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_pro
 	return 0;
 }
 
-int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_provider **out,
-                          char **err)
+int aws_cred_provider_renewing(struct cred_source *source, aws_cred_fetch_fn *fetch,
+                               void (*release)(struct cred_source *source),
+                               struct aws_credentials *first, struct aws_cred_provider **out)
 {
-	struct cred_source *source = NULL;
-	struct aws_credentials first;
-	int rc = cred_chain_resolve(cfg, &source, err);
-	if (rc < 0)
-		return rc;
-	/* The first credentials now, so that a mount that cannot have any says so at once. */
-	if ((rc = cred_source_fetch(source, &first, err)) < 0) {
-		char *why = err ? *err : NULL;
-		if (why && source->tried_before && asprintf(err, "none found: tried "
-		                                            "%s, then %s", source->tried_before, why) < 0)
-			*err = NULL;
-		if (err && *err != why)
-			free(why);
-		cred_source_free(source);
-		return rc;
-	}
-	struct aws_cred_provider *p = provider_alloc(source);
+	struct aws_cred_provider *p = provider_alloc(source, fetch, release);
 	if (!p) {
-		cred_source_free(source);
-		aws_credentials_free(&first);
+		release(source);
+		aws_credentials_free(first);
 		return -ENOMEM;
 	}
-	p->label = strdup(first.source ? first.source : "?");
-	install(p, &first);
+	p->label = strdup(first->source ? first->source : "?");
+	install(p, first);
 	if (!p->label) {
 		aws_cred_provider_free(p);
 		return -ENOMEM;

@@ -470,49 +470,6 @@ static int profile_load(const struct where *w, struct profile *p)
 	return 0;
 }
 
-/* Secrets are wiped before their memory goes back: it may be reused, or end in a core. */
-static void free_secret(char *s)
-{
-	if (s)
-		explicit_bzero(s, strlen(s));
-	free(s);
-}
-
-void aws_credentials_free(struct aws_credentials *c)
-{
-	if (!c)
-		return;
-	free(c->access_key);
-	free_secret(c->secret_key);
-	free_secret(c->session_token);
-	free(c->source);
-	memset(c, 0, sizeof(*c));
-}
-
-/* Copies the keys into out and takes ownership of source. */
-static int creds_fill(struct aws_credentials *out, const char *id, const char *secret,
-		      const char *token, char *source)
-{
-	out->source = source;
-	out->access_key = strdup(id);
-	out->secret_key = strdup(secret);
-	out->session_token = token ? strdup(token) : NULL;
-	if (source && out->access_key && out->secret_key && (!token || out->session_token))
-		return 0;
-	aws_credentials_free(out);
-	return -ENOMEM;
-}
-
-int aws_credentials_copy(const struct aws_credentials *from, struct aws_credentials *to)
-{
-	memset(to, 0, sizeof(*to));
-	char *source = strdup(from->source ? from->source : "");
-	int rc = source ? creds_fill(to, from->access_key, from->secret_key, from->session_token,
-				     source) : -ENOMEM;
-	to->expiration = from->expiration;
-	return rc;
-}
-
 /* ---- the chain, resolved to one source ---- */
 
 #define PROFILE_HOPS 8	/* source_profile chains longer than this are taken for a loop */
@@ -553,8 +510,7 @@ static int static_source(const char *label, const char *id, const char *secret,
 			 const char *token, struct cred_source **out)
 {
 	struct cred_source *s = cred_source_new(CRED_STATIC, label);
-	char *source = s ? strdup(label) : NULL;
-	if (!source || creds_fill(&s->keys, id, secret, token, source) < 0) {
+	if (!s || aws_credentials_set(&s->keys, id, secret, token, label) < 0) {
 		cred_source_free(s);
 		return -ENOMEM;
 	}
@@ -939,6 +895,32 @@ int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **
 	where_free(&c.w);
 	return rc;
 }
+
+/* ---- the provider of the chain's source ---- */
+
+int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_provider **out,
+                          char **err)
+{
+	struct cred_source *source = NULL;
+	struct aws_credentials first;
+	int rc = cred_chain_resolve(cfg, &source, err);
+	if (rc < 0)
+		return rc;
+	/* The first credentials now, so that a mount that cannot have any says so at once. */
+	if ((rc = cred_source_fetch(source, &first, err)) < 0) {
+		char *why = err ? *err : NULL;
+		if (why && source->tried_before && asprintf(err, "none found: tried "
+		                                            "%s, then %s", source->tried_before, why) < 0)
+			*err = NULL;
+		if (err && *err != why)
+			free(why);
+		cred_source_free(source);
+		return rc;
+	}
+	return aws_cred_provider_renewing(source, cred_source_fetch, cred_source_free, &first, out);
+}
+
+/* ---- the region, the endpoints ---- */
 
 /* The contract reads "region" from the config file; the SDKs merge the credentials file
  * into the profile too, so a region found only there is used as well. */

@@ -4,15 +4,7 @@
 #ifndef TFS_S3_CREDS_H
 #define TFS_S3_CREDS_H
 #include <stddef.h>
-#include <time.h>
-
-struct aws_credentials {
-	char *access_key;
-	char *secret_key;
-	char *session_token;   /* NULL for long-term keys */
-	char *source;          /* where they came from, for messages: "environment", "shared credentials file (profile prod)" */
-	time_t expiration;     /* when temporary credentials stop working; 0: never */
-};
+#include "s3/credprov.h"
 
 /* Where to look. Any field may be NULL to mean "the SDK default". */
 struct aws_config_sources {
@@ -30,9 +22,6 @@ struct aws_chain_config {
 	                               * else https://sts.REGION.amazonaws.com(.cn) */
 	const char *ca_file;          /* for STS and the container endpoint over HTTPS */
 };
-
-/* The chain resolved to one source, with its credentials kept fresh. Thread-safe. */
-struct aws_cred_provider;
 
 /* Resolves the chain, in the SDKs' order: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
  * (+AWS_SESSION_TOKEN); AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN; the profile (role_arn
@@ -52,22 +41,6 @@ int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_pr
  * s3/ and its tests. Returns 0 or a negative errno with *err saying what was tried. */
 struct cred_source;
 int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err);
-
-/* A provider of fixed credentials (copied). Returns 0 or -ENOMEM. */
-int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out);
-void aws_cred_provider_free(struct aws_cred_provider *p);
-
-/* Where the credentials come from, for messages ("EC2 instance metadata (role ci)"). */
-const char *aws_cred_provider_source(const struct aws_cred_provider *p);
-
-/* A copy of the current credentials (free with aws_credentials_free). Temporary ones are
- * renewed ahead of their expiry by one caller while the others go on with the current
- * ones; nobody gets credentials that expire within a few seconds. Returns 0, or the
- * renewal's negative errno when no valid credentials are left (logged once). */
-int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out);
-
-int aws_credentials_copy(const struct aws_credentials *from, struct aws_credentials *to);
-void aws_credentials_free(struct aws_credentials *c);
 
 /* Resolves the region: explicit (the -o region= value, may be NULL), then AWS_REGION,
  * AWS_DEFAULT_REGION, then "region" in the profile of the config file.

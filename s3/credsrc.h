@@ -3,7 +3,7 @@
 #ifndef TFS_S3_CREDSRC_H
 #define TFS_S3_CREDSRC_H
 #include <stdbool.h>
-#include "s3/creds.h"
+#include "s3/credprov.h"
 
 enum cred_kind {
 	CRED_STATIC,        /* keys from the environment or a profile */
