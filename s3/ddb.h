@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "s3/aws.h"
-#include "s3/creds.h"
+#include "s3/credprov.h"
 #include "s3/ddbjson.h"
 
 struct ddb_config {

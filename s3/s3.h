@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 #include "s3/aws.h"
-#include "s3/creds.h"
+#include "s3/credprov.h"
 #include "s3/ssec.h"
 #include "s3/xml.h"
 
