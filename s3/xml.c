@@ -101,7 +101,10 @@ static void open_child(struct xml_reader *r, const char *name)
 		return;
 	}
 	r->kind[r->depth] = (unsigned char)kind;
+	/* Emptied with its NUL: an empty field's text is "", not the last field's. */
 	r->text.len = 0;
+	if (r->text.data)
+		r->text.data[0] = '\0';
 }
 
 /* Matches on the local name alone: AWS and radosgw put their elements in the S3 namespace,

@@ -421,6 +421,60 @@ static void test_bad_contents(void)
 	                     "<LastModified>2026-11-28T09:38:48Z</LastModified>", true, NULL), 0);
 }
 
+/* An empty field is empty text: the text of the field before it is not taken instead
+ * (a date from the object before, a "false" from a key). An empty LastModified or
+ * IsTruncated is as bad as when it comes first. */
+static void test_empty_field_after_text(void)
+{
+	struct s3_list_page pg;
+	static const char *const bad[] = {
+		/* The second object's empty date follows the first object's date. */
+		"<ListBucketResult><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>a</Key><Size>1</Size>"
+		"<LastModified>2026-11-28T09:38:48Z</LastModified></Contents>"
+		"<Contents><LastModified/><Key>b</Key><Size>2</Size></Contents></ListBucketResult>",
+		/* A key that reads as a date, then an empty date. */
+		"<ListBucketResult><IsTruncated>false</IsTruncated>"
+		"<Contents><Key>2026-11-28T09:38:48Z</Key><LastModified></LastModified>"
+		"<Size>1</Size></Contents></ListBucketResult>",
+		/* A key "false", then an empty IsTruncated: no page says whether it is the last. */
+		"<ListBucketResult><Contents><Size>1</Size>"
+		"<LastModified>2026-11-28T09:38:48Z</LastModified><Key>false</Key></Contents>"
+		"<IsTruncated></IsTruncated></ListBucketResult>",
+		/* A token "true", then an empty IsTruncated. */
+		"<ListBucketResult><NextContinuationToken>true</NextContinuationToken>"
+		"<IsTruncated/></ListBucketResult>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&pg, 0x5a, sizeof(pg));
+		CHECK_INT(list_str(bad[i], true, &pg), -EBADMSG);
+		CHECK(page_is_zero(&pg));
+		s3_list_page_free(&pg);
+	}
+
+	/* Empty where empty is allowed: an ETag after a longer one is "", not the old one. */
+	CHECK_INT(list_str("<ListBucketResult><IsTruncated>false</IsTruncated>"
+	                   "<Contents><Key>a</Key><Size>1</Size><ETag>\"e1\"</ETag>"
+	                   "<LastModified>2026-11-28T09:38:48Z</LastModified></Contents>"
+	                   "<Contents><Key>b</Key><Size>2</Size><ETag></ETag>"
+	                   "<LastModified>2026-11-28T09:38:49Z</LastModified></Contents>"
+	                   "</ListBucketResult>", true, &pg), 0);
+	CHECK_INT(pg.nobjects, 2);
+	if (pg.nobjects == 2) {
+		CHECK_STR(pg.objects[0].etag, "\"e1\"");
+		CHECK_STR(pg.objects[1].etag, "");
+		CHECK_INT(pg.objects[1].mtime, 1795858729);
+	}
+	s3_list_page_free(&pg);
+
+	/* The same in an error document: an empty Message after a Code. */
+	struct s3_error err;
+	CHECK_INT(error_str("<Error><Code>NoSuchKey</Code><Message/></Error>", &err), 0);
+	CHECK_STR(err.code, "NoSuchKey");
+	CHECK_STR(err.message, "");
+	s3_error_free(&err);
+}
+
 /* A failure after some objects were read frees them and leaves the page zeroed. */
 static void test_zeroed_on_error(void)
 {
@@ -692,6 +746,7 @@ int main(void)
 	test_text_forms();
 	test_truncation();
 	test_bad_contents();
+	test_empty_field_after_text();
 	test_zeroed_on_error();
 	test_malformed();
 	test_wrong_root();
