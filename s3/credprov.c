@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,11 @@ int aws_credentials_copy(const struct aws_credentials *from, struct aws_credenti
 	return rc;
 }
 
+bool aws_credentials_usable(const struct aws_credentials *c, time_t now)
+{
+	return !c->expiration || now < c->expiration - USABLE_MARGIN_S;
+}
+
 /* ---- the provider ---- */
 
 struct aws_cred_provider {
@@ -69,6 +75,7 @@ struct aws_cred_provider {
 	time_t renew_at;                /* when to start renewing cur */
 	time_t next_try;                /* after a failed renewal, not before this */
 	int last_error;
+	bool told_expired;              /* fixed credentials: their expiry was logged */
 	char *label;                    /* where the first credentials came from */
 };
 
@@ -139,16 +146,40 @@ static void renew(struct aws_cred_provider *p)
 	pthread_cond_broadcast(&p->renewed);
 }
 
+/* Fixed credentials past use have nothing to renew them from: they are refused, as the
+ * AWS SDKs fail a request with expired credentials, and said once. Called with p->lock held. */
+static int refuse_expired(struct aws_cred_provider *p, time_t now)
+{
+	if (!p->told_expired) {
+		char when[32], soon[32] = "";
+		struct tm tm;
+		gmtime_r(&p->cur.expiration, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (now < p->cur.expiration)
+			snprintf(soon, sizeof(soon), " (in under %d s)", USABLE_MARGIN_S);
+		log_error("AWS credentials from %s expire%s at %s%s, and nothing renews them: no "
+		          "request is signed with them; have that source give credentials that are "
+		          "still valid, and check this host's clock", p->cur.source ? p->cur.source : "?",
+		          soon[0] ? "" : "d", when, soon);
+		p->told_expired = true;
+	}
+	return -EACCES;
+}
+
 int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out)
 {
 	int rc;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		time_t now = time(NULL);
-		bool valid = p->have && (!p->cur.expiration || now < p->cur.expiration - USABLE_MARGIN_S);
-		bool due = p->source && (!p->have || (p->cur.expiration && now >= p->renew_at));
+		bool valid = p->have && aws_credentials_usable(&p->cur, now);
+		bool due = p->fetch && (!p->have || (p->cur.expiration && now >= p->renew_at));
 		if (valid && !due) {
 			rc = aws_credentials_copy(&p->cur, out);
+			break;
+		}
+		if (!p->fetch) {        /* fixed credentials, no longer usable */
+			rc = refuse_expired(p, now);
 			break;
 		}
 		if (!p->renewing && now >= p->next_try) {

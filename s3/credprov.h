@@ -3,6 +3,7 @@
  * provider (creds.c): the provider only asks. */
 #ifndef TFS_S3_CREDPROV_H
 #define TFS_S3_CREDPROV_H
+#include <stdbool.h>
 #include <time.h>
 
 struct aws_credentials {
@@ -21,6 +22,10 @@ int aws_credentials_copy(const struct aws_credentials *from, struct aws_credenti
 /* Frees the strings, the secret ones wiped first. */
 void aws_credentials_free(struct aws_credentials *c);
 
+/* Whether c can sign a request at now: it never expires, or not within the next 10 s (a
+ * request signed closer to it may reach AWS after it). The provider hands out no others. */
+bool aws_credentials_usable(const struct aws_credentials *c, time_t now);
+
 /* Credentials kept fresh for every request. Thread-safe. */
 struct aws_cred_provider;
 
@@ -38,7 +43,8 @@ int aws_cred_provider_renewing(struct cred_source *source, aws_cred_fetch_fn *fe
                                void (*release)(struct cred_source *source),
                                struct aws_credentials *first, struct aws_cred_provider **out);
 
-/* A provider of fixed credentials (copied). Returns 0 or -ENOMEM. */
+/* A provider of fixed credentials (copied): nothing renews them, so once they are no
+ * longer usable aws_cred_get refuses them. Returns 0 or -ENOMEM. */
 int aws_cred_provider_fixed(const struct aws_credentials *c, struct aws_cred_provider **out);
 void aws_cred_provider_free(struct aws_cred_provider *p);
 
@@ -48,6 +54,7 @@ const char *aws_cred_provider_source(const struct aws_cred_provider *p);
 /* A copy of the current credentials (free with aws_credentials_free). Temporary ones are
  * renewed ahead of their expiry by one caller while the others go on with the current
  * ones; nobody gets credentials that expire within a few seconds. Returns 0, or the
- * renewal's negative errno when no valid credentials are left (logged once). */
+ * renewal's negative errno when no valid credentials are left (logged once), or -EACCES
+ * when fixed credentials have expired. */
 int aws_cred_get(struct aws_cred_provider *p, struct aws_credentials *out);
 #endif

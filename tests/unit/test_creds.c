@@ -1,4 +1,4 @@
-/* Unit tests for s3/creds.c: credential chain, region order and the AWS INI reader. */
+/* Unit tests for s3/creds.c, credsrc.c, credprov.c: the chain, region, INI reader, provider. */
 #include "s3/creds.h"
 #include "s3/credsrc.h"
 #include "s3/xml.h"
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DATA TESTDATA "/creds/"
@@ -726,6 +727,45 @@ static void test_sts_xml(void)
 	CHECK_INT(s3_xml_parse_sts("<!DOCTYPE x><x/>", 16, &a), -EBADMSG);
 }
 
+/* ---- the provider (credprov.c) ---- */
+
+static struct aws_credentials keys_expiring(const char *id, time_t expiration)
+{
+	struct aws_credentials c;
+	CHECK_INT(aws_credentials_set(&c, id, "secret", "token", "credential_process of profile base"), 0);
+	c.expiration = expiration;
+	return c;
+}
+
+/* Fixed credentials (those AssumeRole is signed with) have nothing to renew them from:
+ * once they expire, or come within 10 s of it, they are refused, as the AWS SDKs fail a
+ * request with expired credentials; the provider never tries to renew them. */
+static void test_provider_fixed_expired(void)
+{
+	static const struct { long from_now; int rc; } cases[] = {
+		{ -3600, -EACCES }, { -1, -EACCES }, { 5, -EACCES },   /* expired, or within 10 s */
+		{ 3600, 0 }, { 0, 0 },                                   /* 0: never expires */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		time_t exp = cases[i].from_now ? time(NULL) + cases[i].from_now : 0;
+		struct aws_credentials c = keys_expiring("ASIAFIXED", exp), out = { 0 };
+		struct aws_cred_provider *p = NULL;
+		CHECK_INT(aws_cred_provider_fixed(&c, &p), 0);
+		aws_credentials_free(&c);
+		if (!p)
+			continue;
+		for (int ask = 0; ask < 2; ask++) {   /* asked again: the same answer */
+			CHECK_INT(aws_cred_get(p, &out), cases[i].rc);
+			if (cases[i].rc == 0)
+				CHECK_STR(out.access_key, "ASIAFIXED");
+			else
+				CHECK(out.access_key == NULL);
+			aws_credentials_free(&out);
+		}
+		aws_cred_provider_free(p);
+	}
+}
+
 int main(void)
 {
 	char home[] = "/tmp/test_creds.XXXXXX";
@@ -750,6 +790,7 @@ int main(void)
 	test_json();
 	test_sts_xml();
 	test_free();
+	test_provider_fixed_expired();
 	rmdir(home);
 	return check_report("creds");
 }
