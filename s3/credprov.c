@@ -61,6 +61,19 @@ bool aws_credentials_usable(const struct aws_credentials *c, time_t now)
 	return !c->expiration || now < c->expiration - USABLE_MARGIN_S;
 }
 
+/* "expired at 2026-11-28T14:00:00Z", or "expire at ... (in under 10 s)", for messages. */
+static void expiry_text(time_t expiration, time_t now, char *buf, size_t len)
+{
+	char when[32];
+	struct tm tm;
+	gmtime_r(&expiration, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (now < expiration)
+		snprintf(buf, len, "expire at %s (in under %d s)", when, USABLE_MARGIN_S);
+	else
+		snprintf(buf, len, "expired at %s", when);
+}
+
 /* ---- the provider ---- */
 
 struct aws_cred_provider {
@@ -122,6 +135,24 @@ static void install(struct aws_cred_provider *p, struct aws_credentials *fresh)
 	p->next_try = 0;
 }
 
+/* A renewal that brings credentials no more usable than those it replaces has failed:
+ * taken, they would be due for renewal again at once, the source asked in a loop (botocore
+ * fails it too: "refreshed credentials are still expired"). Frees fresh; returns -EACCES
+ * with *err saying why. */
+static int renewed_unusable(const struct aws_cred_provider *p, struct aws_credentials *fresh,
+                            char **err)
+{
+	char expiry[80];
+	expiry_text(fresh->expiration, time(NULL), expiry, sizeof(expiry));
+	free(*err);
+	if (asprintf(err, "%s answered credentials that %s: not used; have it give credentials that "
+	             "are still valid, and check this host's clock",
+	             fresh->source ? fresh->source : p->label ? p->label : "the source", expiry) < 0)
+		*err = NULL;
+	aws_credentials_free(fresh);
+	return -EACCES;
+}
+
 /* One renewal, the lock released while the source is asked. Called with p->lock held. */
 static void renew(struct aws_cred_provider *p)
 {
@@ -130,6 +161,8 @@ static void renew(struct aws_cred_provider *p)
 	p->renewing = true;
 	pthread_mutex_unlock(&p->lock);
 	int rc = p->fetch(p->source, &fresh, &err);
+	if (rc == 0 && !aws_credentials_usable(&fresh, time(NULL)))
+		rc = renewed_unusable(p, &fresh, &err);
 	if (rc < 0)
 		log_error("renewing AWS credentials failed, retrying in %d s: %s", RETRY_AFTER_S,
 		          err ? err : strerror(-rc));
@@ -151,16 +184,11 @@ static void renew(struct aws_cred_provider *p)
 static int refuse_expired(struct aws_cred_provider *p, time_t now)
 {
 	if (!p->told_expired) {
-		char when[32], soon[32] = "";
-		struct tm tm;
-		gmtime_r(&p->cur.expiration, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (now < p->cur.expiration)
-			snprintf(soon, sizeof(soon), " (in under %d s)", USABLE_MARGIN_S);
-		log_error("AWS credentials from %s expire%s at %s%s, and nothing renews them: no "
-		          "request is signed with them; have that source give credentials that are "
-		          "still valid, and check this host's clock", p->cur.source ? p->cur.source : "?",
-		          soon[0] ? "" : "d", when, soon);
+		char expiry[80];
+		expiry_text(p->cur.expiration, now, expiry, sizeof(expiry));
+		log_error("AWS credentials from %s %s, and nothing renews them: no request is signed "
+		          "with them; have that source give credentials that are still valid, and "
+		          "check this host's clock", p->cur.source ? p->cur.source : "?", expiry);
 		p->told_expired = true;
 	}
 	return -EACCES;

@@ -766,6 +766,40 @@ static void test_provider_fixed_expired(void)
 	}
 }
 
+static int fetch_calls;
+
+/* A source that keeps answering credentials that expired a minute ago; past a few calls
+ * it fails, so that a provider asking it in a loop ends. */
+static int fetch_expired(const struct cred_source *s, struct aws_credentials *out, char **err)
+{
+	if (++fetch_calls > 3)
+		return cred_fail(err, -EIO, "%s: asked %d times", s->label, fetch_calls);
+	*out = keys_expiring("ASIASTALE", time(NULL) - 60);
+	return 0;
+}
+
+/* A renewal that brings credentials as expired as the ones it replaces is a failed one:
+ * the source is asked once, not again and again, and the request gets an error. */
+static void test_provider_renewal_still_expired(void)
+{
+	struct cred_source *src = cred_source_new(CRED_PROCESS, "profile base (test)");
+	struct aws_credentials first = keys_expiring("ASIAFIRST", time(NULL) - 60), out = { 0 };
+	struct aws_cred_provider *p = NULL;
+	fetch_calls = 0;
+	CHECK(src != NULL);
+	CHECK_INT(aws_cred_provider_renewing(src, fetch_expired, cred_source_free, &first, &p), 0);
+	if (!p)
+		return;
+	CHECK_INT(aws_cred_get(p, &out), -EACCES);
+	CHECK(out.access_key == NULL);
+	CHECK_INT(fetch_calls, 1);
+	/* Within the 5 s after a failed renewal, the source is not asked again. */
+	CHECK_INT(aws_cred_get(p, &out), -EACCES);
+	CHECK_INT(fetch_calls, 1);
+	aws_credentials_free(&out);
+	aws_cred_provider_free(p);
+}
+
 int main(void)
 {
 	char home[] = "/tmp/test_creds.XXXXXX";
@@ -790,6 +824,7 @@ int main(void)
 	test_json();
 	test_sts_xml();
 	test_free();
+	test_provider_renewal_still_expired();
 	test_provider_fixed_expired();
 	rmdir(home);
 	return check_report("creds");
