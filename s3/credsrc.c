@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include "s3/aws.h"
 #include "s3/http.h"
 #include "s3/sigv4.h"
@@ -431,6 +432,30 @@ static int fetch_assume_role(const struct cred_source *s, struct aws_credentials
 
 /* ---- one source ---- */
 
+/* Credentials that are expired, or too close to it to sign a request
+ * (aws_credentials_usable), are refused where they come from, as botocore refuses them
+ * ("refreshed credentials are still expired"): a request signed with them only earns
+ * ExpiredToken, and the source asked again at once gives the same. */
+static int refuse_unusable(const struct cred_source *s, const struct aws_credentials *c,
+                           char **err)
+{
+	time_t now = time(NULL);
+	char when[32], clock[32];
+	struct tm tm;
+	gmtime_r(&c->expiration, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&now, &tm);
+	strftime(clock, sizeof(clock), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bool process = s->kind == CRED_PROCESS;
+	bool sts = s->kind == CRED_ASSUME_ROLE || s->kind == CRED_WEB_IDENTITY;
+	return cred_fail(err, -EACCES, "%s: %s credentials that %s at %s (this host's clock says "
+	                 "%s); expired credentials are not used: %s", s->label,
+	                 process ? "credential_process printed" : sts ? "STS answered" : "it answered",
+	                 now < c->expiration ? "expire too soon to be used," : "expired", when, clock,
+	                 process ? "make the command print valid ones (does it cache them?), or set "
+	                           "this host's clock right" : "set this host's clock right");
+}
+
 int cred_source_fetch(const struct cred_source *s, struct aws_credentials *out, char **err)
 {
 	memset(out, 0, sizeof(*out));
@@ -458,6 +483,8 @@ int cred_source_fetch(const struct cred_source *s, struct aws_credentials *out, 
 	default:
 		rc = -EINVAL;
 	}
+	if (rc == 0 && !aws_credentials_usable(out, time(NULL)))
+		rc = refuse_unusable(s, out, err);
 	if (rc == 0 && !(out->source = strdup(s->label)))
 		rc = -ENOMEM;
 	if (rc < 0)

@@ -48,8 +48,9 @@ struct cred_source *cred_source_new(enum cred_kind kind, const char *label);
 void cred_source_free(struct cred_source *s);
 
 /* Fetches credentials from s (and its base). out->expiration is 0 for keys that do not
- * expire. Returns 0, or a negative errno with *err (malloc'd) naming the source, what it
- * answered and what to do. Never logs a secret. */
+ * expire; credentials already expired, or too close to it (aws_credentials_usable), are
+ * refused with -EACCES. Returns 0, or a negative errno with *err (malloc'd) naming the
+ * source, what it answered and what to do. Never logs a secret. */
 int cred_source_fetch(const struct cred_source *s, struct aws_credentials *out, char **err);
 
 /* Parses the JSON of the container endpoint, IMDS and credential_process (AccessKeyId,

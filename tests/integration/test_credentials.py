@@ -339,6 +339,44 @@ def test_a_source_profile_loop_is_refused(stack, bucket, home, tmp_path):
     assert r.returncode == 1 and "loop" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def expired_process(fake, tmp_path):
+    """A credential_process printing keys the fake issued, and that expired a minute ago."""
+    c = fake.issue(-60)
+    script = tmp_path / "get-stale-creds"
+    write(script, "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"%s\", "
+          "\"SecretAccessKey\": \"%s\", \"SessionToken\": \"%s\", \"Expiration\": \"%s\"}'\n"
+          % (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"],
+             c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")), 0o700)
+    return script, c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("profile", ["deploy", "base"])
+def test_a_credential_process_printing_expired_keys_fails_the_mount(fake, bucket, home,
+                                                                    tmp_path, profile):
+    """As the source_profile of a role (it signed AssumeRole through a provider with
+    nothing to renew from, which crashed) or on its own (renewed in a loop, the mount
+    hung): the mount fails at once, naming the profile, the expiry and what to do, and
+    neither STS nor S3 is sent a request signed with the expired keys."""
+    from conftest import BIN
+    script, expired = expired_process(fake, tmp_path)
+    write(home / ".aws" / "config",
+          "[profile deploy]\nrole_arn = %s\nsource_profile = base\n\n"
+          "[profile base]\ncredential_process = \"%s\"\n" % (ROLE, script))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([BIN, bucket, str(mnt), "-o", "endpoint=%s,use_path_style,profile=%s,"
+                        "sts_endpoint=%s/sts" % (fake.endpoint, profile, fake.endpoint)],
+                       env=dict(os.environ, **chain_env(home)), capture_output=True, text=True,
+                       timeout=30)
+    line = r.stderr.strip()
+    assert r.returncode == 1 and len(line.splitlines()) == 1, r
+    assert "profile base (config file %s): credential_process printed credentials that " \
+        "expired at %s" % (home / ".aws" / "config", expired) in line, line
+    assert "make the command print valid ones" in line, line
+    assert fake.requests == [] and fake.assumed == []
+    assert not os.path.ismount(mnt)
+
+
 # ---------------------------------------------------------------- file permissions
 
 def test_profile_files_others_can_read_or_write_are_warned_about(fake, bucket_with_state, mount,

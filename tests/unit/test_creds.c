@@ -800,6 +800,65 @@ static void test_provider_renewal_still_expired(void)
 	aws_cred_provider_free(p);
 }
 
+/* A source that answers credentials already expired fails, saying which source, when they
+ * expired and what to do, as botocore does; so does a role whose source_profile is one:
+ * its AssumeRole is never signed with them. */
+static void test_source_answers_expired(const char *home)
+{
+	static const char json[] = "{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", "
+		"\"SecretAccessKey\": \"s\", \"SessionToken\": \"t\", \"Expiration\": \"%s\"}";
+	char script[PATH_MAX], body[512], cmd[PATH_MAX + 16];
+	struct aws_credentials out;
+	char *err = NULL;
+
+	env_reset(home);
+	snprintf(script, sizeof(script), "%s/print-creds", home);
+	snprintf(cmd, sizeof(cmd), "cat '%s'", script);
+	struct cred_source *proc = cred_source_new(CRED_PROCESS, "profile base (config file x)");
+	CHECK(proc && (proc->command = strdup(cmd)));
+	if (!proc || !proc->command)
+		return;
+
+	snprintf(body, sizeof(body), json, "2099-01-01T00:00:00Z");
+	write_file(script, body);
+	CHECK_INT(cred_source_fetch(proc, &out, &err), 0);
+	CHECK_STR(out.access_key, "ASIAPROC");
+	aws_credentials_free(&out);
+	free(err);
+	err = NULL;
+
+	snprintf(body, sizeof(body), json, "2020-01-01T00:00:00Z");
+	write_file(script, body);
+	CHECK_INT(cred_source_fetch(proc, &out, &err), -EACCES);
+	CHECK(out.access_key == NULL);
+	CHECK_HAS(err, "profile base (config file x): credential_process printed credentials "
+	               "that expired at 2020-01-01T00:00:00Z");
+	CHECK_HAS(err, "make the command print");
+	free(err);
+	err = NULL;
+
+	/* A role over it: the base's expiry is the answer, and STS (a closed port) is not asked. */
+	struct cred_source *role = cred_source_new(CRED_ASSUME_ROLE, "profile deploy (config file x)");
+	CHECK(role != NULL);
+	if (!role) {
+		cred_source_free(proc);
+		return;
+	}
+	role->base = proc;
+	role->role_arn = strdup("arn:aws:iam::123456789012:role/deploy");
+	role->session_name = strdup("s");
+	role->sts.endpoint = strdup("http://127.0.0.1:9");
+	role->sts.region = strdup("us-east-1");
+	CHECK(role->role_arn && role->session_name && role->sts.endpoint && role->sts.region);
+	CHECK_INT(cred_source_fetch(role, &out, &err), -EACCES);
+	CHECK(out.access_key == NULL);
+	CHECK_HAS(err, "profile base (config file x): credential_process printed credentials "
+	               "that expired at 2020-01-01T00:00:00Z");
+	free(err);
+	cred_source_free(role);
+	unlink(script);
+}
+
 int main(void)
 {
 	char home[] = "/tmp/test_creds.XXXXXX";
@@ -826,6 +885,7 @@ int main(void)
 	test_free();
 	test_provider_renewal_still_expired();
 	test_provider_fixed_expired();
+	test_source_answers_expired(home);
 	rmdir(home);
 	return check_report("creds");
 }
