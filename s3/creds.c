@@ -37,16 +37,16 @@
  * winning, so one stray line does not hide every profile.
  */
 
-enum { CRED, CONF };
+enum { AWSFILES_CRED, AWSFILES_CONF };
 
-struct ini_kv {
+struct awsfiles_kv {
 	char *key;
 	char *val;
 };
 
 /* The pairs of one section, gathered from every header that names it. */
-struct ini_section {
-	struct ini_kv *kv;
+struct awsfiles_section {
+	struct awsfiles_kv *kv;
 	size_t n, cap;
 	int found;	/* a matching header was seen, even if the section is empty */
 	mode_t mode;	/* the file's mode and owner, for the warnings of file_warnings() */
@@ -67,18 +67,18 @@ struct ini_state {
 };
 
 /* One file's view of the profile, with the names messages use for it. */
-struct pfile {
-	struct ini_section sec;
+struct awsfiles_file {
+	struct awsfiles_section sec;
 	const char *kind;
 	const char *path;
 };
 
-struct profile {
-	struct pfile f[2];	/* [CRED], [CONF] */
+struct awsfiles_profile {
+	struct awsfiles_file f[2];	/* [AWSFILES_CRED], [AWSFILES_CONF] */
 };
 
 /* Where a lookup reads from, with every default applied. */
-struct where {
+struct awsfiles_where {
 	char *profile;
 	int named;	/* asked for (src or AWS_PROFILE), not the implicit "default" */
 	int from_src;	/* asked for in src: env keys are then ignored, as with the CLI's --profile */
@@ -108,14 +108,14 @@ static void trim_end(char *s)
 }
 
 /* Empty strings count as unset, as in the SDKs. */
-static const char *env_get(const char *name)
+static const char *awsenv_get(const char *name)
 {
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
 }
 
-static void sec_free(struct ini_section *s)
+static void sec_free(struct awsfiles_section *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->kv[i].key);
@@ -126,7 +126,7 @@ static void sec_free(struct ini_section *s)
 }
 
 /* A later value for a key replaces the earlier one, as in the SDKs. */
-static int sec_set(struct ini_section *s, const char *key, const char *val)
+static int sec_set(struct awsfiles_section *s, const char *key, const char *val)
 {
 	char *v = strdup(val);
 
@@ -141,7 +141,7 @@ static int sec_set(struct ini_section *s, const char *key, const char *val)
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct ini_kv *kv = realloc(s->kv, cap * sizeof(*kv));
+		struct awsfiles_kv *kv = realloc(s->kv, cap * sizeof(*kv));
 
 		if (!kv) {
 			free(v);
@@ -160,7 +160,7 @@ static int sec_set(struct ini_section *s, const char *key, const char *val)
 }
 
 /* An empty value counts as unset, like an empty environment variable. */
-static const char *sec_get(const struct ini_section *s, const char *key)
+static const char *awsfiles_get(const struct awsfiles_section *s, const char *key)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->kv[i].key, key) == 0)
@@ -188,7 +188,7 @@ static int header_matches(const struct ini_want *w, const char *hdr)
 
 /* t is "[name]..."; whatever follows the first ']' is ignored, like a comment. */
 static void ini_header(struct ini_state *st, char *t, const struct ini_want *w,
-		       struct ini_section *sec)
+		       struct awsfiles_section *sec)
 {
 	char *close = strchr(t, ']');
 
@@ -215,7 +215,7 @@ static void cut_comment(char *v)
 }
 
 /* t is a non-blank line inside a section: "key = value" or "key: value". */
-static int ini_option(struct ini_state *st, char *t, struct ini_section *sec)
+static int ini_option(struct ini_state *st, char *t, struct awsfiles_section *sec)
 {
 	char *sep = strpbrk(t, "=:");
 	char *val;
@@ -236,7 +236,7 @@ static int ini_option(struct ini_state *st, char *t, struct ini_section *sec)
 }
 
 static int ini_line(struct ini_state *st, char *line, const struct ini_want *w,
-		    struct ini_section *sec)
+		    struct awsfiles_section *sec)
 {
 	size_t n = strlen(line);
 	size_t indent;
@@ -278,7 +278,7 @@ static FILE *open_regular(const char *path, struct stat *st)
 
 /* Gathers section w of the file at path. Returns 0 (sec->found says whether the
  * section exists; a missing or unreadable file has none) or -ENOMEM. */
-static int ini_load(const char *path, const struct ini_want *w, struct ini_section *sec)
+static int ini_load(const char *path, const struct ini_want *w, struct awsfiles_section *sec)
 {
 	struct ini_state st = { 0 };
 	char *line = NULL;
@@ -315,13 +315,13 @@ static int ini_load(const char *path, const struct ini_want *w, struct ini_secti
 char *aws_ini_get(const char *path, const char *section, const char *key)
 {
 	struct ini_want w = { section, 0 };
-	struct ini_section sec;
+	struct awsfiles_section sec;
 	const char *v;
 	char *out;
 
 	if (!section || !key || ini_load(path, &w, &sec) != 0)
 		return NULL;
-	v = sec_get(&sec, key);
+	v = awsfiles_get(&sec, key);
 	out = v ? strdup(v) : NULL;
 	sec_free(&sec);
 	return out;
@@ -331,7 +331,7 @@ char *aws_ini_get(const char *path, const char *section, const char *key)
  * neither gives one. Returns 0 or -ENOMEM. */
 static int home_dir(char **out)
 {
-	const char *h = env_get("HOME");
+	const char *h = awsenv_get("HOME");
 	struct passwd pw, *res = NULL;
 	long sz;
 	size_t len;
@@ -358,7 +358,7 @@ static int home_dir(char **out)
 /* given, else $var, else ~/.aws/leaf; a leading "~/" is expanded as botocore does. */
 static int file_path(const char *given, const char *var, const char *leaf, char **out)
 {
-	const char *p = given && *given ? given : env_get(var);
+	const char *p = given && *given ? given : awsenv_get(var);
 	int tilde = p && p[0] == '~' && (p[1] == '/' || p[1] == '\0');
 	char *home;
 	int rc;
@@ -384,7 +384,7 @@ static int file_path(const char *given, const char *var, const char *leaf, char 
 	return 0;
 }
 
-static void where_free(struct where *w)
+static void awsfiles_where_free(struct awsfiles_where *w)
 {
 	free(w->profile);
 	free(w->cred_path);
@@ -392,7 +392,7 @@ static void where_free(struct where *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static int where_init(const struct aws_config_sources *src, struct where *w)
+static int awsfiles_where_init(const struct aws_config_sources *src, struct awsfiles_where *w)
 {
 	static const struct aws_config_sources none;
 	const char *profile;
@@ -404,7 +404,7 @@ static int where_init(const struct aws_config_sources *src, struct where *w)
 	if (src->profile && *src->profile) {
 		profile = src->profile;
 		w->named = w->from_src = 1;
-	} else if ((profile = env_get("AWS_PROFILE"))) {
+	} else if ((profile = awsenv_get("AWS_PROFILE"))) {
 		w->named = 1;
 	} else {
 		profile = "default";
@@ -417,14 +417,14 @@ static int where_init(const struct aws_config_sources *src, struct where *w)
 	if (rc == 0)
 		rc = file_path(src->config_file, "AWS_CONFIG_FILE", "config", &w->conf_path);
 	if (rc)
-		where_free(w);
+		awsfiles_where_free(w);
 	return rc;
 }
 
-static void profile_free(struct profile *p)
+static void awsfiles_profile_free(struct awsfiles_profile *p)
 {
-	sec_free(&p->f[CRED].sec);
-	sec_free(&p->f[CONF].sec);
+	sec_free(&p->f[AWSFILES_CRED].sec);
+	sec_free(&p->f[AWSFILES_CONF].sec);
 }
 
 /* The profile's section in each file: "[NAME]" in the credentials file, "[profile NAME]"
@@ -433,7 +433,7 @@ static void profile_free(struct profile *p)
 /* What ssh says of its keys, said of the profile's files: a secret others can read is
  * no secret, and a file others can write chooses the keys and the credential_process
  * commands this mount runs. A warning, not a refusal, as the AWS tools read them anyway. */
-static void file_warnings(const char *kind, const char *path, const struct ini_section *sec)
+static void file_warnings(const char *kind, const char *path, const struct awsfiles_section *sec)
 {
 	if (!sec->found)
 		return;
@@ -441,32 +441,32 @@ static void file_warnings(const char *kind, const char *path, const struct ini_s
 		log_warn("%s %s can be written by others (mode %04o, owner uid %u): they choose the "
 		         "credentials and credential_process commands this mount uses; chmod go-w it",
 		         kind, path, (unsigned)(sec->mode & 07777), (unsigned)sec->owner);
-	if ((sec->mode & 044) && sec_get(sec, "aws_secret_access_key"))
+	if ((sec->mode & 044) && awsfiles_get(sec, "aws_secret_access_key"))
 		log_warn("%s %s holds a secret key others can read (mode %04o): chmod 600 it", kind,
 		         path, (unsigned)(sec->mode & 07777));
 }
 
-static int profile_load(const struct where *w, struct profile *p)
+static int awsfiles_profile_load(const struct awsfiles_where *w, struct awsfiles_profile *p)
 {
 	struct ini_want plain = { w->profile, 0 }, prefixed = { w->profile, 1 };
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	p->f[CRED].kind = "shared credentials file";
-	p->f[CRED].path = w->cred_path ? w->cred_path : "~/.aws/credentials";
-	p->f[CONF].kind = "config file";
-	p->f[CONF].path = w->conf_path ? w->conf_path : "~/.aws/config";
-	rc = ini_load(w->cred_path, &plain, &p->f[CRED].sec);
+	p->f[AWSFILES_CRED].kind = "shared credentials file";
+	p->f[AWSFILES_CRED].path = w->cred_path ? w->cred_path : "~/.aws/credentials";
+	p->f[AWSFILES_CONF].kind = "config file";
+	p->f[AWSFILES_CONF].path = w->conf_path ? w->conf_path : "~/.aws/config";
+	rc = ini_load(w->cred_path, &plain, &p->f[AWSFILES_CRED].sec);
 	if (rc == 0)
-		rc = ini_load(w->conf_path, &prefixed, &p->f[CONF].sec);
-	if (rc == 0 && !p->f[CONF].sec.found && strcmp(w->profile, "default") == 0)
-		rc = ini_load(w->conf_path, &plain, &p->f[CONF].sec);
+		rc = ini_load(w->conf_path, &prefixed, &p->f[AWSFILES_CONF].sec);
+	if (rc == 0 && !p->f[AWSFILES_CONF].sec.found && strcmp(w->profile, "default") == 0)
+		rc = ini_load(w->conf_path, &plain, &p->f[AWSFILES_CONF].sec);
 	if (rc) {
-		profile_free(p);
+		awsfiles_profile_free(p);
 		return rc;
 	}
-	file_warnings(p->f[CRED].kind, p->f[CRED].path, &p->f[CRED].sec);
-	file_warnings(p->f[CONF].kind, p->f[CONF].path, &p->f[CONF].sec);
+	file_warnings(p->f[AWSFILES_CRED].kind, p->f[AWSFILES_CRED].path, &p->f[AWSFILES_CRED].sec);
+	file_warnings(p->f[AWSFILES_CONF].kind, p->f[AWSFILES_CONF].path, &p->f[AWSFILES_CONF].sec);
 	return 0;
 }
 
@@ -477,7 +477,7 @@ static int profile_load(const struct where *w, struct profile *p)
 /* One resolution: the config, the files, what was tried (for the none-found message). */
 struct chain {
 	const struct aws_chain_config *cfg;
-	struct where w;
+	struct awsfiles_where w;
 	struct sts_target sts;
 	char **err;
 	char tried[2048];
@@ -521,8 +521,8 @@ static int static_source(const char *label, const char *id, const char *secret,
 /* Returns 0, -ENOENT when neither key is set, -EINVAL for half a pair, -ENOMEM. */
 static int from_env(struct chain *c, struct cred_source **out)
 {
-	const char *id = env_get("AWS_ACCESS_KEY_ID");
-	const char *secret = env_get("AWS_SECRET_ACCESS_KEY");
+	const char *id = awsenv_get("AWS_ACCESS_KEY_ID");
+	const char *secret = awsenv_get("AWS_SECRET_ACCESS_KEY");
 
 	tried(c, "the environment (AWS_ACCESS_KEY_ID)");
 	if (!id && !secret)
@@ -534,7 +534,7 @@ static int from_env(struct chain *c, struct cred_source **out)
 			    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 			    id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID",
 			    id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY");
-	return static_source("environment", id, secret, env_get("AWS_SESSION_TOKEN"), out);
+	return static_source("environment", id, secret, awsenv_get("AWS_SESSION_TOKEN"), out);
 }
 
 /* A role session name: the given one, else one that says who assumed it and when. */
@@ -584,21 +584,21 @@ static int web_identity_source(struct chain *c, const char *label, const char *t
 /* EKS (IRSA) web identity from the environment. Returns 0, -ENOENT, -ENOMEM. */
 static int from_env_web_identity(struct chain *c, struct cred_source **out)
 {
-	const char *file = env_get("AWS_WEB_IDENTITY_TOKEN_FILE");
-	const char *role = env_get("AWS_ROLE_ARN");
+	const char *file = awsenv_get("AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *role = awsenv_get("AWS_ROLE_ARN");
 
 	tried(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)");
 	if (!file || !role)
 		return -ENOENT;
 	return web_identity_source(c, "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)", file, role,
-				   env_get("AWS_ROLE_SESSION_NAME"), out);
+				   awsenv_get("AWS_ROLE_SESSION_NAME"), out);
 }
 
 /* The ECS / EKS Pod Identity endpoint. Returns 0, -ENOENT, -EINVAL, -ENOMEM. */
 static int from_container(struct chain *c, struct cred_source **out)
 {
-	const char *rel = env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *full = env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	const char *rel = awsenv_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	const char *full = awsenv_get("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char *url = NULL;
 
 	tried(c, "the container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)");
@@ -607,8 +607,8 @@ static int from_container(struct chain *c, struct cred_source **out)
 	if (rel ? asprintf(&url, "http://169.254.170.2%s", rel) < 0 : !(url = strdup(full)))
 		return -ENOMEM;
 	struct cred_source *s = source_new(CRED_CONTAINER, "the container endpoint %s%s", url, "");
-	const char *token = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	const char *token_file = env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	const char *token = awsenv_get("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	const char *token_file = awsenv_get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	int rc = s ? 0 : -ENOMEM;
 	if (s) {
 		s->url = url;
@@ -629,8 +629,8 @@ static int from_container(struct chain *c, struct cred_source **out)
 /* EC2 instance metadata, unless turned off. Returns 0, -ENOENT, -ENOMEM. */
 static int from_imds(struct chain *c, struct cred_source **out)
 {
-	const char *off = env_get("AWS_EC2_METADATA_DISABLED");
-	const char *url = env_get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	const char *off = awsenv_get("AWS_EC2_METADATA_DISABLED");
+	const char *url = awsenv_get("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 
 	if (off && strcasecmp(off, "true") == 0) {
 		tried(c, "EC2 instance metadata (off: AWS_EC2_METADATA_DISABLED)");
@@ -651,27 +651,28 @@ static int from_imds(struct chain *c, struct cred_source **out)
 static int resolve_profile(struct chain *c, const char *name, int hops, struct cred_source **out);
 
 /* profile's value for key, the config file's winning over the credentials file's. */
-static const char *pget(const struct profile *p, const char *key)
+static const char *pget(const struct awsfiles_profile *p, const char *key)
 {
-	const char *v = sec_get(&p->f[CONF].sec, key);
-	return v ? v : sec_get(&p->f[CRED].sec, key);
+	const char *v = awsfiles_get(&p->f[AWSFILES_CONF].sec, key);
+	return v ? v : awsfiles_get(&p->f[AWSFILES_CRED].sec, key);
 }
 
-static char *plabel(const struct profile *p, const char *name)
+static char *plabel(const struct awsfiles_profile *p, const char *name)
 {
 	char *label = NULL;
-	int i = sec_get(&p->f[CONF].sec, "role_arn") || !p->f[CRED].sec.found ? CONF : CRED;
+	int i = awsfiles_get(&p->f[AWSFILES_CONF].sec, "role_arn") || !p->f[AWSFILES_CRED].sec.found
+		? AWSFILES_CONF : AWSFILES_CRED;
 	if (asprintf(&label, "profile %s (%s %s)", name, p->f[i].kind, p->f[i].path) < 0)
 		return NULL;
 	return label;
 }
 
 /* Static keys of one file's section; -ENOENT when it has none, -EINVAL for half a pair. */
-static int file_keys(struct chain *c, const struct pfile *f, const char *name,
+static int file_keys(struct chain *c, const struct awsfiles_file *f, const char *name,
 		     struct cred_source **out)
 {
-	const char *id = sec_get(&f->sec, "aws_access_key_id");
-	const char *secret = sec_get(&f->sec, "aws_secret_access_key");
+	const char *id = awsfiles_get(&f->sec, "aws_access_key_id");
+	const char *secret = awsfiles_get(&f->sec, "aws_secret_access_key");
 	char label[1024];
 
 	if (!id && !secret)
@@ -681,14 +682,14 @@ static int file_keys(struct chain *c, const struct pfile *f, const char *name,
 			    name, id ? "aws_access_key_id" : "aws_secret_access_key",
 			    id ? "aws_secret_access_key" : "aws_access_key_id");
 	snprintf(label, sizeof(label), "%s %s (profile %s)", f->kind, f->path, name);
-	return static_source(label, id, secret, sec_get(&f->sec, "aws_session_token"), out);
+	return static_source(label, id, secret, awsfiles_get(&f->sec, "aws_session_token"), out);
 }
 
-static int profile_keys(struct chain *c, const struct profile *p, const char *name,
+static int profile_keys(struct chain *c, const struct awsfiles_profile *p, const char *name,
 			struct cred_source **out)
 {
-	int rc = file_keys(c, &p->f[CRED], name, out);
-	return rc == -ENOENT ? file_keys(c, &p->f[CONF], name, out) : rc;
+	int rc = file_keys(c, &p->f[AWSFILES_CRED], name, out);
+	return rc == -ENOENT ? file_keys(c, &p->f[AWSFILES_CONF], name, out) : rc;
 }
 
 /* credential_source: where a role's base credentials come from without a source_profile. */
@@ -713,8 +714,8 @@ static int named_source(struct chain *c, const char *label, const char *what,
 
 /* role_arn: the base credentials (source_profile, credential_source), then AssumeRole;
  * or web_identity_token_file, then AssumeRoleWithWebIdentity. */
-static int profile_role(struct chain *c, const struct profile *p, const char *name, int hops,
-			const char *label, struct cred_source **out)
+static int profile_role(struct chain *c, const struct awsfiles_profile *p, const char *name,
+			int hops, const char *label, struct cred_source **out)
 {
 	const char *role = pget(p, "role_arn"), *src = pget(p, "source_profile");
 	const char *how = pget(p, "credential_source"), *token = pget(p, "web_identity_token_file");
@@ -760,8 +761,8 @@ static int sso_unsupported(struct chain *c, const char *label, const char *name)
 /* One profile's part of botocore's chain, in its order: assume-role and web identity, SSO,
  * the credentials file's keys, credential_process, the config file's keys. Returns 0,
  * -ENOENT (nothing there), or an error. */
-static int profile_source(struct chain *c, const struct profile *p, const char *name, int hops,
-			  struct cred_source **out)
+static int profile_source(struct chain *c, const struct awsfiles_profile *p, const char *name,
+			  int hops, struct cred_source **out)
 {
 	char *label = plabel(p, name);
 	int rc;
@@ -771,7 +772,8 @@ static int profile_source(struct chain *c, const struct profile *p, const char *
 		rc = profile_role(c, p, name, hops, label, out);
 	else if (pget(p, "sso_session") || pget(p, "sso_start_url"))
 		rc = sso_unsupported(c, label, name);
-	else if ((rc = file_keys(c, &p->f[CRED], name, out)) == -ENOENT && pget(p, "credential_process")) {
+	else if ((rc = file_keys(c, &p->f[AWSFILES_CRED], name, out)) == -ENOENT &&
+		 pget(p, "credential_process")) {
 		struct cred_source *s = cred_source_new(CRED_PROCESS, label);
 		rc = s && (s->command = strdup(pget(p, "credential_process"))) ? 0 : -ENOMEM;
 		if (rc == 0)
@@ -779,7 +781,7 @@ static int profile_source(struct chain *c, const struct profile *p, const char *
 		else
 			cred_source_free(s);
 	} else if (rc == -ENOENT) {
-		rc = file_keys(c, &p->f[CONF], name, out);
+		rc = file_keys(c, &p->f[AWSFILES_CONF], name, out);
 	}
 	free(label);
 	return rc;
@@ -787,21 +789,21 @@ static int profile_source(struct chain *c, const struct profile *p, const char *
 
 static int resolve_profile(struct chain *c, const char *name, int hops, struct cred_source **out)
 {
-	struct where w = c->w;
-	struct profile p;
+	struct awsfiles_where w = c->w;
+	struct awsfiles_profile p;
 	if (hops > PROFILE_HOPS)
 		return cred_fail(c->err, -EINVAL, "profile %s: source_profile goes round in a loop (more "
 			    "than %d hops)", name, PROFILE_HOPS);
 	w.profile = (char *)name;
-	int rc = profile_load(&w, &p);
+	int rc = awsfiles_profile_load(&w, &p);
 	if (rc)
 		return rc;
-	if (!p.f[CRED].sec.found && !p.f[CONF].sec.found && (hops > 0 || c->w.named))
+	if (!p.f[AWSFILES_CRED].sec.found && !p.f[AWSFILES_CONF].sec.found && (hops > 0 || c->w.named))
 		rc = cred_fail(c->err, -ENOENT, "profile %s not found in %s or %s", name,
-			  p.f[CRED].path, p.f[CONF].path);
+			  p.f[AWSFILES_CRED].path, p.f[AWSFILES_CONF].path);
 	else
 		rc = profile_source(c, &p, name, hops, out);
-	profile_free(&p);
+	awsfiles_profile_free(&p);
 	return rc;
 }
 
@@ -883,7 +885,7 @@ int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **
 	struct chain c = { .cfg = cfg, .err = err };
 	if (err)
 		*err = NULL;
-	int rc = where_init(&cfg->files, &c.w);
+	int rc = awsfiles_where_init(&cfg->files, &c.w);
 	if (rc == 0 && (rc = sts_init(cfg, &c.sts)) == 0) {
 		rc = resolve_chain(&c, out);
 		/* -o role_arn: a role assumed with whatever the chain found. */
@@ -892,7 +894,7 @@ int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **
 					 *out, out);
 	}
 	sts_free(&c.sts);
-	where_free(&c.w);
+	awsfiles_where_free(&c.w);
 	return rc;
 }
 
@@ -924,23 +926,23 @@ int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_pr
 
 /* The contract reads "region" from the config file; the SDKs merge the credentials file
  * into the profile too, so a region found only there is used as well. */
-static char *region_from_files(const struct aws_config_sources *src)
+static char *awsfiles_region(const struct aws_config_sources *src)
 {
-	struct where w;
-	struct profile p;
+	struct awsfiles_where w;
+	struct awsfiles_profile p;
 	const char *v;
 	char *out = NULL;
 
-	if (where_init(src, &w) != 0)
+	if (awsfiles_where_init(src, &w) != 0)
 		return NULL;
-	if (profile_load(&w, &p) == 0) {
-		v = sec_get(&p.f[CONF].sec, "region");
+	if (awsfiles_profile_load(&w, &p) == 0) {
+		v = awsfiles_get(&p.f[AWSFILES_CONF].sec, "region");
 		if (!v)
-			v = sec_get(&p.f[CRED].sec, "region");
+			v = awsfiles_get(&p.f[AWSFILES_CRED].sec, "region");
 		out = v ? strdup(v) : NULL;
-		profile_free(&p);
+		awsfiles_profile_free(&p);
 	}
-	where_free(&w);
+	awsfiles_where_free(&w);
 	return out;
 }
 
@@ -949,19 +951,19 @@ char *aws_region_resolve(const char *explicit_region, const struct aws_config_so
 	const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
 
 	if (!r)
-		r = env_get("AWS_REGION");
+		r = awsenv_get("AWS_REGION");
 	if (!r)
-		r = env_get("AWS_DEFAULT_REGION");
-	return r ? strdup(r) : region_from_files(src);
+		r = awsenv_get("AWS_DEFAULT_REGION");
+	return r ? strdup(r) : awsfiles_region(src);
 }
 
 const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var)
 {
 	if (explicit_url && *explicit_url)
 		return explicit_url;
-	const char *ignore = env_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *ignore = awsenv_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	if (ignore && strcasecmp(ignore, "true") == 0)
 		return NULL;
-	const char *url = env_get(service_var);
-	return url ? url : env_get("AWS_ENDPOINT_URL");
+	const char *url = awsenv_get(service_var);
+	return url ? url : awsenv_get("AWS_ENDPOINT_URL");
 }
