@@ -4,14 +4,8 @@
 #ifndef TFS_S3_CREDS_H
 #define TFS_S3_CREDS_H
 #include <stddef.h>
+#include "s3/awsfiles.h"
 #include "s3/credprov.h"
-
-/* Where to look. Any field may be NULL to mean "the SDK default". */
-struct aws_config_sources {
-	const char *profile;          /* -o profile=; else AWS_PROFILE; else "default" */
-	const char *credentials_file; /* else AWS_SHARED_CREDENTIALS_FILE; else ~/.aws/credentials */
-	const char *config_file;      /* else AWS_CONFIG_FILE; else ~/.aws/config */
-};
 
 /* What the chain needs beyond the files. */
 struct aws_chain_config {
@@ -51,8 +45,4 @@ char *aws_region_resolve(const char *explicit_region, const struct aws_config_so
  * service's variable (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB), else
  * AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true. NULL: AWS's own. */
 const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var);
-
-/* Reads key from [section] of an INI-style AWS file (comments '#' ';', whitespace
- * trimmed). Returns a malloc'd value, or NULL when absent or unreadable. */
-char *aws_ini_get(const char *path, const char *section, const char *key);
 #endif
