@@ -15,6 +15,7 @@
 #include "s3/creds.h"
 #include "s3/ddb.h"
 #include "s3/ddbtable.h"
+#include "s3/endpoints.h"
 #include "s3/http.h"
 #include "s3/s3.h"
 #include "s3/s3store.h"

@@ -1,9 +1,9 @@
-/* The AWS credential chain resolved to one source, and the region, from the environment
- * and the shared AWS files. */
+/* The AWS credential chain, resolved to one source, and the provider of its credentials. */
 #include "s3/creds.h"
 #include "s3/awsenv.h"
 #include "s3/awsfiles.h"
 #include "s3/credsrc.h"
+#include "s3/endpoints.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -462,28 +462,4 @@ int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_pr
 		return rc;
 	}
 	return aws_cred_provider_renewing(source, cred_source_fetch, cred_source_free, &first, out);
-}
-
-/* ---- the region, the endpoints ---- */
-
-char *aws_region_resolve(const char *explicit_region, const struct aws_config_sources *src)
-{
-	const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
-
-	if (!r)
-		r = awsenv_get("AWS_REGION");
-	if (!r)
-		r = awsenv_get("AWS_DEFAULT_REGION");
-	return r ? strdup(r) : awsfiles_region(src);
-}
-
-const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var)
-{
-	if (explicit_url && *explicit_url)
-		return explicit_url;
-	const char *ignore = awsenv_get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	if (ignore && strcasecmp(ignore, "true") == 0)
-		return NULL;
-	const char *url = awsenv_get(service_var);
-	return url ? url : awsenv_get("AWS_ENDPOINT_URL");
 }

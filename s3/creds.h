@@ -1,4 +1,4 @@
-/* AWS credentials and region the way the SDKs find them: the default chain (environment,
+/* AWS credentials the way the SDKs find them: the default chain (environment,
  * web identity, shared config and credentials files with their profiles, assume-role and
  * credential_process, the container endpoint, EC2 instance metadata), kept fresh. */
 #ifndef TFS_S3_CREDS_H
@@ -35,14 +35,4 @@ int aws_cred_provider_new(const struct aws_chain_config *cfg, struct aws_cred_pr
  * s3/ and its tests. Returns 0 or a negative errno with *err saying what was tried. */
 struct cred_source;
 int cred_chain_resolve(const struct aws_chain_config *cfg, struct cred_source **out, char **err);
-
-/* Resolves the region: explicit (the -o region= value, may be NULL), then AWS_REGION,
- * AWS_DEFAULT_REGION, then "region" in the profile of the config file.
- * Returns a malloc'd string, or NULL when none is set. */
-char *aws_region_resolve(const char *explicit_region, const struct aws_config_sources *src);
-
-/* A service's endpoint as the SDKs find it: explicit_url (an -o option), else the
- * service's variable (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB), else
- * AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true. NULL: AWS's own. */
-const char *aws_endpoint_resolve(const char *explicit_url, const char *service_var);
 #endif

@@ -1,6 +1,9 @@
-/* Unit tests for s3/creds.c, credsrc.c, credprov.c: the chain, region, INI reader, provider. */
+/* Unit tests for the credentials: the chain (s3/creds.c, credsrc.c), the region (endpoints.c),
+ * the INI reader (awsfiles.c), the provider (credprov.c). */
+#include "s3/awsfiles.h"
 #include "s3/creds.h"
 #include "s3/credsrc.h"
+#include "s3/endpoints.h"
 #include "s3/xml.h"
 #include "tests/unit/check.h"
 
