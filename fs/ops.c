@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <fuse_lowlevel.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,66 @@
 #include "fs/reader.h"
 #include "fs/xattr.h"
 
-/* An open file: a state streamed from S3, or a lock file's text as it was at open. */
+/* An open file: a state streamed from S3, or a lock file's text as it was at open; or an
+ * open directory's entries. */
 struct handle {
+	struct handle *prev, *next;     /* in the list of what is open */
 	struct reader *reader;
 	char *text;
 	size_t len;
+	struct tree_dir *dir;
 };
+
+/* What the kernel has open. At unmount it may drop the RELEASE of what was still open (a
+ * lazy unmount, a process killed): what is left is freed when the session ends. */
+static struct {
+	pthread_mutex_t lock;
+	struct handle *first;
+} opened = { PTHREAD_MUTEX_INITIALIZER, NULL };
+
+static void handle_track(struct handle *h)
+{
+	pthread_mutex_lock(&opened.lock);
+	h->prev = NULL;
+	h->next = opened.first;
+	if (opened.first)
+		opened.first->prev = h;
+	opened.first = h;
+	pthread_mutex_unlock(&opened.lock);
+}
+
+static void handle_untrack(struct handle *h)
+{
+	pthread_mutex_lock(&opened.lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else if (opened.first == h)
+		opened.first = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+	pthread_mutex_unlock(&opened.lock);
+}
+
+static void handle_free(struct handle *h)
+{
+	if (!h)
+		return;
+	handle_untrack(h);
+	reader_close(h->reader);
+	tree_dir_free(h->dir);
+	free(h->text);
+	free(h);
+}
+
+/* Tracks h as open and hands it to the kernel; freed again if the kernel is gone. */
+static void reply_open(fuse_req_t req, struct fuse_file_info *fi, struct handle *h)
+{
+	handle_track(h);
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) != 0)
+		handle_free(h);
+}
 
 static struct tfs *tfs_of(fuse_req_t req)
 {
@@ -103,16 +158,15 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tree_dir *d;
-	int rc = tree_opendir(tfs_of(req)->tree, ino, &d);
+	struct handle *h = calloc(1, sizeof(*h));
+	int rc = h ? tree_opendir(tfs_of(req)->tree, ino, &h->dir) : -ENOMEM;
 	if (rc < 0) {
+		free(h);
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uintptr_t)d;
 	fi->cache_readdir = 0;
-	if (fuse_reply_open(req, fi) != 0)
-		tree_dir_free(d);
+	reply_open(req, fi, h);
 }
 
 /* One entry for readdir (name and type) or readdirplus (with its attributes, so that the
@@ -149,7 +203,7 @@ static size_t add_entry(fuse_req_t req, const struct tree_dir *d, fuse_ino_t ino
 static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                       struct fuse_file_info *fi, bool plus)
 {
-	const struct tree_dir *d = (const struct tree_dir *)(uintptr_t)fi->fh;
+	const struct tree_dir *d = ((const struct handle *)(uintptr_t)fi->fh)->dir;
 	char *buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -181,18 +235,10 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	tree_dir_free((struct tree_dir *)(uintptr_t)fi->fh);
+	handle_free((struct handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
-static void handle_free(struct handle *h)
-{
-	if (!h)
-		return;
-	reader_close(h->reader);
-	free(h->text);
-	free(h);
-}
 
 /* A state: streamed from S3 as it is now. A lock file: its decoded text, which the
  * guard then takes as shown. A report of /.tfstatefs/: built now, read from memory. */
@@ -230,11 +276,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->fh = (uintptr_t)h;
 	/* Reads return the object as it is now, not as much as a size the kernel cached. */
 	fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) != 0)
-		handle_free(h);
+	reply_open(req, fi, h);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -440,7 +484,22 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	refuse(req);
 }
 
+/* The session ends: what the kernel never released is freed. */
+static void op_destroy(void *userdata)
+{
+	(void)userdata;
+	for (;;) {
+		pthread_mutex_lock(&opened.lock);
+		struct handle *h = opened.first;
+		pthread_mutex_unlock(&opened.lock);
+		if (!h)
+			return;
+		handle_free(h);
+	}
+}
+
 static const struct fuse_lowlevel_ops tfs_ops = {
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
