@@ -402,16 +402,25 @@ static bool object_cut_short(const struct http_response *resp)
 	       (resp->status == 200 && whole_cut_short(resp));
 }
 
-static int get_send(struct s3_client *c, const char *path, const struct http_header *h,
-                    size_t nh, bool with_key, size_t max, struct http_response *resp,
-                    struct aws_error *err)
+/* What one GET sends besides the SSE-C key: the object's path, its query (the version)
+ * and the caller's headers (Range, If-Match). */
+struct get_req {
+	const char *path, *query;
+	const struct http_header *h;
+	size_t nh;
+	size_t max;
+};
+
+static int get_send(struct s3_client *c, const struct get_req *g, bool with_key,
+                    struct http_response *resp, struct aws_error *err)
 {
 	struct http_header all[2 + SSEC_HEADERS];
-	memcpy(all, h, nh * sizeof(*h));
+	size_t nh = g->nh;
+	memcpy(all, g->h, nh * sizeof(*g->h));
 	if (with_key)
 		nh += ssec_headers(&c->ssec, all + nh);
-	int rc = bucket_send_checked(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max,
-	                             object_cut_short, resp, err);
+	int rc = bucket_send_checked(c, "GET", "GET", g->path, g->query, nh ? all : NULL, nh,
+	                             g->max, object_cut_short, resp, err);
 	if (rc == 0 && err->answer_refused) {
 		snprintf(err->message, sizeof(err->message), "the object's bytes came cut short or "
 		         "differing from its ETag, %d times", err->attempts);
@@ -435,14 +444,14 @@ static enum ssec_answer ssec_answer_of(int rc, const struct http_response *resp,
  * a mount given a key mostly reads; radosgw ignores the key on a plain object. No listing
  * says which objects are SSE-C, and finding out first would cost a HEAD every time. An
  * SSE-C refusal (key missing or wrong) becomes -EACCES with advice in err->message. */
-static int get_ssec(struct s3_client *c, const char *path, const struct http_header *h,
-                    size_t nh, size_t max, struct http_response *resp, struct aws_error *err)
+static int get_ssec(struct s3_client *c, const struct get_req *g, struct http_response *resp,
+                    struct aws_error *err)
 {
-	int rc = get_send(c, path, h, nh, c->has_ssec, max, resp, err);
+	int rc = get_send(c, g, c->has_ssec, resp, err);
 	enum ssec_answer a = ssec_answer_of(rc, resp, err, c->has_ssec);
 	if (a == SSEC_KEY_NOT_APPLICABLE) {
 		http_response_free(resp);
-		rc = get_send(c, path, h, nh, false, max, resp, err);
+		rc = get_send(c, g, false, resp, err);
 		a = ssec_answer_of(rc, resp, err, false);
 	}
 	if (a != SSEC_UNRELATED) {
@@ -452,30 +461,43 @@ static int get_ssec(struct s3_client *c, const char *path, const struct http_hea
 	return rc;
 }
 
-int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
-                  const char *if_match, char **data, size_t *data_len,
-                  struct s3_object_info *info, struct aws_error *err)
+/* AWS answers a GET of a delete marker's version 405 MethodNotAllowed (radosgw 404): for
+ * the caller, that version holds no object. */
+static int version_gone(int rc, const struct http_response *resp, const struct store_range *r)
+{
+	return rc < 0 && r->version_id && resp->status == 405 ? -ENOENT : rc;
+}
+
+int s3_get_object(struct s3_client *c, const struct store_range *r, char **data,
+                  size_t *data_len, struct s3_object_info *info, struct aws_error *err)
 {
 	*data = NULL;
 	*data_len = 0;
+	uint64_t offset = r->offset, len = r->len;
 	char range[64];
 	struct http_header h[2];
-	size_t nh = 0;
+	struct get_req g = { .h = h, .max = len ? (size_t)len + 1 : SIZE_MAX };
 	if (offset || len) {
 		if (len)
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
 		else
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
-		h[nh++] = (struct http_header){ "Range", range };
+		h[g.nh++] = (struct http_header){ "Range", range };
 	}
-	if (if_match)
-		h[nh++] = (struct http_header){ "If-Match", if_match };
-	char *path = object_path(c, key);
-	if (!path)
+	if (r->if_match)
+		h[g.nh++] = (struct http_header){ "If-Match", r->if_match };
+	char *path = object_path(c, r->key), *query = NULL;
+	if (path && r->version_id && query_add(&query, "versionId", r->version_id) < 0)
+		query = NULL;
+	if (!path || (r->version_id && !query)) {
+		free(path);
 		return -ENOMEM;
+	}
+	g.path = path;
+	g.query = query;
 	struct http_response resp;
-	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
-	int rc = get_ssec(c, path, h, nh, max, &resp, err);
+	int rc = get_ssec(c, &g, &resp, err);
+	rc = version_gone(rc, &resp, r);
 	/* The whole object from byte 0 where bytes from offset were asked for: taking it
 	 * would show the wrong bytes as the right ones. Bigger than the range, it is cut off
 	 * on the way in, so a 200 that failed says the same. */
@@ -495,6 +517,7 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 	}
 	http_response_free(&resp);
 	free(path);
+	free(query);
 	return rc;
 }
 
@@ -511,7 +534,9 @@ int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, ch
 		char *data = NULL;
 		size_t n = 0;
 		struct s3_object_info info;
-		rc = s3_get_object(c, key, off, S3_MD5_CHUNK, if_match, &data, &n, &info, err);
+		struct store_range r = { .key = key, .if_match = if_match, .offset = off,
+		                         .len = S3_MD5_CHUNK };
+		rc = s3_get_object(c, &r, &data, &n, &info, err);
 		if (rc == 0 && n)
 			EVP_DigestUpdate(md, data, n);
 		free(data);

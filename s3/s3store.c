@@ -55,13 +55,12 @@ static int list_dir(struct store *st, const char *prefix, store_page_fn on_page,
 	return s3_list_each(client_of(st), prefix, "/", relay_page, &r);
 }
 
-static int get(struct store *st, const char *key, uint64_t offset, uint64_t len,
-               const char *if_match, char **data, size_t *data_len,
+static int get(struct store *st, const struct store_range *r, char **data, size_t *data_len,
                struct store_object_info *info, struct store_error *err)
 {
 	struct s3_object_info si = { 0 };
 	struct aws_error ae = { 0 };
-	int rc = s3_get_object(client_of(st), key, offset, len, if_match, data, data_len, &si, &ae);
+	int rc = s3_get_object(client_of(st), r, data, data_len, &si, &ae);
 	aws_error_to_store(&ae, err);
 	*info = (struct store_object_info){ .size = si.size, .mtime = si.mtime };
 	memcpy(info->etag, si.etag, sizeof(info->etag));

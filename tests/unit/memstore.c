@@ -276,23 +276,23 @@ static int list_dir(struct store *st, const char *prefix, store_page_fn fn, void
 	return list(of_store(st), prefix, true, fn, ctx);
 }
 
-static int get(struct store *st, const char *key, uint64_t offset, uint64_t len,
-               const char *if_match, char **data, size_t *data_len,
+static int get(struct store *st, const struct store_range *r, char **data, size_t *data_len,
                struct store_object_info *info, struct store_error *err)
 {
 	struct memstore *ms = of_store(st);
 	int rc = enter(ms, MS_GET, err, NULL);
-	const struct mem_object *o = rc ? NULL : find_object(ms, key);
-	if (rc == 0 && !o)
+	const struct mem_object *o = rc ? NULL : find_object(ms, r->key);
+	/* Versions come with the next change; until then only the current one is here. */
+	if (rc == 0 && (!o || (r->version_id && strcmp(r->version_id, "null") != 0)))
 		rc = -ENOENT;
-	if (rc == 0 && if_match && strcmp(if_match, o->etag) != 0)
+	if (rc == 0 && r->if_match && strcmp(r->if_match, o->etag) != 0)
 		rc = -ECANCELED;
 	if (rc < 0)
 		return rc;
-	size_t from = offset < o->len ? (size_t)offset : o->len;
+	size_t from = r->offset < o->len ? (size_t)r->offset : o->len;
 	size_t n = o->len - from;
-	if (len && len < n)
-		n = (size_t)len;
+	if (r->len && r->len < n)
+		n = (size_t)r->len;
 	*data = malloc(n + 1);
 	memcpy(*data, o->data + from, n);
 	(*data)[n] = '\0';
