@@ -73,6 +73,23 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 
 #define S3_LIST_WORKERS 4
 
+/* Takes over one page of versions (it frees it); returns as s3_page_fn. */
+typedef int (*s3_version_fn)(void *ctx, struct s3_version_page *page);
+
+/* Hands every page of one ListObjectVersions below prefix ("" for all) to on_page, in
+ * order: keys in order, each key's versions and delete markers newest first, at most
+ * 1,000 to a page, keys decoded. Each page starts just after the last entry of the one
+ * before. Retried as a listing is; counted as LISTVERSIONS. Failures are logged here.
+ * Returns 0, -EACCES, -ENOMEM, -EIO (also for a server whose next page would not start
+ * after the last one: markers repeated or gone back), or on_page's error. */
+int s3_list_versions_each(struct s3_client *c, const char *prefix, s3_version_fn on_page,
+                          void *ctx);
+
+/* Whether the bucket keeps versions (GetBucketVersioning; counted as VERSIONING). Returns
+ * 0, or a negative errno (see s3_errno; -EIO for an answer that is no
+ * VersioningConfiguration) with *err filled. */
+int s3_bucket_versioning(struct s3_client *c, enum store_versioning *out, struct aws_error *err);
+
 /* What GET and HEAD say about an object. */
 struct s3_object_info {
 	uint64_t size;          /* the whole object's size */

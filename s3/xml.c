@@ -252,6 +252,11 @@ static int percent_decode(const char *s, size_t len, char **out, size_t *out_len
 	return 0;
 }
 
+int s3_xml_url_decode(const char *s, size_t len, char **out, size_t *out_len)
+{
+	return percent_decode(s, len, out, out_len);
+}
+
 /* Decimal digits only: no sign, no blanks, no overflow past UINT64_MAX. */
 static int parse_u64(const char *s, size_t len, uint64_t *out)
 {

@@ -67,6 +67,11 @@ int s3_xml_parse_versions(const char *body, size_t len, bool url_encoded,
                           struct s3_version_page *page);
 void s3_version_page_free(struct s3_version_page *page);
 
+/* Undoes encoding-type=url as the parsers do: %XX is one byte, '+' stays '+'. *out is
+ * malloc'd and NUL-terminated, *out_len its length (a %00 makes a NUL inside). Returns 0,
+ * -EBADMSG (a '%' without two hex digits), -ENOMEM. */
+int s3_xml_url_decode(const char *s, size_t len, char **out, size_t *out_len);
+
 /* Parses a GetBucketVersioning answer: <VersioningConfiguration> with <Status>Enabled or
  * Suspended, or no Status (or an empty one) for a bucket never versioned. Returns 0,
  * -EBADMSG (another root, another status), -ENOMEM. */

@@ -1078,6 +1078,23 @@ static void test_versions_many(void)
 	free(body);
 }
 
+/* What s3.c decodes a NextKeyMarker with, where a page cut short has no entry. */
+static void test_url_decode(void)
+{
+	char *out = NULL;
+	size_t n = 0;
+	CHECK_INT(s3_xml_url_decode("env%3A/a%20b+c%00d", 18, &out, &n), 0);
+	CHECK_INT(n, 12);
+	CHECK(out && memcmp(out, "env:/a b+c\0d", 13) == 0);
+	free(out);
+	CHECK_INT(s3_xml_url_decode("", 0, &out, &n), 0);
+	CHECK_STR(out, "");
+	free(out);
+	out = NULL;
+	CHECK_INT(s3_xml_url_decode("c%/x", 4, &out, &n), -EBADMSG);   /* radosgw's raw marker */
+	CHECK(out == NULL);
+}
+
 /* ---- VersioningConfiguration ---- */
 
 static int versioning_str(const char *xml, enum store_versioning *out)
@@ -1197,6 +1214,7 @@ int main(void)
 	test_versions_bad_entries();
 	test_versions_malformed();
 	test_versions_many();
+	test_url_decode();
 	test_versioning();
 	return check_report("xml");
 }
