@@ -117,8 +117,8 @@ int lock_fetch_s3(const struct lock_source *src, const char *key, struct lock_pa
 	memset(part, 0, sizeof(*part));
 	struct store_object_info info;
 	struct store_error err;
-	int rc = store_get(src->store, key, 0, LOCK_MAX_BYTES + 1, NULL, &part->raw, &part->raw_len,
-	                   &info, &err);
+	struct store_range range = { .key = key, .len = LOCK_MAX_BYTES + 1 };
+	int rc = store_get(src->store, &range, &part->raw, &part->raw_len, &info, &err);
 	if (rc < 0) {
 		if (rc != -ENOENT) {
 			char desc[512];

@@ -178,8 +178,9 @@ static int fill(struct reader *r, struct slot *s, struct store_object_info *info
 	char *data = NULL;
 	size_t len = 0;
 	pthread_mutex_unlock(&r->lock);
-	int rc = store_get(r->store, r->key, off, want, r->etag[0] ? r->etag : NULL, &data, &len,
-	                   info, err);
+	struct store_range range = { .key = r->key, .if_match = r->etag[0] ? r->etag : NULL,
+	                             .offset = off, .len = want };
+	int rc = store_get(r->store, &range, &data, &len, info, err);
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		slot_free(s);

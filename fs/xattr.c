@@ -101,7 +101,8 @@ static int read_state(struct tfs *fs, uint64_t ino, const char *key, uint64_t si
 	struct store_object_info info;
 	struct store_error err;
 	uint64_t want = size > STATEINFO_MAX_BYTES ? 1 : STATEINFO_MAX_BYTES + 1;
-	int rc = store_get(fs->store, key, 0, want, NULL, &data, &len, &info, &err);
+	struct store_range range = { .key = key, .len = want };
+	int rc = store_get(fs->store, &range, &data, &len, &info, &err);
 	if (rc < 0)
 		return reader_get_failed(key, rc, &err);
 	if (info.etag[0]) {     /* none for an empty object (a range past its end) */

@@ -1,4 +1,5 @@
-/* S3 operations on one bucket (list, get), errors mapped to errno and a message. */
+/* S3 operations on one bucket (list, list versions, get, delete, versioning state), errors
+ * mapped to errno and a message. */
 #include "s3/s3.h"
 
 #include <arpa/inet.h>
@@ -175,24 +176,32 @@ static int bucket_send(struct s3_client *c, const char *op, const char *method, 
 	                           resp, err);
 }
 
-/* A 200 listing that does not end its document was cut short on the way (a connection
- * closed early by a proxy that set the length to what it had): asking again is right,
- * parsing what came would miss keys. */
-static bool listing_cut_short(const struct http_response *resp)
+/* A 200 listing that does not end its document (end: its closing tag) was cut short on
+ * the way (a connection closed early by a proxy that set the length to what it had):
+ * asking again is right, parsing what came would miss keys. */
+static bool document_cut_short(const struct http_response *resp, const char *end)
 {
-	static const char end[] = "</ListBucketResult>";
-	size_t n = resp->body_len;
+	size_t n = resp->body_len, m = strlen(end);
 	while (n && (resp->body[n - 1] == '\n' || resp->body[n - 1] == '\r' ||
 	             resp->body[n - 1] == ' ' || resp->body[n - 1] == '\t'))
 		n--;
-	return resp->status == 200 &&
-	       (n < sizeof(end) - 1 || memcmp(resp->body + n - (sizeof(end) - 1), end, sizeof(end) - 1) != 0);
+	return resp->status == 200 && (n < m || memcmp(resp->body + n - m, end, m) != 0);
 }
 
-/* Appends "&name=<encoded value>" to a query being built. */
-static int query_add(char **q, const char *name, const char *value)
+static bool listing_cut_short(const struct http_response *resp)
 {
-	char *enc = sigv4_uri_encode(value, false);
+	return document_cut_short(resp, "</ListBucketResult>");
+}
+
+static bool versions_cut_short(const struct http_response *resp)
+{
+	return document_cut_short(resp, "</ListVersionsResult>");
+}
+
+/* Appends "&name=<encoded value>" to a query being built, the value len bytes. */
+static int query_add_n(char **q, const char *name, const char *value, size_t len)
+{
+	char *enc = sigv4_uri_encode_n(value, len, false);
 	char *next = NULL;
 	int n = enc ? asprintf(&next, "%s%s%s=%s", *q ? *q : "", *q ? "&" : "", name, enc) : -1;
 	free(enc);
@@ -201,6 +210,11 @@ static int query_add(char **q, const char *name, const char *value)
 	free(*q);
 	*q = next;
 	return 0;
+}
+
+static int query_add(char **q, const char *name, const char *value)
+{
+	return query_add_n(q, name, value, strlen(value));
 }
 
 /* What one ListObjectsV2 asks for. */
@@ -234,30 +248,63 @@ static char *list_query(const struct list_args *a)
 	return q;
 }
 
-static int list_page_n(struct s3_client *c, const struct list_args *a, struct s3_list_page *page,
-                       struct aws_error *err)
+/* "/bucket" (path-style) or "/" (virtual host): where the bucket's own requests go. */
+static char *bucket_path(const struct s3_client *c)
 {
-	memset(page, 0, sizeof(*page));
-	char *path = c->vhost ? strdup("/") : NULL;
-	if (!c->vhost && asprintf(&path, "/%s", c->bucket) < 0)
-		path = NULL;
-	char *query = list_query(a);
+	char *path = NULL;
+	if (c->vhost)
+		return strdup("/");
+	return asprintf(&path, "/%s", c->bucket) < 0 ? NULL : path;
+}
+
+/* How one kind of listing's page is asked for and read. */
+struct listing_kind {
+	const char *op;             /* what it is counted as */
+	bool (*cut_short)(const struct http_response *resp);
+	int (*parse)(const char *body, size_t len, void *page);  /* with encoding-type=url */
+	const char *invalid;        /* err->message for an answer parse refuses */
+};
+
+/* One page of a listing of the bucket: GET with query (NULL: building it failed), retried
+ * as listings are, parsed into page. Returns 0, or a negative errno with *err filled. */
+static int listing_page(struct s3_client *c, const struct listing_kind *k, const char *query,
+                        void *page, struct aws_error *err)
+{
+	char *path = bucket_path(c);
 	struct http_response resp;
 	int rc = -ENOMEM;
 	if (path && query)
-		rc = bucket_send_checked(c, "LIST", "GET", path, query, NULL, 0, S3_LIST_MAX_BODY,
-		                         listing_cut_short, &resp, err);
+		rc = bucket_send_checked(c, k->op, "GET", path, query, NULL, 0, S3_LIST_MAX_BODY,
+		                         k->cut_short, &resp, err);
 	if (rc == 0) {
-		rc = s3_xml_parse_list(resp.body, resp.body_len, true, page);
+		rc = k->parse(resp.body, resp.body_len, page);
 		if (rc == -EBADMSG) {
-			snprintf(err->message, sizeof(err->message),
-			         "the ListObjectsV2 answer is not a valid ListBucketResult");
+			snprintf(err->message, sizeof(err->message), "%s", k->invalid);
 			rc = -EIO;
 		}
 	}
 	if (path && query)
 		http_response_free(&resp);
 	free(path);
+	return rc;
+}
+
+static int parse_list(const char *body, size_t len, void *page)
+{
+	return s3_xml_parse_list(body, len, true, page);
+}
+
+static const struct listing_kind list_kind = {
+	.op = "LIST", .cut_short = listing_cut_short, .parse = parse_list,
+	.invalid = "the ListObjectsV2 answer is not a valid ListBucketResult",
+};
+
+static int list_page_n(struct s3_client *c, const struct list_args *a, struct s3_list_page *page,
+                       struct aws_error *err)
+{
+	memset(page, 0, sizeof(*page));
+	char *query = list_query(a);
+	int rc = listing_page(c, &list_kind, query, page, err);
 	free(query);
 	return rc;
 }
@@ -324,6 +371,165 @@ int s3_list_each_from(struct s3_client *c, const char *prefix, const char *delim
 	} while (rc == 0 && token);
 	free(token);
 	return rc == S3_LIST_STOP ? 0 : rc;
+}
+
+/* ---- ListObjectVersions ---- */
+
+/* Where a version listing goes on: just after version `version` of key `key` (key_len
+ * bytes: a decoded key may hold a NUL). key NULL: from the start. */
+struct version_marker {
+	char *key;
+	size_t key_len;
+	char *version;      /* NULL: after every version of key */
+};
+
+static void version_marker_free(struct version_marker *m)
+{
+	free(m->key);
+	free(m->version);
+	*m = (struct version_marker){ 0 };
+}
+
+/* Does next lie past at? Keys come in byte order, so a listing that moves on never goes
+ * back to an earlier key, nor stays at the same key and version: a server that repeats its
+ * markers, or answers a marker it misread from an earlier key, would list forever. */
+static bool version_marker_advances(const struct version_marker *at,
+                                    const struct version_marker *next)
+{
+	if (!at->key)
+		return true;
+	size_t n = at->key_len < next->key_len ? at->key_len : next->key_len;
+	int cmp = memcmp(at->key, next->key, n);
+	if (cmp == 0 && at->key_len != next->key_len)
+		cmp = at->key_len < next->key_len ? -1 : 1;
+	if (cmp != 0)
+		return cmp < 0;
+	return at->version && next->version && strcmp(at->version, next->version) != 0;
+}
+
+static char *versions_query(const char *prefix, const struct version_marker *m)
+{
+	char *q = strdup("versions");
+	int rc = q ? query_add(&q, "encoding-type", "url") : -ENOMEM;
+	if (rc == 0 && m->key)
+		rc = query_add_n(&q, "key-marker", m->key, m->key_len);
+	if (rc == 0)
+		rc = query_add(&q, "max-keys", "1000");
+	if (rc == 0 && prefix && *prefix)
+		rc = query_add(&q, "prefix", prefix);
+	if (rc == 0 && m->key && m->version)
+		rc = query_add(&q, "version-id-marker", m->version);
+	if (rc < 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static int parse_versions(const char *body, size_t len, void *page)
+{
+	return s3_xml_parse_versions(body, len, true, page);
+}
+
+static const struct listing_kind versions_kind = {
+	.op = "LISTVERSIONS", .cut_short = versions_cut_short, .parse = parse_versions,
+	.invalid = "the ListObjectVersions answer is not a valid ListVersionsResult",
+};
+
+static int versions_page(struct s3_client *c, const char *prefix, const struct version_marker *m,
+                         struct s3_version_page *page, struct aws_error *err)
+{
+	memset(page, 0, sizeof(*page));
+	char *query = versions_query(prefix, m);
+	int rc = listing_page(c, &versions_kind, query, page, err);
+	free(query);
+	return rc;
+}
+
+/* Where the page after this one starts: just after its last entry. Not from the
+ * NextKeyMarker, which radosgw sends unencoded under encoding-type=url (AWS encodes it),
+ * so that no decoding could be right for both; the last entry's key is decoded like
+ * every key. Only a page cut short with no entry at all leaves the markers to go by. */
+static int version_marker_next(const struct s3_version_page *pg, struct version_marker *m)
+{
+	*m = (struct version_marker){ 0 };
+	const char *version;
+	int rc = 0;
+	if (pg->nversions) {
+		const struct store_version *last = &pg->versions[pg->nversions - 1];
+		if ((m->key = malloc(last->key_len + 1)))
+			memcpy(m->key, last->key, last->key_len + 1);
+		m->key_len = last->key_len;
+		version = last->version_id;
+	} else {
+		const char *k = pg->next_key_marker;
+		if (pg->key_encoded)
+			rc = s3_xml_url_decode(k, strlen(k), &m->key, &m->key_len);
+		else if ((m->key = strdup(k)))
+			m->key_len = strlen(k);
+		version = pg->next_version_marker;
+	}
+	if (rc == 0 && (!m->key || (version && !(m->version = strdup(version)))))
+		rc = -ENOMEM;
+	if (rc < 0)
+		version_marker_free(m);
+	return rc == -EBADMSG ? -EIO : rc;
+}
+
+int s3_list_versions_each(struct s3_client *c, const char *prefix, s3_version_fn on_page,
+                          void *ctx)
+{
+	struct version_marker at = { 0 };
+	int rc;
+	bool more;
+	do {
+		struct s3_version_page page;
+		struct aws_error err;
+		if ((rc = versions_page(c, prefix, &at, &page, &err)) < 0) {
+			char desc[512];
+			aws_error_describe(&err, desc, sizeof(desc));
+			log_error("listing the versions below '%s' failed: %s", prefix, desc);
+			rc = rc == -EACCES || rc == -ENOMEM ? rc : -EIO;
+			break;
+		}
+		struct version_marker next = { 0 };
+		more = page.truncated;
+		if (more && (rc = version_marker_next(&page, &next)) < 0) {
+			s3_version_page_free(&page);
+			if (rc == -EIO)
+				log_error("listing the versions below '%s': the NextKeyMarker is not "
+				          "url-encoded as the page says", prefix);
+			break;
+		}
+		bool repeated = more && !version_marker_advances(&at, &next);
+		rc = on_page(ctx, &page);
+		version_marker_free(&at);
+		at = next;
+		if (rc == 0 && repeated) {
+			log_error("listing the versions below '%s': the server's next page does not start "
+			          "after its last one (markers repeated or gone back)", prefix);
+			rc = -EIO;
+		}
+	} while (rc == 0 && more);
+	version_marker_free(&at);
+	return rc == S3_LIST_STOP ? 0 : rc;
+}
+
+int s3_bucket_versioning(struct s3_client *c, enum store_versioning *out, struct aws_error *err)
+{
+	char *path = bucket_path(c);
+	if (!path)
+		return -ENOMEM;
+	struct http_response resp;
+	int rc = bucket_send(c, "VERSIONING", "GET", path, "versioning", NULL, 0, 0, &resp, err);
+	if (rc == 0 && s3_xml_parse_versioning(resp.body, resp.body_len, out) < 0) {
+		snprintf(err->message, sizeof(err->message),
+		         "the GetBucketVersioning answer is not a valid VersioningConfiguration");
+		rc = -EIO;
+	}
+	http_response_free(&resp);
+	free(path);
+	return rc;
 }
 
 static void object_info_from(const struct http_response *resp, struct s3_object_info *info)
@@ -402,16 +608,25 @@ static bool object_cut_short(const struct http_response *resp)
 	       (resp->status == 200 && whole_cut_short(resp));
 }
 
-static int get_send(struct s3_client *c, const char *path, const struct http_header *h,
-                    size_t nh, bool with_key, size_t max, struct http_response *resp,
-                    struct aws_error *err)
+/* What one GET sends besides the SSE-C key: the object's path, its query (the version)
+ * and the caller's headers (Range, If-Match). */
+struct get_req {
+	const char *path, *query;
+	const struct http_header *h;
+	size_t nh;
+	size_t max;
+};
+
+static int get_send(struct s3_client *c, const struct get_req *g, bool with_key,
+                    struct http_response *resp, struct aws_error *err)
 {
 	struct http_header all[2 + SSEC_HEADERS];
-	memcpy(all, h, nh * sizeof(*h));
+	size_t nh = g->nh;
+	memcpy(all, g->h, nh * sizeof(*g->h));
 	if (with_key)
 		nh += ssec_headers(&c->ssec, all + nh);
-	int rc = bucket_send_checked(c, "GET", "GET", path, NULL, nh ? all : NULL, nh, max,
-	                             object_cut_short, resp, err);
+	int rc = bucket_send_checked(c, "GET", "GET", g->path, g->query, nh ? all : NULL, nh,
+	                             g->max, object_cut_short, resp, err);
 	if (rc == 0 && err->answer_refused) {
 		snprintf(err->message, sizeof(err->message), "the object's bytes came cut short or "
 		         "differing from its ETag, %d times", err->attempts);
@@ -435,14 +650,14 @@ static enum ssec_answer ssec_answer_of(int rc, const struct http_response *resp,
  * a mount given a key mostly reads; radosgw ignores the key on a plain object. No listing
  * says which objects are SSE-C, and finding out first would cost a HEAD every time. An
  * SSE-C refusal (key missing or wrong) becomes -EACCES with advice in err->message. */
-static int get_ssec(struct s3_client *c, const char *path, const struct http_header *h,
-                    size_t nh, size_t max, struct http_response *resp, struct aws_error *err)
+static int get_ssec(struct s3_client *c, const struct get_req *g, struct http_response *resp,
+                    struct aws_error *err)
 {
-	int rc = get_send(c, path, h, nh, c->has_ssec, max, resp, err);
+	int rc = get_send(c, g, c->has_ssec, resp, err);
 	enum ssec_answer a = ssec_answer_of(rc, resp, err, c->has_ssec);
 	if (a == SSEC_KEY_NOT_APPLICABLE) {
 		http_response_free(resp);
-		rc = get_send(c, path, h, nh, false, max, resp, err);
+		rc = get_send(c, g, false, resp, err);
 		a = ssec_answer_of(rc, resp, err, false);
 	}
 	if (a != SSEC_UNRELATED) {
@@ -452,30 +667,43 @@ static int get_ssec(struct s3_client *c, const char *path, const struct http_hea
 	return rc;
 }
 
-int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
-                  const char *if_match, char **data, size_t *data_len,
-                  struct s3_object_info *info, struct aws_error *err)
+/* AWS answers a GET of a delete marker's version 405 MethodNotAllowed (radosgw 404): for
+ * the caller, that version holds no object. */
+static int version_gone(int rc, const struct http_response *resp, const struct store_range *r)
+{
+	return rc < 0 && r->version_id && resp->status == 405 ? -ENOENT : rc;
+}
+
+int s3_get_object(struct s3_client *c, const struct store_range *r, char **data,
+                  size_t *data_len, struct s3_object_info *info, struct aws_error *err)
 {
 	*data = NULL;
 	*data_len = 0;
+	uint64_t offset = r->offset, len = r->len;
 	char range[64];
 	struct http_header h[2];
-	size_t nh = 0;
+	struct get_req g = { .h = h, .max = len ? (size_t)len + 1 : SIZE_MAX };
 	if (offset || len) {
 		if (len)
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, offset, offset + len - 1);
 		else
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-", offset);
-		h[nh++] = (struct http_header){ "Range", range };
+		h[g.nh++] = (struct http_header){ "Range", range };
 	}
-	if (if_match)
-		h[nh++] = (struct http_header){ "If-Match", if_match };
-	char *path = object_path(c, key);
-	if (!path)
+	if (r->if_match)
+		h[g.nh++] = (struct http_header){ "If-Match", r->if_match };
+	char *path = object_path(c, r->key), *query = NULL;
+	if (path && r->version_id && query_add(&query, "versionId", r->version_id) < 0)
+		query = NULL;
+	if (!path || (r->version_id && !query)) {
+		free(path);
 		return -ENOMEM;
+	}
+	g.path = path;
+	g.query = query;
 	struct http_response resp;
-	size_t max = len ? (size_t)len + 1 : SIZE_MAX;
-	int rc = get_ssec(c, path, h, nh, max, &resp, err);
+	int rc = get_ssec(c, &g, &resp, err);
+	rc = version_gone(rc, &resp, r);
 	/* The whole object from byte 0 where bytes from offset were asked for: taking it
 	 * would show the wrong bytes as the right ones. Bigger than the range, it is cut off
 	 * on the way in, so a 200 that failed says the same. */
@@ -495,6 +723,7 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_
 	}
 	http_response_free(&resp);
 	free(path);
+	free(query);
 	return rc;
 }
 
@@ -511,7 +740,9 @@ int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, ch
 		char *data = NULL;
 		size_t n = 0;
 		struct s3_object_info info;
-		rc = s3_get_object(c, key, off, S3_MD5_CHUNK, if_match, &data, &n, &info, err);
+		struct store_range r = { .key = key, .if_match = if_match, .offset = off,
+		                         .len = S3_MD5_CHUNK };
+		rc = s3_get_object(c, &r, &data, &n, &info, err);
 		if (rc == 0 && n)
 			EVP_DigestUpdate(md, data, n);
 		free(data);

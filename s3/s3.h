@@ -73,6 +73,23 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 
 #define S3_LIST_WORKERS 4
 
+/* Takes over one page of versions (it frees it); returns as s3_page_fn. */
+typedef int (*s3_version_fn)(void *ctx, struct s3_version_page *page);
+
+/* Hands every page of one ListObjectVersions below prefix ("" for all) to on_page, in
+ * order: keys in order, each key's versions and delete markers newest first, at most
+ * 1,000 to a page, keys decoded. Each page starts just after the last entry of the one
+ * before. Retried as a listing is; counted as LISTVERSIONS. Failures are logged here.
+ * Returns 0, -EACCES, -ENOMEM, -EIO (also for a server whose next page would not start
+ * after the last one: markers repeated or gone back), or on_page's error. */
+int s3_list_versions_each(struct s3_client *c, const char *prefix, s3_version_fn on_page,
+                          void *ctx);
+
+/* Whether the bucket keeps versions (GetBucketVersioning; counted as VERSIONING). Returns
+ * 0, or a negative errno (see s3_errno; -EIO for an answer that is no
+ * VersioningConfiguration) with *err filled. */
+int s3_bucket_versioning(struct s3_client *c, enum store_versioning *out, struct aws_error *err);
+
 /* What GET and HEAD say about an object. */
 struct s3_object_info {
 	uint64_t size;          /* the whole object's size */
@@ -81,16 +98,17 @@ struct s3_object_info {
 	char version_id[256];   /* x-amz-version-id; "" when the bucket gives none */
 };
 
-/* Reads len bytes of key from offset (len 0: to the end) into *data (malloc'd, the
- * caller frees; *data_len may be short at the end of the object, 0 past it).
- * if_match: an ETag the object must still have (412 otherwise: -ECANCELED), or NULL.
+/* Reads r->len bytes of r->key from r->offset (len 0: to the end) into *data (malloc'd,
+ * the caller frees; *data_len may be short at the end of the object, 0 past it).
+ * r->version_id: that version (GET ?versionId=), or NULL for the current one; a version
+ * that does not exist or is a delete marker is -ENOENT (AWS answers 404 or 405).
+ * r->if_match: an ETag the object must still have (412 otherwise: -ECANCELED), or NULL.
  * With an SSE-C key, sends it; an object that is not SSE-C, where the server refuses the
  * key for it (AWS), is fetched again without. An SSE-C object read without the key or
  * with another key is -EACCES, with err->message saying so and what to do.
  * Returns 0 or a negative errno with *err filled. */
-int s3_get_object(struct s3_client *c, const char *key, uint64_t offset, uint64_t len,
-                  const char *if_match, char **data, size_t *data_len,
-                  struct s3_object_info *info, struct aws_error *err);
+int s3_get_object(struct s3_client *c, const struct store_range *r, char **data,
+                  size_t *data_len, struct s3_object_info *info, struct aws_error *err);
 
 /* The lowercase hex MD5 of key's bytes (what Terraform keeps as a state's DynamoDB
  * digest), read in ranges all pinned to ETag if_match when given. Returns 0, -ECANCELED

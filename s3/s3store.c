@@ -55,17 +55,48 @@ static int list_dir(struct store *st, const char *prefix, store_page_fn on_page,
 	return s3_list_each(client_of(st), prefix, "/", relay_page, &r);
 }
 
-static int get(struct store *st, const char *key, uint64_t offset, uint64_t len,
-               const char *if_match, char **data, size_t *data_len,
+static int get(struct store *st, const struct store_range *r, char **data, size_t *data_len,
                struct store_object_info *info, struct store_error *err)
 {
 	struct s3_object_info si = { 0 };
 	struct aws_error ae = { 0 };
-	int rc = s3_get_object(client_of(st), key, offset, len, if_match, data, data_len, &si, &ae);
+	int rc = s3_get_object(client_of(st), r, data, data_len, &si, &ae);
 	aws_error_to_store(&ae, err);
 	*info = (struct store_object_info){ .size = si.size, .mtime = si.mtime };
 	memcpy(info->etag, si.etag, sizeof(info->etag));
 	memcpy(info->version_id, si.version_id, sizeof(info->version_id));
+	return rc;
+}
+
+/* Hands a page of versions to the store's caller: the entries are already the store's
+ * type, so the array moves over whole. */
+struct version_relay {
+	store_version_fn on_page;
+	void *ctx;
+};
+
+static int relay_versions(void *ctx, struct s3_version_page *page)
+{
+	struct version_relay *r = ctx;
+	struct store_version_page out = { page->versions, page->nversions };
+	page->versions = NULL;
+	page->nversions = 0;
+	s3_version_page_free(page);
+	return r->on_page(r->ctx, &out);
+}
+
+static int list_versions(struct store *st, const char *prefix, store_version_fn on_page,
+                         void *ctx)
+{
+	struct version_relay r = { on_page, ctx };
+	return s3_list_versions_each(client_of(st), prefix, relay_versions, &r);
+}
+
+static int versioning(struct store *st, enum store_versioning *out, struct store_error *err)
+{
+	struct aws_error ae = { 0 };
+	int rc = s3_bucket_versioning(client_of(st), out, &ae);
+	aws_error_to_store(&ae, err);
 	return rc;
 }
 
@@ -98,8 +129,9 @@ static void store_gone(struct store *st)
 }
 
 static const struct store_ops s3_store_ops = {
-	.list_all = list_all, .list_dir = list_dir, .get = get, .md5 = md5,
-	.delete_if = delete_if, .stats = stats, .free = store_gone,
+	.list_all = list_all, .list_dir = list_dir, .get = get, .list_versions = list_versions,
+	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .stats = stats,
+	.free = store_gone,
 };
 
 int s3_store_new(struct s3_client *c, struct store **out)

@@ -56,9 +56,14 @@ static void sb_add_encoded(struct buf *b, const char *s, size_t n, bool keep_sla
 
 char *sigv4_uri_encode(const char *s, bool keep_slash)
 {
+	return sigv4_uri_encode_n(s, s ? strlen(s) : 0, keep_slash);
+}
+
+char *sigv4_uri_encode_n(const char *s, size_t n, bool keep_slash)
+{
 	struct buf b = { 0 };
 	if (s)
-		sb_add_encoded(&b, s, strlen(s), keep_slash);
+		sb_add_encoded(&b, s, n, keep_slash);
 	return buf_take(&b);
 }
 

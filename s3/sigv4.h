@@ -56,4 +56,7 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65]);
  * stay, every other byte becomes %XX (uppercase); '/' stays when keep_slash.
  * Returns a malloc'd string or NULL. */
 char *sigv4_uri_encode(const char *s, bool keep_slash);
+
+/* The same for n bytes, NULs included (a key decoded from %00). */
+char *sigv4_uri_encode_n(const char *s, size_t n, bool keep_slash);
 #endif

@@ -1,4 +1,5 @@
-/* S3 XML documents (ListObjectsV2 pages, error bodies) read with libxml2's SAX2 parser. */
+/* S3 XML documents (ListObjectsV2 and ListObjectVersions pages, the versioning state, error
+ * bodies) read with libxml2's SAX2 parser. */
 #include "s3/xml.h"
 #include "util/buf.h"
 #include "util/memdup.h"
@@ -251,6 +252,11 @@ static int percent_decode(const char *s, size_t len, char **out, size_t *out_len
 	return 0;
 }
 
+int s3_xml_url_decode(const char *s, size_t len, char **out, size_t *out_len)
+{
+	return percent_decode(s, len, out, out_len);
+}
+
 /* Decimal digits only: no sign, no blanks, no overflow past UINT64_MAX. */
 static int parse_u64(const char *s, size_t len, uint64_t *out)
 {
@@ -275,6 +281,64 @@ static int set_once(char **field, const char *text, size_t len)
 	if (*field)
 		return -EBADMSG;
 	return (*field = memdup_nul(text, len)) ? 0 : -ENOMEM;
+}
+
+/* A number, at most once (*have says whether it came already). */
+static int set_u64_once(bool *have, uint64_t *out, const char *text, size_t len)
+{
+	if (*have)
+		return -EBADMSG;
+	*have = true;
+	return parse_u64(text, len, out);
+}
+
+/* "true" or "false" exactly, at most once (*have says whether it came already). */
+static int set_bool_once(bool *have, bool *out, const char *text)
+{
+	if (*have)
+		return -EBADMSG;
+	*have = true;
+	if (strcmp(text, "true") == 0)
+		*out = true;
+	else if (strcmp(text, "false") == 0)
+		*out = false;
+	else
+		return -EBADMSG;
+	return 0;
+}
+
+/* A key, at most once, kept as sent until the whole page says whether it is url-encoded
+ * (decode_in_place). An empty key is as impossible in S3 as a missing one. */
+static int set_key_once(char **key, size_t *key_len, const char *text, size_t len)
+{
+	if (*key)
+		return -EBADMSG;
+	if (!(*key = memdup_nul(text, len)))
+		return -ENOMEM;
+	*key_len = len;
+	return len ? 0 : -EBADMSG;
+}
+
+/* Percent-decodes *s (NUL-terminated as sent) into a new string and its length. */
+static int decode_in_place(char **s, size_t *len)
+{
+	char *out;
+	size_t out_len;
+	int rc = percent_decode(*s, strlen(*s), &out, &out_len);
+	if (rc < 0)
+		return rc;
+	free(*s);
+	*s = out;
+	*len = out_len;
+	return 0;
+}
+
+/* Did the server apply encoding-type=url? Only when asked and when the page says so: a
+ * server that ignores the parameter sends keys as they are, and decoding those would turn
+ * "50%41" into "50A". */
+static bool keys_encoded(bool requested, const char *encoding)
+{
+	return requested && encoding && strcmp(encoding, "url") == 0;
 }
 
 /* ---- ListBucketResult ---- */
@@ -361,26 +425,6 @@ static int list_open(void *doc, int depth, const char *name)
 	return XML_SKIP;
 }
 
-/* Kept as sent until the whole page says whether it is url-encoded (decode_page).
- * An empty key is as impossible in S3 as a missing one. */
-static int set_key(struct s3_object *o, const char *text, size_t len)
-{
-	if (o->key)
-		return -EBADMSG;
-	if (!(o->key = memdup_nul(text, len)))
-		return -ENOMEM;
-	o->key_len = len;
-	return len ? 0 : -EBADMSG;
-}
-
-static int set_size(struct list_doc *d, struct s3_object *o, const char *text, size_t len)
-{
-	if (d->have_size)
-		return -EBADMSG;
-	d->have_size = true;
-	return parse_u64(text, len, &o->size);
-}
-
 static int set_mtime(struct list_doc *d, struct s3_object *o, const char *text)
 {
 	if (d->have_mtime)
@@ -410,18 +454,6 @@ static int add_prefix(struct list_doc *d, const char *text, size_t len)
 	return 0;
 }
 
-static int set_truncated(struct list_doc *d, const char *text)
-{
-	if (d->have_truncated)
-		return -EBADMSG;
-	d->have_truncated = true;
-	if (strcmp(text, "true") == 0)
-		d->page->truncated = true;
-	else if (strcmp(text, "false") != 0)
-		return -EBADMSG;
-	return 0;
-}
-
 /* The object of the open Contents; Contents fields are only offered inside one. */
 static struct s3_object *current_object(struct list_doc *d)
 {
@@ -431,12 +463,13 @@ static struct s3_object *current_object(struct list_doc *d)
 static int list_close_field(struct list_doc *d, const char *text, size_t len)
 {
 	switch (d->field) {
-	case LF_KEY:       return set_key(current_object(d), text, len);
-	case LF_SIZE:      return set_size(d, current_object(d), text, len);
+	case LF_KEY:       return set_key_once(&current_object(d)->key,
+	                                   &current_object(d)->key_len, text, len);
+	case LF_SIZE:      return set_u64_once(&d->have_size, &current_object(d)->size, text, len);
 	case LF_MTIME:     return set_mtime(d, current_object(d), text);
 	case LF_ETAG:      return set_once(&current_object(d)->etag, text, len);
 	case LF_PREFIX:    return add_prefix(d, text, len);
-	case LF_TRUNCATED: return set_truncated(d, text);
+	case LF_TRUNCATED: return set_bool_once(&d->have_truncated, &d->page->truncated, text);
 	case LF_TOKEN:     return set_once(&d->page->next_token, text, len);
 	case LF_ENCODING:  return set_once(&d->encoding, text, len);
 	case LF_NONE:      break;
@@ -463,19 +496,6 @@ static int list_close(void *doc, int depth, const char *text, size_t len)
 	return rc;
 }
 
-static int decode_in_place(char **s, size_t *len)
-{
-	char *out;
-	size_t out_len;
-	int rc = percent_decode(*s, strlen(*s), &out, &out_len);
-	if (rc < 0)
-		return rc;
-	free(*s);
-	*s = out;
-	*len = out_len;
-	return 0;
-}
-
 /* The page header has no length for prefixes, so one that decodes to hold a NUL cannot be
  * returned whole; cut short, it would name a different prefix. It is left out, as a key
  * with a NUL can never become a path anyway. */
@@ -498,13 +518,10 @@ static int decode_prefixes(struct s3_list_page *pg)
 	return rc;
 }
 
-/* Keys are percent-decoded only when the request asked for encoding-type=url and the page
- * says it was applied: a server that ignores the parameter sends keys as they are, and
- * decoding those would turn "50%41" into "50A". */
 static int decode_page(const struct list_doc *d)
 {
 	struct s3_list_page *pg = d->page;
-	if (!d->url_requested || !d->encoding || strcmp(d->encoding, "url") != 0)
+	if (!keys_encoded(d->url_requested, d->encoding))
 		return 0;
 	for (size_t i = 0; i < pg->nobjects; i++) {
 		int rc = decode_in_place(&pg->objects[i].key, &pg->objects[i].key_len);
@@ -557,6 +574,215 @@ void s3_list_page_free(struct s3_list_page *page)
 	free(page->prefixes);
 	free(page->next_token);
 	memset(page, 0, sizeof(*page));
+}
+
+/* ---- ListVersionsResult ---- */
+
+enum version_field {
+	VF_NONE, VF_KEY, VF_VERSION_ID, VF_LATEST, VF_MTIME, VF_ETAG, VF_SIZE, VF_TRUNCATED,
+	VF_NEXT_KEY, VF_NEXT_VERSION, VF_ENCODING,
+};
+
+struct versions_doc {
+	struct s3_version_page *page;
+	bool url_requested;
+	char *encoding;
+	enum version_field field;
+	bool have_latest, have_mtime, have_size, have_truncated;
+	size_t cap;
+};
+
+/* A new, empty Version or DeleteMarker; it counts at once, so the page frees whatever it
+ * gets. */
+static int version_begin(struct versions_doc *d, bool delete_marker)
+{
+	struct s3_version_page *pg = d->page;
+	void *versions = pg->versions;
+	int rc = grow(&versions, &d->cap, pg->nversions, sizeof(*pg->versions));
+	pg->versions = versions;
+	if (rc < 0)
+		return rc;
+	pg->versions[pg->nversions++] = (struct store_version){ .delete_marker = delete_marker };
+	d->have_latest = d->have_mtime = d->have_size = false;
+	return XML_CONTAINER;
+}
+
+static int versions_open_top(struct versions_doc *d, const char *name)
+{
+	static const struct { const char *name; enum version_field field; } fields[] = {
+		{ "IsTruncated", VF_TRUNCATED }, { "NextKeyMarker", VF_NEXT_KEY },
+		{ "NextVersionIdMarker", VF_NEXT_VERSION }, { "EncodingType", VF_ENCODING },
+	};
+	if (strcmp(name, "Version") == 0 || strcmp(name, "DeleteMarker") == 0)
+		return version_begin(d, strcmp(name, "DeleteMarker") == 0);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(name, fields[i].name) == 0) {
+			d->field = fields[i].field;
+			return XML_TEXT;
+		}
+	}
+	return XML_SKIP;     /* Name, Prefix, KeyMarker, MaxKeys, CommonPrefixes... */
+}
+
+/* The Version or DeleteMarker open now; its fields are only offered inside one. */
+static struct store_version *current_version(struct versions_doc *d)
+{
+	return &d->page->versions[d->page->nversions - 1];
+}
+
+/* A delete marker has no bytes: a Size or ETag in one (no server sends them) is ignored. */
+static int versions_open(void *doc, int depth, const char *name)
+{
+	struct versions_doc *d = doc;
+	if (depth == 2)
+		return versions_open_top(d, name);
+	static const struct { const char *name; enum version_field field; bool bytes; } fields[] = {
+		{ "Key", VF_KEY, false }, { "VersionId", VF_VERSION_ID, false },
+		{ "IsLatest", VF_LATEST, false }, { "LastModified", VF_MTIME, false },
+		{ "ETag", VF_ETAG, true }, { "Size", VF_SIZE, true },
+	};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(name, fields[i].name) == 0 &&
+		    !(fields[i].bytes && current_version(d)->delete_marker)) {
+			d->field = fields[i].field;
+			return XML_TEXT;
+		}
+	}
+	return XML_SKIP;     /* StorageClass, Owner, Type... */
+}
+
+static int set_mtime_ms(bool *have, int64_t *out, const char *text)
+{
+	if (*have)
+		return -EBADMSG;
+	*have = true;
+	return time_parse_rfc3339_ms(text, out) < 0 ? -EBADMSG : 0;
+}
+
+static int version_close_field(struct versions_doc *d, const char *text, size_t len)
+{
+	struct s3_version_page *pg = d->page;
+	switch (d->field) {
+	case VF_KEY:          return set_key_once(&current_version(d)->key,
+	                                          &current_version(d)->key_len, text, len);
+	case VF_VERSION_ID:   return set_once(&current_version(d)->version_id, text, len);
+	case VF_LATEST:       return set_bool_once(&d->have_latest, &current_version(d)->latest, text);
+	case VF_MTIME:        return set_mtime_ms(&d->have_mtime, &current_version(d)->mtime_ms, text);
+	case VF_ETAG:         return set_once(&current_version(d)->etag, text, len);
+	case VF_SIZE:         return set_u64_once(&d->have_size, &current_version(d)->size, text, len);
+	case VF_TRUNCATED:    return set_bool_once(&d->have_truncated, &pg->truncated, text);
+	case VF_NEXT_KEY:     return set_once(&pg->next_key_marker, text, len);
+	case VF_NEXT_VERSION: return set_once(&pg->next_version_marker, text, len);
+	case VF_ENCODING:     return set_once(&d->encoding, text, len);
+	case VF_NONE:         break;
+	}
+	return -EBADMSG;
+}
+
+/* Every entry needs its key, a version id, IsLatest and its date; a Version also its
+ * size and ETag (the interface promises one for every version that is not a marker). */
+static int version_close_container(struct versions_doc *d)
+{
+	const struct store_version *v = current_version(d);
+	bool whole = v->key && v->version_id && v->version_id[0] && d->have_latest && d->have_mtime;
+	return whole && (v->delete_marker || (d->have_size && v->etag)) ? 0 : -EBADMSG;
+}
+
+static int versions_close(void *doc, int depth, const char *text, size_t len)
+{
+	(void)depth;
+	struct versions_doc *d = doc;
+	if (!text)
+		return version_close_container(d);
+	int rc = version_close_field(d, text, len);
+	d->field = VF_NONE;
+	return rc;
+}
+
+/* Keys decoded as ListObjectsV2's are. A page cut short must say where to go on: after
+ * its last entry, or, with none, at its NextKeyMarker. Markers of a page that is not cut
+ * short are dropped. */
+static int versions_finish(const struct versions_doc *d)
+{
+	struct s3_version_page *pg = d->page;
+	pg->key_encoded = keys_encoded(d->url_requested, d->encoding);
+	for (size_t i = 0; pg->key_encoded && i < pg->nversions; i++) {
+		int rc = decode_in_place(&pg->versions[i].key, &pg->versions[i].key_len);
+		if (rc < 0)
+			return rc;
+	}
+	if (pg->truncated)
+		return pg->nversions || (pg->next_key_marker && pg->next_key_marker[0]) ? 0 : -EBADMSG;
+	free(pg->next_key_marker);
+	free(pg->next_version_marker);
+	pg->next_key_marker = pg->next_version_marker = NULL;
+	return 0;
+}
+
+static const struct xml_ops versions_ops = {
+	.root = "ListVersionsResult", .open = versions_open, .close = versions_close,
+};
+
+int s3_xml_parse_versions(const char *body, size_t len, bool url_encoded,
+                          struct s3_version_page *page)
+{
+	memset(page, 0, sizeof(*page));
+	struct versions_doc d = { .page = page, .url_requested = url_encoded };
+	int rc = xml_read(body, len, &versions_ops, &d);
+	if (!rc)
+		rc = versions_finish(&d);
+	free(d.encoding);
+	if (rc)
+		s3_version_page_free(page);
+	return rc;
+}
+
+void s3_version_page_free(struct s3_version_page *page)
+{
+	struct store_version_page versions = { page->versions, page->nversions };
+	store_version_page_free(&versions);
+	free(page->next_key_marker);
+	free(page->next_version_marker);
+	memset(page, 0, sizeof(*page));
+}
+
+/* ---- VersioningConfiguration ---- */
+
+struct versioning_doc {
+	char *status;
+};
+
+static int versioning_open(void *doc, int depth, const char *name)
+{
+	(void)doc;
+	return depth == 2 && strcmp(name, "Status") == 0 ? XML_TEXT : XML_SKIP;
+}
+
+static int versioning_close(void *doc, int depth, const char *text, size_t len)
+{
+	(void)depth;
+	struct versioning_doc *d = doc;
+	return set_once(&d->status, text, len);
+}
+
+static const struct xml_ops versioning_ops = {
+	.root = "VersioningConfiguration", .open = versioning_open, .close = versioning_close,
+};
+
+int s3_xml_parse_versioning(const char *body, size_t len, enum store_versioning *out)
+{
+	struct versioning_doc d = { 0 };
+	int rc = xml_read(body, len, &versioning_ops, &d);
+	if (rc == 0 && (!d.status || !d.status[0]))
+		*out = STORE_VERSIONING_OFF;
+	else if (rc == 0 && strcmp(d.status, "Enabled") == 0)
+		*out = STORE_VERSIONING_ENABLED;
+	else if (rc == 0 && strcmp(d.status, "Suspended") == 0)
+		*out = STORE_VERSIONING_SUSPENDED;
+	else if (rc == 0)
+		rc = -EBADMSG;
+	free(d.status);
+	return rc;
 }
 
 /* ---- Error ---- */

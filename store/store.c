@@ -33,6 +33,18 @@ void store_page_free(struct store_page *page)
 	page->nobjects = 0;
 }
 
+void store_version_page_free(struct store_version_page *page)
+{
+	for (size_t i = 0; i < page->nversions; i++) {
+		free(page->versions[i].key);
+		free(page->versions[i].version_id);
+		free(page->versions[i].etag);
+	}
+	free(page->versions);
+	page->versions = NULL;
+	page->nversions = 0;
+}
+
 void table_item_free(struct table_item *item)
 {
 	free(item->lock_id);

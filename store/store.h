@@ -52,6 +52,47 @@ void store_page_free(struct store_page *page);
 typedef int (*store_page_fn)(void *ctx, struct store_page *page);
 #define STORE_LIST_STOP 1
 
+/* One version of a key, or a delete marker, as a versioned bucket keeps them. Strings
+ * are owned by the page. */
+struct store_version {
+	char *key;
+	size_t key_len;
+	char *version_id;       /* "null" for what was written while versioning was off */
+	bool latest;            /* the key's current version (or a delete marker: none) */
+	bool delete_marker;     /* the key was deleted then; no size, no ETag */
+	int64_t mtime_ms;       /* LastModified, in milliseconds since the epoch: the order of a
+	                         * lock and the state written under it is often within a second */
+	uint64_t size;
+	char *etag;             /* NULL for a delete marker */
+};
+
+struct store_version_page {
+	struct store_version *versions;
+	size_t nversions;
+};
+
+void store_version_page_free(struct store_version_page *page);
+
+/* Takes over one page of versions (it frees it); returns as store_page_fn. */
+typedef int (*store_version_fn)(void *ctx, struct store_version_page *page);
+
+/* Whether the bucket keeps versions. */
+enum store_versioning {
+	STORE_VERSIONING_OFF,       /* never turned on: each key has one version */
+	STORE_VERSIONING_ENABLED,
+	STORE_VERSIONING_SUSPENDED, /* was on: old versions stay, new writes replace "null" */
+};
+
+/* Which bytes of which object a read wants. */
+struct store_range {
+	const char *key;
+	const char *version_id;     /* NULL: the current version */
+	const char *if_match;       /* the ETag the object must still have (-ECANCELED
+	                             * otherwise), or NULL */
+	uint64_t offset;
+	uint64_t len;               /* 0: to the end */
+};
+
 /* What a read says about the object. */
 struct store_object_info {
 	uint64_t size;          /* the whole object's size */
@@ -81,12 +122,16 @@ struct store_ops {
 	int (*list_all)(struct store *st, const char *prefix, store_page_fn on_page, void *ctx);
 	/* The keys directly below prefix (which ends with '/', or is ""), in order. */
 	int (*list_dir)(struct store *st, const char *prefix, store_page_fn on_page, void *ctx);
-	/* len bytes of key from offset (len 0: to the end) into *data (malloc'd; short at the
-	 * end of the object). if_match: the ETag the object must still have (-ECANCELED
-	 * otherwise), or NULL. */
-	int (*get)(struct store *st, const char *key, uint64_t offset, uint64_t len,
-	           const char *if_match, char **data, size_t *data_len,
+	/* The bytes r names into *data (malloc'd; short at the end of the object). A version
+	 * that does not exist, or a delete marker, is -ENOENT. */
+	int (*get)(struct store *st, const struct store_range *r, char **data, size_t *data_len,
 	           struct store_object_info *info, struct store_error *err);
+	/* Every version and delete marker of the keys below prefix: keys in order, each
+	 * key's newest first (ListObjectVersions). Failures are logged by the store. */
+	int (*list_versions)(struct store *st, const char *prefix, store_version_fn on_page,
+	                     void *ctx);
+	/* Whether the bucket keeps versions (GetBucketVersioning). */
+	int (*versioning)(struct store *st, enum store_versioning *out, struct store_error *err);
 	/* The lowercase hex MD5 of key's bytes, read pinned to if_match when given. */
 	int (*md5)(struct store *st, const char *key, const char *if_match, char hex[33],
 	           struct store_error *err);
@@ -113,11 +158,23 @@ static inline int store_list_dir(struct store *st, const char *prefix, store_pag
 	return st->ops->list_dir(st, prefix, fn, ctx);
 }
 
-static inline int store_get(struct store *st, const char *key, uint64_t offset, uint64_t len,
-                            const char *if_match, char **data, size_t *data_len,
-                            struct store_object_info *info, struct store_error *err)
+static inline int store_get(struct store *st, const struct store_range *r, char **data,
+                            size_t *data_len, struct store_object_info *info,
+                            struct store_error *err)
 {
-	return st->ops->get(st, key, offset, len, if_match, data, data_len, info, err);
+	return st->ops->get(st, r, data, data_len, info, err);
+}
+
+static inline int store_list_versions(struct store *st, const char *prefix,
+                                      store_version_fn fn, void *ctx)
+{
+	return st->ops->list_versions(st, prefix, fn, ctx);
+}
+
+static inline int store_versioning(struct store *st, enum store_versioning *out,
+                                   struct store_error *err)
+{
+	return st->ops->versioning(st, out, err);
 }
 
 static inline int store_md5(struct store *st, const char *key, const char *if_match,

@@ -71,21 +71,32 @@ static bool read_zone(const char **s, long *offset)
 	return true;
 }
 
-int time_parse_rfc3339(const char *s, time_t *out)
+/* Fractions of a second: at least one digit; digits past the third are dropped
+ * (truncated, not rounded: a time never moves into the next millisecond). */
+int time_parse_rfc3339_ms(const char *s, int64_t *out)
 {
 	struct tm tm;
 	long offset;
+	int ms = 0;
 	if (!s || !read_date_time(&s, &tm))
 		return -EINVAL;
-	/* Fractions of a second: at least one digit, then dropped (mtime is whole seconds). */
 	if (expect(&s, '.')) {
 		if (*s < '0' || *s > '9')
 			return -EINVAL;
-		while (*s >= '0' && *s <= '9')
-			s++;
+		for (int scale = 100; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			ms += (*s - '0') * scale;
 	}
 	if (!read_zone(&s, &offset) || *s)
 		return -EINVAL;
-	*out = timegm(&tm) - (time_t)offset;
+	*out = ((int64_t)timegm(&tm) - offset) * 1000 + ms;
 	return 0;
+}
+
+int time_parse_rfc3339(const char *s, time_t *out)
+{
+	int64_t ms;
+	int rc = time_parse_rfc3339_ms(s, &ms);
+	if (rc == 0)   /* whole seconds, rounded down also before 1970 */
+		*out = (time_t)(ms / 1000 - (ms % 1000 < 0));
+	return rc;
 }

@@ -7,11 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An object's current version, or (in the history) a noncurrent one or a delete marker. */
 struct mem_object {
 	char *key, *data, etag[130];
 	size_t len;
 	time_t mtime;
+	int64_t mtime_ms;
+	char version_id[32];
+	bool delete_marker;     /* history only: no data, no ETag */
 };
+
+/* The time of what is written without one (2025-11-28). */
+#define MEM_DEFAULT_CLOCK_MS 1764322728000
 
 struct mem_item {
 	char *lock_id, *info, *digest;
@@ -31,8 +38,13 @@ struct hook {
 struct memstore {
 	struct store store;
 	struct table table;
-	struct mem_object *objects;
+	struct mem_object *objects;     /* the current versions */
 	size_t nobjects;
+	struct mem_object *history;     /* noncurrent versions and delete markers, oldest first */
+	size_t nhistory;
+	enum store_versioning versioning;
+	unsigned long version_seq;
+	int64_t clock_ms;
 	struct mem_item *items;
 	size_t nitems;
 	size_t page_size;
@@ -86,29 +98,133 @@ static void etag_of(const char *data, size_t len, char out[130])
 	snprintf(out, 130, "\"%s\"", hex);
 }
 
-void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime)
+/* ---- versions ---- */
+
+/* The id of the next version: "v1", "v2"... while versioning is on, else "null". */
+static void next_version_id(struct memstore *ms, char out[32])
+{
+	if (ms->versioning == STORE_VERSIONING_ENABLED)
+		snprintf(out, 32, "v%lu", ++ms->version_seq);
+	else
+		snprintf(out, 32, "null");
+}
+
+static struct mem_object *history_add(struct memstore *ms, const struct mem_object *o)
+{
+	ms->history = realloc(ms->history, (ms->nhistory + 1) * sizeof(*o));
+	if (!ms->history)
+		abort();
+	struct mem_object *h = &ms->history[ms->nhistory++];
+	*h = *o;
+	h->key = dup_or_die(o->key);
+	h->data = o->data ? dup_or_die(o->data) : NULL;
+	return h;
+}
+
+/* A write while suspended replaces key's "null" version, whatever it was. */
+static void history_drop_null(struct memstore *ms, const char *key)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < ms->nhistory; i++) {
+		struct mem_object *h = &ms->history[i];
+		if (strcmp(h->key, key) == 0 && strcmp(h->version_id, "null") == 0) {
+			free(h->key);
+			free(h->data);
+		} else {
+			ms->history[kept++] = *h;
+		}
+	}
+	ms->nhistory = kept;
+}
+
+/* key's current version o is about to be replaced or deleted: kept as a noncurrent
+ * version while versioning is on, or suspended unless it is the "null" one (which the
+ * write replaces); its bytes are then freed. */
+static void retire_current(struct memstore *ms, struct mem_object *o)
+{
+	bool keep = ms->versioning == STORE_VERSIONING_ENABLED ||
+	            (ms->versioning == STORE_VERSIONING_SUSPENDED &&
+	             strcmp(o->version_id, "null") != 0);
+	if (keep)
+		history_add(ms, o);
+	if (ms->versioning == STORE_VERSIONING_SUSPENDED)
+		history_drop_null(ms, o->key);
+	free(o->data);
+	o->data = NULL;
+}
+
+void memstore_put_at(struct memstore *ms, const char *key, const char *data, int64_t mtime_ms)
 {
 	struct mem_object *o = find_object(ms, key);
-	if (!o) {
+	if (o) {
+		retire_current(ms, o);
+	} else {
+		if (ms->versioning == STORE_VERSIONING_SUSPENDED)
+			history_drop_null(ms, key);
 		ms->objects = realloc(ms->objects, (ms->nobjects + 1) * sizeof(*o));
 		o = &ms->objects[ms->nobjects++];
 		*o = (struct mem_object){ .key = dup_or_die(key) };
 	}
-	free(o->data);
 	o->data = dup_or_die(data);
 	o->len = strlen(data);
-	o->mtime = mtime ? mtime : 1764322728;  /* 2025-11-28 */
+	o->mtime_ms = mtime_ms;
+	o->mtime = (time_t)(mtime_ms / 1000);
+	next_version_id(ms, o->version_id);
 	etag_of(o->data, o->len, o->etag);
+}
+
+void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime)
+{
+	memstore_put_at(ms, key, data, mtime ? (int64_t)mtime * 1000 : ms->clock_ms);
+}
+
+/* Forgets object o altogether, as if never written (no version kept). */
+static void object_drop(struct memstore *ms, struct mem_object *o)
+{
+	free(o->key);
+	free(o->data);
+	*o = ms->objects[--ms->nobjects];
+}
+
+void memstore_remove_at(struct memstore *ms, const char *key, int64_t mtime_ms)
+{
+	struct mem_object *o = find_object(ms, key);
+	if (o) {
+		retire_current(ms, o);
+		object_drop(ms, o);
+	} else if (ms->versioning == STORE_VERSIONING_SUSPENDED) {
+		history_drop_null(ms, key);
+	}
+	if (ms->versioning == STORE_VERSIONING_OFF)
+		return;
+	/* S3 leaves a marker for a plain DeleteObject even where the key holds nothing. */
+	struct mem_object marker = { .key = (char *)key, .mtime_ms = mtime_ms,
+	                             .mtime = (time_t)(mtime_ms / 1000), .delete_marker = true };
+	next_version_id(ms, marker.version_id);
+	history_add(ms, &marker);
 }
 
 void memstore_remove(struct memstore *ms, const char *key)
 {
+	memstore_remove_at(ms, key, ms->clock_ms);
+}
+
+void memstore_versioning(struct memstore *ms, enum store_versioning v)
+{
+	ms->versioning = v;
+}
+
+void memstore_clock(struct memstore *ms, int64_t now_ms)
+{
+	ms->clock_ms = now_ms;
+}
+
+const char *memstore_version_id(struct memstore *ms, const char *key)
+{
+	static char id[32];
 	struct mem_object *o = find_object(ms, key);
-	if (!o)
-		return;
-	free(o->key);
-	free(o->data);
-	*o = ms->objects[--ms->nobjects];
+	snprintf(id, sizeof(id), "%s", o ? o->version_id : "");
+	return id;
 }
 
 bool memstore_has(struct memstore *ms, const char *key)
@@ -276,30 +392,153 @@ static int list_dir(struct store *st, const char *prefix, store_page_fn fn, void
 	return list(of_store(st), prefix, true, fn, ctx);
 }
 
-static int get(struct store *st, const char *key, uint64_t offset, uint64_t len,
-               const char *if_match, char **data, size_t *data_len,
+/* Version version_id of key (NULL: the current one), or NULL where there is none or it is
+ * a delete marker. */
+static const struct mem_object *find_version(struct memstore *ms, const char *key,
+                                             const char *version_id)
+{
+	const struct mem_object *o = find_object(ms, key);
+	if (!version_id || (o && strcmp(o->version_id, version_id) == 0))
+		return o;
+	for (size_t i = 0; i < ms->nhistory; i++) {
+		const struct mem_object *h = &ms->history[i];
+		if (strcmp(h->key, key) == 0 && strcmp(h->version_id, version_id) == 0)
+			return h->delete_marker ? NULL : h;
+	}
+	return NULL;
+}
+
+static int get(struct store *st, const struct store_range *r, char **data, size_t *data_len,
                struct store_object_info *info, struct store_error *err)
 {
 	struct memstore *ms = of_store(st);
 	int rc = enter(ms, MS_GET, err, NULL);
-	const struct mem_object *o = rc ? NULL : find_object(ms, key);
+	const struct mem_object *o = rc ? NULL : find_version(ms, r->key, r->version_id);
 	if (rc == 0 && !o)
 		rc = -ENOENT;
-	if (rc == 0 && if_match && strcmp(if_match, o->etag) != 0)
+	if (rc == 0 && r->if_match && strcmp(r->if_match, o->etag) != 0)
 		rc = -ECANCELED;
 	if (rc < 0)
 		return rc;
-	size_t from = offset < o->len ? (size_t)offset : o->len;
+	size_t from = r->offset < o->len ? (size_t)r->offset : o->len;
 	size_t n = o->len - from;
-	if (len && len < n)
-		n = (size_t)len;
+	if (r->len && r->len < n)
+		n = (size_t)r->len;
 	*data = malloc(n + 1);
 	memcpy(*data, o->data + from, n);
 	(*data)[n] = '\0';
 	*data_len = n;
 	*info = (struct store_object_info){ .size = o->len, .mtime = o->mtime };
 	snprintf(info->etag, sizeof(info->etag), "%s", o->etag);
+	/* S3 names the version only where the bucket has been versioned. */
+	if (ms->versioning != STORE_VERSIONING_OFF)
+		snprintf(info->version_id, sizeof(info->version_id), "%s", o->version_id);
 	return 0;
+}
+
+/* One entry of a version listing: rank 0 is the current version, then the history's
+ * entries newest first. */
+struct version_ref {
+	const struct mem_object *o;
+	size_t rank;
+};
+
+static int by_key_then_newest(const void *a, const void *b)
+{
+	const struct version_ref *x = a, *y = b;
+	int c = strcmp(x->o->key, y->o->key);
+	return c ? c : x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* Every version and delete marker below prefix, in S3's order; *n of them (malloc'd). */
+static struct version_ref *versions_below(struct memstore *ms, const char *prefix, size_t *n)
+{
+	size_t plen = strlen(prefix);
+	struct version_ref *refs = calloc(ms->nobjects + ms->nhistory + 1, sizeof(*refs));
+	if (!refs)
+		abort();
+	*n = 0;
+	for (size_t i = 0; i < ms->nobjects; i++)
+		if (strncmp(ms->objects[i].key, prefix, plen) == 0)
+			refs[(*n)++] = (struct version_ref){ &ms->objects[i], 0 };
+	for (size_t i = 0; i < ms->nhistory; i++)
+		if (strncmp(ms->history[i].key, prefix, plen) == 0)
+			refs[(*n)++] = (struct version_ref){ &ms->history[i], ms->nhistory - i };
+	if (*n)
+		qsort(refs, *n, sizeof(*refs), by_key_then_newest);
+	return refs;
+}
+
+static struct store_version version_copy(const struct version_ref *r, bool latest)
+{
+	const struct mem_object *o = r->o;
+	return (struct store_version){
+		.key = dup_or_die(o->key), .key_len = strlen(o->key),
+		.version_id = dup_or_die(o->version_id), .latest = latest,
+		.delete_marker = o->delete_marker, .mtime_ms = o->mtime_ms,
+		.size = o->delete_marker ? 0 : o->len,
+		.etag = o->delete_marker ? NULL : dup_or_die(o->etag) };
+}
+
+/* Where the page after one ending at (key, version_id) starts in refs, as S3's markers
+ * say: just after that version, or, where it is gone, at the next key. */
+static size_t versions_resume(const struct version_ref *refs, size_t n, const char *key,
+                              const char *version_id)
+{
+	size_t i = 0;
+	while (i < n && strcmp(refs[i].o->key, key) < 0)
+		i++;
+	for (size_t j = i; j < n && strcmp(refs[j].o->key, key) == 0; j++)
+		if (strcmp(refs[j].o->version_id, version_id) == 0)
+			return j + 1;
+	while (i < n && strcmp(refs[i].o->key, key) == 0)
+		i++;
+	return i;
+}
+
+/* Pages of page_size entries, one call of MS_LISTVERSIONS each, each read afresh after
+ * its call (so that a hook's change shows in the pages after it, as in S3's). */
+static int list_versions(struct store *st, const char *prefix, store_version_fn on_page,
+                         void *ctx)
+{
+	struct memstore *ms = of_store(st);
+	char *key = NULL, *version_id = NULL;   /* the last entry handed over */
+	bool more;
+	int rc;
+	do {
+		if ((rc = enter(ms, MS_LISTVERSIONS, NULL, NULL)) < 0)
+			break;
+		size_t n;
+		struct version_ref *refs = versions_below(ms, prefix, &n);
+		size_t i = key ? versions_resume(refs, n, key, version_id) : 0;
+		struct store_version_page page = {
+			.versions = calloc(ms->page_size, sizeof(*page.versions)) };
+		for (; i < n && page.nversions < ms->page_size; i++) {
+			bool latest = i == 0 || strcmp(refs[i - 1].o->key, refs[i].o->key) != 0;
+			page.versions[page.nversions++] = version_copy(&refs[i], latest);
+		}
+		more = i < n;
+		free(refs);
+		if (page.nversions) {
+			free(key);
+			free(version_id);
+			key = dup_or_die(page.versions[page.nversions - 1].key);
+			version_id = dup_or_die(page.versions[page.nversions - 1].version_id);
+		}
+		rc = on_page(ctx, &page);
+	} while (rc == 0 && more);
+	free(key);
+	free(version_id);
+	return rc == STORE_LIST_STOP ? 0 : rc;
+}
+
+static int versioning(struct store *st, enum store_versioning *out, struct store_error *err)
+{
+	struct memstore *ms = of_store(st);
+	int rc = enter(ms, MS_VERSIONING, err, NULL);
+	if (rc == 0)
+		*out = ms->versioning;
+	return rc;
 }
 
 static int md5(struct store *st, const char *key, const char *if_match, char hex[33],
@@ -343,11 +582,21 @@ static void op_stats(struct memstore *ms, struct store_stats *out, const enum me
 		                                       .attempts = ms->calls[ops[i]] };
 }
 
+/* LIST, GET and DELETE always; the version calls once made, as S3 counts a kind of
+ * request from its first. */
 static void store_counts(struct store *st, struct store_stats *out)
 {
-	static const enum memstore_op ops[] = { MS_LIST, MS_GET, MS_DELETE };
-	static const char *const names[] = { "LIST", "GET", "DELETE" };
-	op_stats(of_store(st), out, ops, names, 3);
+	struct memstore *ms = of_store(st);
+	static const enum memstore_op ops[] = { MS_LIST, MS_GET, MS_DELETE, MS_LISTVERSIONS,
+	                                        MS_VERSIONING };
+	static const char *const names[] = { "LIST", "GET", "DELETE", "LISTVERSIONS",
+	                                     "VERSIONING" };
+	op_stats(ms, out, ops, names, 5);
+	size_t kept = 3;
+	for (size_t i = 3; i < 5; i++)
+		if (ms->calls[ops[i]])
+			out->ops[kept++] = out->ops[i];
+	out->nops = kept;
 }
 
 static void store_keep(struct store *st)
@@ -356,8 +605,9 @@ static void store_keep(struct store *st)
 }
 
 static const struct store_ops mem_store_ops = {
-	.list_all = list_all, .list_dir = list_dir, .get = get, .md5 = md5,
-	.delete_if = delete_if, .stats = store_counts, .free = store_keep,
+	.list_all = list_all, .list_dir = list_dir, .get = get, .list_versions = list_versions,
+	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .stats = store_counts,
+	.free = store_keep,
 };
 
 /* ---- the table ---- */
@@ -452,6 +702,7 @@ struct memstore *memstore_new(void)
 	ms->store.ops = &mem_store_ops;
 	ms->table.ops = &mem_table_ops;
 	ms->page_size = 1000;
+	ms->clock_ms = MEM_DEFAULT_CLOCK_MS;
 	return ms;
 }
 
@@ -470,7 +721,12 @@ void memstore_free(struct memstore *ms)
 	if (!ms)
 		return;
 	while (ms->nobjects)
-		memstore_remove(ms, ms->objects[0].key);
+		object_drop(ms, &ms->objects[0]);
+	for (size_t i = 0; i < ms->nhistory; i++) {
+		free(ms->history[i].key);
+		free(ms->history[i].data);
+	}
+	free(ms->history);
 	while (ms->nitems)
 		memstore_remove_item(ms, ms->items[0].lock_id);
 	free(ms->objects);

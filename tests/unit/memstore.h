@@ -6,6 +6,7 @@
 #define TFS_TEST_MEMSTORE_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include "store/store.h"
 #include "store/table.h"
@@ -20,6 +21,8 @@ enum memstore_op {
 	MS_SCAN,            /* one whole Scan */
 	MS_GETITEM,
 	MS_DELETEITEM,
+	MS_LISTVERSIONS,    /* one page of list_versions */
+	MS_VERSIONING,
 	MS_OPS
 };
 
@@ -31,9 +34,34 @@ struct store *memstore_store(struct memstore *ms);
 struct table *memstore_table(struct memstore *ms);
 
 /* Objects: put (the ETag is the quoted MD5 of the bytes, as S3 gives it for a single
- * part) and remove. mtime 0 means a fixed time. */
+ * part) and remove. mtime 0 means the clock's time (memstore_clock). */
 void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime);
 void memstore_remove(struct memstore *ms, const char *key);
+
+/* Versions, as a versioned bucket keeps them. Whether the bucket keeps them (default
+ * STORE_VERSIONING_OFF: never turned on; each object is its one "null" version):
+ * - ENABLED: a put keeps the bytes it replaces as a noncurrent version, and a remove
+ *   (memstore_remove, or a delete_if that deletes) leaves a delete marker, even where
+ *   the key holds nothing, as a plain DeleteObject does; each new version and marker gets
+ *   the next id, "v1", "v2"... in the order written, over all keys.
+ * - SUSPENDED: a put or a remove replaces the key's "null" version (a remove with a
+ *   "null" delete marker); other versions stay.
+ * Whatever was written while OFF has the version id "null". get reads range.version_id
+ * (a delete marker's or an unknown one: -ENOENT) and, unless OFF, says the version id
+ * read; list_versions lists keys in order, each key's newest first. */
+void memstore_versioning(struct memstore *ms, enum store_versioning v);
+
+/* Put and remove at mtime_ms, milliseconds since the epoch (memstore_put's mtime is whole
+ * seconds). */
+void memstore_put_at(struct memstore *ms, const char *key, const char *data, int64_t mtime_ms);
+void memstore_remove_at(struct memstore *ms, const char *key, int64_t mtime_ms);
+
+/* The time of what has none of its own: memstore_put with mtime 0, memstore_remove, and
+ * the delete marker of a delete_if. Default: 2025-11-28T09:38:48Z. */
+void memstore_clock(struct memstore *ms, int64_t now_ms);
+
+/* The version id of key's current version, or "" when absent (a static buffer). */
+const char *memstore_version_id(struct memstore *ms, const char *key);
 bool memstore_has(struct memstore *ms, const char *key);
 /* Gives object key (already put) another ETag, as S3 gives a multipart upload or an
  * SSE-KMS / SSE-C object: one that is not the MD5 of its bytes. md5 still answers the
@@ -58,7 +86,8 @@ void memstore_fail(struct memstore *ms, enum memstore_op op, int count, int rc, 
 void memstore_before(struct memstore *ms, enum memstore_op op,
                      void (*fn)(struct memstore *ms, void *ctx), void *ctx);
 
-/* Listing pages hold at most this many keys (default 1000). */
+/* Listing pages (list_all, list_dir, list_versions) hold at most this many entries
+ * (default 1000). */
 void memstore_page_size(struct memstore *ms, size_t n);
 
 /* How many calls of op were made. */

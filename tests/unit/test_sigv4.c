@@ -369,6 +369,13 @@ static void test_uri_encode(void)
 	check_encode("100%", true, "100%25");
 	check_encode("env:/x$y&z?", true, "env%3A/x%24y%26z%3F");
 	check_encode("\x7f\x01", false, "%7F%01");
+	/* With a length: a NUL is a byte like any other. */
+	char *got = sigv4_uri_encode_n("a\0b c", 5, false);
+	CHECK_STR(got, "a%00b%20c");
+	free(got);
+	got = sigv4_uri_encode_n("abc", 0, false);
+	CHECK_STR(got, "");
+	free(got);
 }
 
 /* ---- Canonical query and headers on their own ---- */

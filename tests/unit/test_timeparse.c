@@ -3,6 +3,7 @@
 #include "tests/unit/check.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -47,8 +48,35 @@ static void test_rfc3339(void)
 	CHECK_INT(time_parse_rfc3339(NULL, &t), -EINVAL);
 }
 
+/* Milliseconds: the fraction's first three digits, truncated; the same times refused. */
+static void test_rfc3339_ms(void)
+{
+	static const struct { const char *s; int64_t ms; } good[] = {
+		{ "2026-11-28T09:38:48.157Z", 1795858728157 },
+		{ "2026-11-28T09:38:48Z", 1795858728000 },
+		{ "2026-11-28T09:38:48.1Z", 1795858728100 },
+		{ "2026-11-28T09:38:48.05Z", 1795858728050 },
+		{ "2026-11-28T09:38:48.999999999Z", 1795858728999 },   /* never rounded up */
+		{ "2026-11-28T09:38:48.157714841Z", 1795858728157 },
+		{ "2026-11-28T09:38:48.157+01:30", 1795853328157 },
+		{ "1970-01-01T00:00:00.001Z", 1 },
+		{ "1969-12-31T23:59:59.500Z", -500 },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int64_t ms = 12345;
+		CHECK_INT(time_parse_rfc3339_ms(good[i].s, &ms), 0);
+		CHECK_INT(ms, good[i].ms);
+	}
+	int64_t ms = 12345;
+	CHECK_INT(time_parse_rfc3339_ms("2026-11-28T09:38:48.Z", &ms), -EINVAL);
+	CHECK_INT(time_parse_rfc3339_ms("2026-02-29T00:00:00.100Z", &ms), -EINVAL);
+	CHECK_INT(time_parse_rfc3339_ms(NULL, &ms), -EINVAL);
+	CHECK_INT(ms, 12345);   /* untouched on failure */
+}
+
 int main(void)
 {
 	test_rfc3339();
+	test_rfc3339_ms();
 	return check_report("timeparse");
 }

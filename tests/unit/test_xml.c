@@ -1,4 +1,5 @@
-/* Unit tests for s3/xml.c: ListObjectsV2 pages, error documents, hostile XML. */
+/* Unit tests for s3/xml.c: ListObjectsV2 and ListObjectVersions pages, the versioning state,
+ * error documents, hostile XML. */
 #include "s3/xml.h"
 #include "tests/unit/check.h"
 
@@ -11,15 +12,15 @@
 #define DATA TESTDATA "/xml/"
 #define MAX_BODY (16u << 20)
 
-/* Key comparison by bytes and length, since a decoded key may hold a NUL. */
+/* Key comparison by bytes and length, since a decoded key may hold a NUL; obj is an
+ * s3_object or a store_version. */
 #define CHECK_KEY(obj, want, want_len) do { \
-	const struct s3_object *o_ = (obj); \
-	size_t wl_ = (want_len); \
-	if (o_->key && o_->key_len == wl_ && memcmp(o_->key, (want), wl_) == 0 && o_->key[wl_] == '\0') \
+	const char *k_ = (obj)->key; \
+	size_t kl_ = (obj)->key_len, wl_ = (want_len); \
+	if (k_ && kl_ == wl_ && memcmp(k_, (want), wl_) == 0 && k_[wl_] == '\0') \
 		check_passed++; \
 	else { check_failed++; fprintf(stderr, "%s:%d: CHECK_KEY failed: %s (len %zu), want %s\n", \
-	                               __FILE__, __LINE__, o_->key ? o_->key : "(null)", \
-	                               o_->key_len, #want); } \
+	                               __FILE__, __LINE__, k_ ? k_ : "(null)", kl_, #want); } \
 } while (0)
 #define CHECK_KEY_STR(obj, want) CHECK_KEY(obj, want, strlen(want))
 
@@ -565,17 +566,25 @@ static void test_hostile_entities(void)
 	CHECK(error_is_zero(&err));
 }
 
+/* <root> holding 100,000 nested <a>, far past libxml2's depth limit; *n its length. */
+static char *nested(const char *root, size_t *n)
+{
+	enum { DEPTH = 100000 };
+	char *body = malloc(DEPTH * 7 + 128);
+	*n = (size_t)sprintf(body, "<%s>", root);
+	for (int i = 0; i < DEPTH; i++)
+		*n += (size_t)sprintf(body + *n, "<a>");
+	for (int i = 0; i < DEPTH; i++)
+		*n += (size_t)sprintf(body + *n, "</a>");
+	*n += (size_t)sprintf(body + *n, "</%s>", root);
+	return body;
+}
+
 /* Nesting far past libxml2's depth limit is refused, not recursed into. */
 static void test_deep_nesting(void)
 {
-	enum { DEPTH = 100000 };
-	char *body = malloc(DEPTH * 7 + 64);
-	size_t n = (size_t)sprintf(body, "<ListBucketResult>");
-	for (int i = 0; i < DEPTH; i++)
-		n += (size_t)sprintf(body + n, "<a>");
-	for (int i = 0; i < DEPTH; i++)
-		n += (size_t)sprintf(body + n, "</a>");
-	n += (size_t)sprintf(body + n, "</ListBucketResult>");
+	size_t n;
+	char *body = nested("ListBucketResult", &n);
 	struct s3_list_page pg;
 	CHECK_INT(s3_xml_parse_list(body, n, true, &pg), -EBADMSG);
 	free(body);
@@ -702,6 +711,447 @@ static void test_bad_error_documents(void)
 	CHECK_INT(s3_xml_parse_error(NULL, 0, &err), -EBADMSG);
 }
 
+/* ---- ListVersionsResult ---- */
+
+static int versions_file(const char *name, bool url, struct s3_version_page *pg)
+{
+	size_t len;
+	char *body = load(name, &len);
+	int rc = s3_xml_parse_versions(body, len, url, pg);
+	free(body);
+	return rc;
+}
+
+static int versions_str(const char *xml, bool url, struct s3_version_page *pg)
+{
+	return s3_xml_parse_versions(xml, strlen(xml), url, pg);
+}
+
+static bool vpage_is_zero(const struct s3_version_page *pg)
+{
+	return !pg->versions && !pg->nversions && !pg->truncated && !pg->next_key_marker &&
+	       !pg->next_version_marker && !pg->key_encoded;
+}
+
+/* A page of one entry (<Version> or <DeleteMarker>) holding inner; freed unless keep. */
+static int one_version(const char *entry, const char *inner, bool url, struct s3_version_page *keep)
+{
+	char xml[2048];
+	snprintf(xml, sizeof(xml), "<ListVersionsResult>%s<IsTruncated>false</IsTruncated>"
+	         "<%s>%s</%s></ListVersionsResult>",
+	         url ? "<EncodingType>url</EncodingType>" : "", entry, inner, entry);
+	struct s3_version_page pg;
+	int rc = versions_str(xml, url, keep ? keep : &pg);
+	if (!keep)
+		s3_version_page_free(&pg);
+	return rc;
+}
+
+#define V_FIELDS(key) "<Key>" key "</Key><VersionId>v1</VersionId><IsLatest>true</IsLatest>" \
+	"<LastModified>2026-11-28T09:38:48.157Z</LastModified>"
+#define V_BYTES "<ETag>\"e\"</ETag><Size>3</Size>"
+
+/* What radosgw answered, word for word: a state written three times then deleted, and a
+ * lock, listed 3 to a page. Its keys are encoded, its NextKeyMarker is not. */
+static void test_versions_radosgw(void)
+{
+	struct s3_version_page pg;
+	CHECK_INT(versions_file("versions_rgw.xml", true, &pg), 0);
+	CHECK_INT(pg.nversions, 3);
+	if (pg.nversions == 3) {
+		const struct store_version *v = pg.versions;
+		CHECK_KEY_STR(&v[0], "env:/prod eu/terraform.tfstate");
+		CHECK(v[0].delete_marker);
+		CHECK(v[0].latest);
+		CHECK_STR(v[0].version_id, "HvZdTRim.axe8acwM6SW4LH4jZn9q6s");
+		CHECK_INT(v[0].mtime_ms, 1796373842355);
+		CHECK(v[0].etag == NULL);
+		CHECK_INT(v[0].size, 0);
+		CHECK(!v[1].delete_marker);
+		CHECK(!v[1].latest);
+		CHECK_STR(v[1].version_id, "siauP2h1jCZjVRKL331PyZOhYFX.Cmv");
+		CHECK_INT(v[1].mtime_ms, 1796373842346);
+		CHECK_STR(v[1].etag, "\"202344e51e09a1a43b24481fa6382396\"");
+		CHECK_INT(v[1].size, 13);
+		CHECK_STR(v[2].version_id, "9c.vIuElJ342pQhSJx7WiBqkav8y-Lx");
+		CHECK_INT(v[2].mtime_ms, 1796373842338);
+	}
+	CHECK(pg.truncated);
+	CHECK(pg.key_encoded);
+	CHECK_STR(pg.next_key_marker, "env:/prod eu/terraform.tfstate");   /* as sent */
+	CHECK_STR(pg.next_version_marker, "9c.vIuElJ342pQhSJx7WiBqkav8y-Lx");
+	s3_version_page_free(&pg);
+	CHECK(vpage_is_zero(&pg));
+	s3_version_page_free(&pg);
+
+	CHECK_INT(versions_file("versions_rgw_all.xml", true, &pg), 0);
+	CHECK_INT(pg.nversions, 5);
+	if (pg.nversions == 5) {
+		CHECK_INT(pg.versions[3].mtime_ms, 1796373842329);
+		CHECK_KEY_STR(&pg.versions[4], "r+s%/terraform.tfstate.tflock");
+		CHECK(pg.versions[4].latest);
+		CHECK_INT(pg.versions[4].size, 10);
+	}
+	CHECK(!pg.truncated);
+	CHECK(pg.next_key_marker == NULL && pg.next_version_marker == NULL);
+	s3_version_page_free(&pg);
+}
+
+/* AWS's layout: indented, ETags in plain quotes, a version written before versioning
+ * ("null"), a NextKeyMarker encoded like the keys. */
+static void test_versions_aws(void)
+{
+	struct s3_version_page pg;
+	CHECK_INT(versions_file("versions_aws.xml", true, &pg), 0);
+	CHECK_INT(pg.nversions, 4);
+	if (pg.nversions == 4) {
+		const struct store_version *v = pg.versions;
+		CHECK_KEY_STR(&v[0], "env:/prod/terraform.tfstate");
+		CHECK_STR(v[0].version_id, "3/L4kqtJl40Nr8X8gdRQBpUMLUo");   /* opaque: never decoded */
+		CHECK(v[0].latest && !v[0].delete_marker);
+		CHECK_INT(v[0].mtime_ms, 1795858728157);
+		CHECK_INT(v[0].size, 434234);
+		CHECK_STR(v[0].etag, "\"fba9dede5f27731c9771645a39863328\"");
+		CHECK_KEY_STR(&v[1], "env:/prod/terraform.tfstate.tflock");
+		CHECK(v[1].latest && v[1].delete_marker);
+		CHECK_INT(v[1].mtime_ms, 1795858729001);
+		CHECK(!v[2].latest && !v[2].delete_marker);
+		CHECK_INT(v[2].mtime_ms, 1795858727990);
+		CHECK_KEY_STR(&v[3], "env:/staging/caf\xc3\xa9.tfstate");
+		CHECK_STR(v[3].version_id, "null");
+		CHECK(v[3].size == UINT64_MAX);
+		CHECK_INT(v[3].mtime_ms, 1709251199000);
+	}
+	CHECK(pg.truncated);
+	CHECK_STR(pg.next_key_marker, "env%3A/staging/caf%C3%A9.tfstate");
+	CHECK_STR(pg.next_version_marker, "null");
+	s3_version_page_free(&pg);
+	/* Not asked for url encoding: keys as sent, and the page says so. */
+	CHECK_INT(versions_file("versions_aws.xml", false, &pg), 0);
+	if (pg.nversions == 4)
+		CHECK_KEY_STR(&pg.versions[0], "env%3A/prod/terraform.tfstate");
+	CHECK(!pg.key_encoded);
+	s3_version_page_free(&pg);
+}
+
+static void test_versions_keys(void)
+{
+	struct s3_version_page pg;
+	CHECK_INT(one_version("Version", V_FIELDS("a%00b%2B+c") V_BYTES, true, &pg), 0);
+	if (pg.nversions == 1)
+		CHECK_KEY(&pg.versions[0], "a\0b++c", 6);
+	s3_version_page_free(&pg);
+	/* A server that ignored encoding-type=url: taken as sent, "100%" included. */
+	CHECK_INT(one_version("Version", V_FIELDS("100%") V_BYTES, false, &pg), 0);
+	if (pg.nversions == 1)
+		CHECK_KEY_STR(&pg.versions[0], "100%");
+	s3_version_page_free(&pg);
+	CHECK_INT(versions_str("<ListVersionsResult><Version>" V_FIELDS("50%41") V_BYTES "</Version>"
+	                       "</ListVersionsResult>", true, &pg), 0);
+	if (pg.nversions == 1)
+		CHECK_KEY_STR(&pg.versions[0], "50%41");
+	CHECK(!pg.key_encoded);
+	s3_version_page_free(&pg);
+	/* EncodingType after the entries still decodes them. */
+	CHECK_INT(versions_str("<ListVersionsResult><DeleteMarker>" V_FIELDS("a%20b") "</DeleteMarker>"
+	                       "<EncodingType>url</EncodingType></ListVersionsResult>", true, &pg), 0);
+	if (pg.nversions == 1)
+		CHECK_KEY_STR(&pg.versions[0], "a b");
+	s3_version_page_free(&pg);
+	static const char *const bad[] = { "%G1", "%4", "a%", "%%41" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char inner[256];
+		snprintf(inner, sizeof(inner), "<Key>%s</Key><VersionId>v</VersionId>"
+		         "<IsLatest>true</IsLatest><LastModified>2026-11-28T09:38:48Z</LastModified>", bad[i]);
+		CHECK_INT(one_version("DeleteMarker", inner, true, &pg), -EBADMSG);
+		CHECK(vpage_is_zero(&pg));
+	}
+}
+
+/* A delete marker has no bytes: a Size or an ETag in one is ignored, even a bad one. */
+static void test_versions_delete_markers(void)
+{
+	struct s3_version_page pg;
+	CHECK_INT(one_version("DeleteMarker", V_FIELDS("k") "<ETag>e</ETag><Size>x</Size>", false,
+	                      &pg), 0);
+	CHECK_INT(pg.nversions, 1);
+	if (pg.nversions == 1) {
+		CHECK(pg.versions[0].delete_marker);
+		CHECK(pg.versions[0].etag == NULL);
+		CHECK_INT(pg.versions[0].size, 0);
+	}
+	s3_version_page_free(&pg);
+	/* In document order, markers and versions mixed; others (CommonPrefixes) skipped. */
+	CHECK_INT(versions_str("<ListVersionsResult><Version>" V_FIELDS("a") V_BYTES "</Version>"
+	                       "<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>"
+	                       "<DeleteMarker>" V_FIELDS("b") "</DeleteMarker>"
+	                       "<Version>" V_FIELDS("b") V_BYTES "</Version></ListVersionsResult>",
+	                       false, &pg), 0);
+	CHECK_INT(pg.nversions, 3);
+	if (pg.nversions == 3) {
+		CHECK(!pg.versions[0].delete_marker && pg.versions[1].delete_marker &&
+		      !pg.versions[2].delete_marker);
+		CHECK_KEY_STR(&pg.versions[2], "b");
+	}
+	s3_version_page_free(&pg);
+}
+
+static void test_versions_truncation(void)
+{
+	struct s3_version_page pg;
+	/* Cut short with entries: the markers may be missing (the last entry says where). */
+	CHECK_INT(versions_str("<ListVersionsResult><IsTruncated>true</IsTruncated>"
+	                       "<Version>" V_FIELDS("a") V_BYTES "</Version></ListVersionsResult>",
+	                       true, &pg), 0);
+	CHECK(pg.truncated);
+	CHECK(pg.next_key_marker == NULL);
+	s3_version_page_free(&pg);
+	/* Cut short with none: only the NextKeyMarker says where. */
+	CHECK_INT(versions_str("<ListVersionsResult><IsTruncated>true</IsTruncated>"
+	                       "<NextKeyMarker>k</NextKeyMarker></ListVersionsResult>", true, &pg), 0);
+	CHECK(pg.truncated);
+	CHECK_STR(pg.next_key_marker, "k");
+	CHECK(pg.next_version_marker == NULL);
+	s3_version_page_free(&pg);
+	/* Not cut short: markers sent anyway are dropped. */
+	CHECK_INT(versions_str("<ListVersionsResult><IsTruncated>false</IsTruncated>"
+	                       "<NextKeyMarker>k</NextKeyMarker><NextVersionIdMarker>v"
+	                       "</NextVersionIdMarker></ListVersionsResult>", true, &pg), 0);
+	CHECK(pg.next_key_marker == NULL && pg.next_version_marker == NULL);
+	s3_version_page_free(&pg);
+
+	static const char *const bad[] = {
+		"<ListVersionsResult><IsTruncated>true</IsTruncated></ListVersionsResult>",
+		"<ListVersionsResult><IsTruncated>true</IsTruncated><NextKeyMarker></NextKeyMarker>"
+		"<NextVersionIdMarker>v</NextVersionIdMarker></ListVersionsResult>",
+		"<ListVersionsResult><IsTruncated>1</IsTruncated></ListVersionsResult>",
+		"<ListVersionsResult><IsTruncated>false</IsTruncated><IsTruncated>false</IsTruncated>"
+		"</ListVersionsResult>",
+		"<ListVersionsResult><IsTruncated>true</IsTruncated><NextKeyMarker>a</NextKeyMarker>"
+		"<NextKeyMarker>b</NextKeyMarker></ListVersionsResult>",
+		"<ListVersionsResult><NextVersionIdMarker>a</NextVersionIdMarker>"
+		"<NextVersionIdMarker>b</NextVersionIdMarker></ListVersionsResult>",
+		"<ListVersionsResult><EncodingType>url</EncodingType><EncodingType>url</EncodingType>"
+		"</ListVersionsResult>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(versions_str(bad[i], true, &pg), -EBADMSG);
+		CHECK(vpage_is_zero(&pg));
+	}
+}
+
+/* Each field an entry needs, missing, doubled or unreadable. */
+static void test_versions_bad_entries(void)
+{
+	static const struct { const char *entry, *inner; } bad[] = {
+		{ "Version", "<VersionId>v</VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key></Key><VersionId>v</VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><VersionId></VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId><IsLatest>true</IsLatest>" V_BYTES },
+		{ "Version", V_FIELDS("k") "<Size>3</Size>" },                        /* no ETag */
+		{ "Version", V_FIELDS("k") "<ETag>e</ETag>" },                        /* no Size */
+		{ "Version", V_FIELDS("k") "<ETag>e</ETag><Size>-1</Size>" },
+		{ "Version", V_FIELDS("k") "<ETag>e</ETag><Size>18446744073709551616</Size>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<Size>3</Size>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<ETag>f</ETag>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<Key>j</Key>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<VersionId>w</VersionId>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<IsLatest>false</IsLatest>" },
+		{ "Version", V_FIELDS("k") V_BYTES "<LastModified>2026-11-28T09:38:48Z</LastModified>" },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId><IsLatest>TRUE</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28 09:38:48</LastModified>" V_BYTES },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-02-30T09:38:48.5Z</LastModified>" V_BYTES },
+		{ "DeleteMarker", "<Key>k</Key><IsLatest>true</IsLatest>"
+		                  "<LastModified>2026-11-28T09:38:48Z</LastModified>" },
+		{ "DeleteMarker", "<Key>k</Key><VersionId>v</VersionId>"
+		                  "<LastModified>2026-11-28T09:38:48Z</LastModified>" },
+		{ "DeleteMarker", V_FIELDS("k<x/>") },                     /* markup inside a field */
+		{ "DeleteMarker", "" },
+		/* An empty field after one whose text would do for it is still empty. */
+		{ "DeleteMarker", "<Key>true</Key><VersionId>v</VersionId><IsLatest/>"
+		                  "<LastModified>2026-11-28T09:38:48Z</LastModified>" },
+		{ "DeleteMarker", "<Key>2026-11-28T09:38:48Z</Key><VersionId>v</VersionId>"
+		                  "<IsLatest>true</IsLatest><LastModified></LastModified>" },
+		{ "Version", "<Key>k</Key><VersionId>v</VersionId><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified><ETag>12</ETag><Size/>" },
+		{ "Version", "<Key>k</Key><VersionId/><IsLatest>true</IsLatest>"
+		             "<LastModified>2026-11-28T09:38:48Z</LastModified>" V_BYTES },
+	};
+	struct s3_version_page pg;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = one_version(bad[i].entry, bad[i].inner, false, &pg);
+		if (rc != -EBADMSG)
+			fprintf(stderr, "accepted: <%s>%s\n", bad[i].entry, bad[i].inner);
+		CHECK_INT(rc, -EBADMSG);
+		CHECK(vpage_is_zero(&pg));
+	}
+}
+
+static void test_versions_malformed(void)
+{
+	static const char *const bad[] = {
+		"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>",
+		"<Error><Code>NoSuchBucket</Code></Error>",
+		"<ListVersionsResult>",
+		"<ListVersionsResult><Version>" V_FIELDS("k") V_BYTES "</ListVersionsResult>",
+		"<ListVersionsResult/><ListVersionsResult/>",
+		"<!DOCTYPE ListVersionsResult><ListVersionsResult/>",
+		"<!DOCTYPE x [<!ENTITY k SYSTEM \"file:///etc/passwd\">]><ListVersionsResult>"
+		"<DeleteMarker><Key>&k;</Key></DeleteMarker></ListVersionsResult>",
+		"<ListVersionsResult><Version><Key>&undeclared;</Key></Version></ListVersionsResult>",
+		"<ListVersionsResult><Name>\xff\xfe</Name></ListVersionsResult>",
+	};
+	struct s3_version_page pg;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(versions_str(bad[i], true, &pg), -EBADMSG);
+		CHECK(vpage_is_zero(&pg));
+	}
+	CHECK_INT(s3_xml_parse_versions("", 0, true, &pg), -EBADMSG);
+	CHECK_INT(s3_xml_parse_versions(NULL, 0, true, &pg), -EBADMSG);
+	/* Entries read before the failure are freed and the page zeroed. */
+	memset(&pg, 0x5a, sizeof(pg));
+	CHECK_INT(versions_str("<ListVersionsResult><IsTruncated>true</IsTruncated>"
+	                       "<NextKeyMarker>k</NextKeyMarker><Version>" V_FIELDS("a") V_BYTES
+	                       "</Version><DeleteMarker><Key>b</Key></DeleteMarker>"
+	                       "</ListVersionsResult>", true, &pg), -EBADMSG);
+	CHECK(vpage_is_zero(&pg));
+
+	size_t len;
+	char *body = load("versions_rgw_all.xml", &len);
+	CHECK_INT(s3_xml_parse_versions(body, len / 2, true, &pg), -EBADMSG);   /* cut short */
+	CHECK(vpage_is_zero(&pg));
+	free(body);
+
+	double t0 = now_seconds();
+	CHECK_INT(versions_file("billion_laughs.xml", true, &pg), -EBADMSG);
+	CHECK_INT(versions_file("xxe_file.xml", true, &pg), -EBADMSG);
+	CHECK_INT(versions_file("xxe_dtd.xml", true, &pg), -EBADMSG);
+	CHECK(now_seconds() - t0 < 1.0);
+
+	size_t n;
+	body = nested("ListVersionsResult", &n);
+	CHECK_INT(s3_xml_parse_versions(body, n, true, &pg), -EBADMSG);
+	free(body);
+
+	body = padded("ListVersionsResult", MAX_BODY);
+	CHECK_INT(s3_xml_parse_versions(body, MAX_BODY, true, &pg), 0);
+	s3_version_page_free(&pg);
+	free(body);
+	body = padded("ListVersionsResult", MAX_BODY + 1);
+	CHECK_INT(s3_xml_parse_versions(body, MAX_BODY + 1, true, &pg), -EBADMSG);
+	free(body);
+}
+
+/* A full page, as AWS and radosgw send at most: 1000 entries. */
+static void test_versions_many(void)
+{
+	enum { N = 1000 };
+	char *body = malloc(N * 256 + 128);
+	size_t n = (size_t)sprintf(body, "<ListVersionsResult><EncodingType>url</EncodingType>");
+	for (int i = 0; i < N; i++)
+		n += (size_t)sprintf(body + n, "<Version><Key>k%%20%d</Key><VersionId>v%d</VersionId>"
+		                     "<IsLatest>%s</IsLatest><LastModified>2026-11-28T09:38:48.%03dZ"
+		                     "</LastModified><ETag>&quot;%d&quot;</ETag><Size>%d</Size></Version>",
+		                     i / 2, i, i % 2 ? "false" : "true", 999 - i, i, i);
+	n += (size_t)sprintf(body + n, "</ListVersionsResult>");
+	struct s3_version_page pg;
+	CHECK_INT(s3_xml_parse_versions(body, n, true, &pg), 0);
+	CHECK_INT(pg.nversions, N);
+	if (pg.nversions == N) {
+		CHECK_KEY_STR(&pg.versions[N - 1], "k 499");
+		CHECK_STR(pg.versions[N - 1].version_id, "v999");
+		CHECK(!pg.versions[N - 1].latest);
+		CHECK_INT(pg.versions[N - 1].mtime_ms, 1795858728000);
+		CHECK_INT(pg.versions[0].mtime_ms, 1795858728999);
+	}
+	s3_version_page_free(&pg);
+	free(body);
+}
+
+/* What s3.c decodes a NextKeyMarker with, where a page cut short has no entry. */
+static void test_url_decode(void)
+{
+	char *out = NULL;
+	size_t n = 0;
+	CHECK_INT(s3_xml_url_decode("env%3A/a%20b+c%00d", 18, &out, &n), 0);
+	CHECK_INT(n, 12);
+	CHECK(out && memcmp(out, "env:/a b+c\0d", 13) == 0);
+	free(out);
+	CHECK_INT(s3_xml_url_decode("", 0, &out, &n), 0);
+	CHECK_STR(out, "");
+	free(out);
+	out = NULL;
+	CHECK_INT(s3_xml_url_decode("c%/x", 4, &out, &n), -EBADMSG);   /* radosgw's raw marker */
+	CHECK(out == NULL);
+}
+
+/* ---- VersioningConfiguration ---- */
+
+static int versioning_str(const char *xml, enum store_versioning *out)
+{
+	return s3_xml_parse_versioning(xml, strlen(xml), out);
+}
+
+static void test_versioning(void)
+{
+	static const struct { const char *xml; enum store_versioning want; } good[] = {
+		/* radosgw, never enabled: an empty configuration */
+		{ "<?xml version=\"1.0\" encoding=\"UTF-8\"?><VersioningConfiguration "
+		  "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></VersioningConfiguration>",
+		  STORE_VERSIONING_OFF },
+		{ "<VersioningConfiguration/>", STORE_VERSIONING_OFF },
+		{ "<VersioningConfiguration><Status></Status></VersioningConfiguration>",
+		  STORE_VERSIONING_OFF },
+		{ "<?xml version=\"1.0\" encoding=\"UTF-8\"?><VersioningConfiguration "
+		  "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Status>Enabled</Status>"
+		  "<MfaDelete>Disabled</MfaDelete></VersioningConfiguration>", STORE_VERSIONING_ENABLED },
+		{ "<VersioningConfiguration><MfaDelete>Disabled</MfaDelete><Status>Suspended</Status>"
+		  "</VersioningConfiguration>", STORE_VERSIONING_SUSPENDED },
+		{ "<s3:VersioningConfiguration xmlns:s3=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		  "<s3:Status>Enabled</s3:Status></s3:VersioningConfiguration>", STORE_VERSIONING_ENABLED },
+		/* a Status deeper down is not the bucket's */
+		{ "<VersioningConfiguration><X><Status>Enabled</Status></X></VersioningConfiguration>",
+		  STORE_VERSIONING_OFF },
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		enum store_versioning v = (enum store_versioning)99;
+		CHECK_INT(versioning_str(good[i].xml, &v), 0);
+		CHECK_INT(v, good[i].want);
+	}
+	static const char *const bad[] = {
+		"<VersioningConfiguration><Status>enabled</Status></VersioningConfiguration>",
+		"<VersioningConfiguration><Status>Disabled</Status></VersioningConfiguration>",
+		"<VersioningConfiguration><Status> Enabled</Status></VersioningConfiguration>",
+		"<VersioningConfiguration><Status>Enabled</Status><Status>Suspended</Status>"
+		"</VersioningConfiguration>",
+		"<VersioningConfiguration><Status>En<b/>abled</Status></VersioningConfiguration>",
+		"<VersioningConfiguration><Status>Enabled</Status>",
+		"<Error><Code>AccessDenied</Code></Error>",
+		"<!DOCTYPE VersioningConfiguration><VersioningConfiguration/>",
+		"Enabled",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum store_versioning v = STORE_VERSIONING_ENABLED;
+		CHECK_INT(versioning_str(bad[i], &v), -EBADMSG);
+		CHECK_INT(v, STORE_VERSIONING_ENABLED);   /* untouched */
+	}
+	enum store_versioning v;
+	CHECK_INT(s3_xml_parse_versioning(NULL, 0, &v), -EBADMSG);
+	CHECK_INT(versioning_str("<VersioningConfiguration><Status>&#69;nabled</Status>"
+	                         "</VersioningConfiguration>", &v), 0);   /* a character reference */
+	CHECK_INT(v, STORE_VERSIONING_ENABLED);
+}
+
 /* Parses from several threads at once, the first of them racing to initialize libxml2. */
 static void *parse_many(void *arg)
 {
@@ -756,5 +1206,15 @@ int main(void)
 	test_many_objects();
 	test_error_documents();
 	test_bad_error_documents();
+	test_versions_radosgw();
+	test_versions_aws();
+	test_versions_keys();
+	test_versions_delete_markers();
+	test_versions_truncation();
+	test_versions_bad_entries();
+	test_versions_malformed();
+	test_versions_many();
+	test_url_decode();
+	test_versioning();
 	return check_report("xml");
 }
