@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include "fs/config.h"
 #include "fs/guard.h"
+#include "fs/histfs.h"
 #include "fs/reader.h"
 #include "fs/reports.h"
 #include "fs/tree.h"
@@ -16,6 +17,7 @@ struct tfs {
 	struct guard *guard;    /* borrowed */
 	struct reports *reports;    /* borrowed: the files of /.tfstatefs/ */
 	struct reader_budget *budget;   /* borrowed: memory for states being read */
+	struct histfs *histfs;          /* borrowed: /.tfstatefs/history/ */
 	struct fuse_session *se;        /* for telling the kernel what went away */
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DIGEST_SUFFIX "-md5"
@@ -24,13 +25,6 @@ struct locktable {
 	bool unhealthy;
 	char health[640];
 };
-
-static double now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int locktable_new(struct table *table, const char *bucket, const struct tfs_config *cfg,
                   struct locktable **out)
@@ -201,7 +195,7 @@ static struct lt_snapshot *take_snapshot(struct locktable *lt)
 		return NULL;
 	struct scanned sc = { .prefix = lt->prefix };
 	struct store_error err = { 0 };
-	s->taken_at = now_mono();
+	s->taken_at = clock_mono();
 	s->error = table_scan(lt->table, lt->prefix, scanned_add, &sc, &err);
 	note_result(lt, s->error, &err);
 	if (s->error < 0) {
@@ -223,7 +217,7 @@ static const struct lt_snapshot *hold_if_young(struct locktable *lt, double max_
 	pthread_mutex_lock(&lt->lock);
 	struct lt_snapshot *s = lt->current;
 	/* A snapshot older than this mount's last delete may still show the lock removed. */
-	if (s && lt->current_deletes == lt->deletes && now_mono() - s->taken_at < max_age_s)
+	if (s && lt->current_deletes == lt->deletes && clock_mono() - s->taken_at < max_age_s)
 		s->refs++;
 	else
 		s = NULL;

@@ -6,13 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-double node_now_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* FNV-1a over the parent inode and the name. */
 static size_t name_hash(uint64_t parent, const char *name, size_t nbuckets)
 {

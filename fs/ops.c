@@ -110,7 +110,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct tfs *fs = tfs_of(req);
 	struct tree_attr a;
 	struct fuse_entry_param e = { 0 };
-	int rc = tree_lookup(fs->tree, parent, name, &a);
+	int rc = histfs_serves(fs->histfs, parent) ? histfs_lookup(fs->histfs, parent, name, &a)
+	                                           : tree_lookup(fs->tree, parent, name, &a);
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel remembers the name is absent for lock_ttl, as any
 		 * absent name may be a lock or a directory of locks made since (tree_lookup). */
@@ -128,16 +129,23 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_entry(req, &e);
 }
 
+/* History entries stay for the mount's life: only the tree's are forgotten. */
+static void forget(struct tfs *fs, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (!(ino & HISTFS_INO_BIT))
+		tree_forget(fs->tree, ino, nlookup);
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	tree_forget(tfs_of(req)->tree, ino, nlookup);
+	forget(tfs_of(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		tree_forget(tfs_of(req)->tree, forgets[i].ino, forgets[i].nlookup);
+		forget(tfs_of(req), forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -147,7 +155,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct tfs *fs = tfs_of(req);
 	struct tree_attr a;
 	struct stat st;
-	int rc = tree_getattr(fs->tree, ino, &a);
+	int rc = ino & HISTFS_INO_BIT ? histfs_getattr(fs->histfs, ino, &a)
+	                              : tree_getattr(fs->tree, ino, &a);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -158,8 +167,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct tfs *fs = tfs_of(req);
 	struct handle *h = calloc(1, sizeof(*h));
-	int rc = h ? tree_opendir(tfs_of(req)->tree, ino, &h->dir) : -ENOMEM;
+	int rc = !h ? -ENOMEM
+	         : histfs_serves(fs->histfs, ino) ? histfs_opendir(fs->histfs, ino, &h->dir)
+	         : tree_opendir(fs->tree, ino, &h->dir);
 	if (rc < 0) {
 		free(h);
 		fuse_reply_err(req, -rc);
@@ -191,10 +203,11 @@ static size_t add_entry(fuse_req_t req, const struct tree_dir *d, fuse_ino_t ino
 	}
 	if (!plus)
 		return fuse_add_direntry(req, buf, room, name, &e.attr, i + 1);
-	if (e.ino && tree_ref(fs->tree, e.ino) < 0)
+	bool counted = e.ino && !(e.ino & HISTFS_INO_BIT);
+	if (counted && tree_ref(fs->tree, e.ino) < 0)
 		return 0;   /* forgotten since the directory was opened */
 	size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, i + 1);
-	if (n > room && e.ino)
+	if (n > room && counted)
 		tree_forget(fs->tree, e.ino, 1);   /* not sent after all */
 	return n;
 }
@@ -244,6 +257,9 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
  * guard then takes as shown. A report of /.tfstatefs/: built now, read from memory. */
 static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 {
+	if (ino & HISTFS_INO_BIT)
+		return histfs_open(fs->histfs, ino, fs->store, fs->budget, &h->reader, &h->text,
+		                   &h->len);
 	struct tree_attr a;
 	int rc = tree_getattr(fs->tree, ino, &a);
 	if (rc == 0 && a.virt)
@@ -255,7 +271,7 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	struct store_object_info info;
 	rc = tree_file_key(fs->tree, ino, &key);
 	if (rc == 0)
-		rc = reader_open(fs->store, fs->budget, key, &h->reader, &info);
+		rc = reader_open(fs->store, fs->budget, key, NULL, &h->reader, &info);
 	free(key);
 	if (rc == 0)
 		tree_file_update(fs->tree, ino, info.size, info.mtime, info.etag);

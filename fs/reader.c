@@ -90,6 +90,7 @@ struct reader {
 	struct store *store;
 	struct reader_budget *budget;
 	char *key;
+	char *version_id;       /* NULL: the current version */
 	char etag[130];         /* set at open, then only read */
 	uint64_t size;
 	pthread_mutex_t lock;
@@ -178,7 +179,8 @@ static int fill(struct reader *r, struct slot *s, struct store_object_info *info
 	char *data = NULL;
 	size_t len = 0;
 	pthread_mutex_unlock(&r->lock);
-	struct store_range range = { .key = r->key, .if_match = r->etag[0] ? r->etag : NULL,
+	struct store_range range = { .key = r->key, .version_id = r->version_id,
+	                             .if_match = r->etag[0] ? r->etag : NULL,
 	                             .offset = off, .len = want };
 	int rc = store_get(r->store, &range, &data, &len, info, err);
 	pthread_mutex_lock(&r->lock);
@@ -280,10 +282,12 @@ static int fetch_now(struct reader *r, uint64_t pos, size_t need)
 }
 
 int reader_open(struct store *store, struct reader_budget *budget, const char *key,
-                struct reader **out, struct store_object_info *info)
+                const char *version_id, struct reader **out, struct store_object_info *info)
 {
 	struct reader *r = calloc(1, sizeof(*r));
-	if (!r || !(r->key = strdup(key))) {
+	if (!r || !(r->key = strdup(key)) || (version_id && !(r->version_id = strdup(version_id)))) {
+		if (r)
+			free(r->key);
 		free(r);
 		return -ENOMEM;
 	}
@@ -365,5 +369,6 @@ void reader_close(struct reader *r)
 	pthread_cond_destroy(&r->changed);
 	pthread_mutex_destroy(&r->lock);
 	free(r->key);
+	free(r->version_id);
 	free(r);
 }

@@ -35,11 +35,12 @@ void reader_budget_stats(struct reader_budget *b, struct reader_stats *out);
 
 struct reader;
 
-/* Opens key: one ranged GET of the first chunk, which also tells the object's current
- * size and ETag (*info). Later chunks are read with If-Match on that ETag, so one open
- * file never mixes two versions. Returns 0, -ENOENT, -EACCES, -EIO (logged). */
+/* Opens key (its version version_id, or NULL for the current one): one ranged GET of the
+ * first chunk, which also tells the object's size and ETag (*info). Later chunks are read
+ * with If-Match on that ETag, so one open file never mixes two versions. Returns 0,
+ * -ENOENT, -EACCES, -EIO (logged). */
 int reader_open(struct store *store, struct reader_budget *budget, const char *key,
-                struct reader **out, struct store_object_info *info);
+                const char *version_id, struct reader **out, struct store_object_info *info);
 
 /* Copies up to size bytes from offset into buf. Returns the count (0 at the end), or
  * -ESTALE when the object was replaced since open (logged), -EIO, -ENOMEM.

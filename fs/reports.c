@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/tsv.h"
 
 #define MEMO_BUCKETS 1024
 
@@ -240,24 +243,6 @@ static bool table_known(const struct inventory *inv)
 
 /* ---- output ---- */
 
-/* A path as one tab-separated field: tabs, line ends, other control bytes and the
- * backslash escaped C-style, so that every line is one row and splits on tabs. */
-static void put_field(FILE *out, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\t')
-			fputs("\\t", out);
-		else if (*p == '\n')
-			fputs("\\n", out);
-		else if (*p == '\\')
-			fputs("\\\\", out);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(out, "\\x%02x", *p);
-		else
-			fputc(*p, out);
-	}
-}
-
 static const char *or_empty(const char *s)
 {
 	return s ? s : "";
@@ -267,15 +252,15 @@ static const char *or_empty(const char *s)
 static void put_lock_line(FILE *out, const char *path, const char *backend,
                           const struct lockinfo *li)
 {
-	put_field(out, path);
+	tsv_put_field(out, path);
 	fprintf(out, "\t%s\t", backend);
-	put_field(out, or_empty(li->id));
+	tsv_put_field(out, or_empty(li->id));
 	fputc('\t', out);
-	put_field(out, or_empty(li->who));
+	tsv_put_field(out, or_empty(li->who));
 	fputc('\t', out);
-	put_field(out, or_empty(li->operation));
+	tsv_put_field(out, or_empty(li->operation));
 	fputc('\t', out);
-	put_field(out, or_empty(li->created));
+	tsv_put_field(out, or_empty(li->created));
 	fputc('\n', out);
 }
 
@@ -427,7 +412,7 @@ static void put_migration_line(struct reports *r, const struct inventory *inv,
 	            ((s3 && !ddb && strcmp(digest, "match") == 0) ||
 	             (ddb && !s3 && strcmp(digest, "mismatch") == 0));
 	const char *note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
-	put_field(out, row->path);
+	tsv_put_field(out, row->path);
 	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
 }
 
@@ -447,9 +432,37 @@ static int render_migration(struct reports *r, FILE *out)
 
 /* ---- status ---- */
 
+static const char *versioning_name(enum store_versioning v)
+{
+	return v == STORE_VERSIONING_ENABLED ? "Enabled" : v == STORE_VERSIONING_SUSPENDED
+	       ? "Suspended" : "off";
+}
+
+/* Whether the bucket keeps versions, and what its lock keys leave behind there: the
+ * clutter a lifecycle rule has to clean up. */
+static void put_versioning(struct reports *r, FILE *out)
+{
+	if (!r->cfg.history)
+		return;
+	enum store_versioning v;
+	struct hist_lock *locks = NULL;
+	size_t n = 0;
+	struct hist_clutter c;
+	if (history_versioning(r->cfg.history, &v) < 0) {
+		fputs("versioning\tunknown\n", out);
+		return;
+	}
+	fprintf(out, "versioning\t%s\n", versioning_name(v));
+	if (history_all_locks(r->cfg.history, false, &locks, &n, &c) == 0)
+		fprintf(out, "lock_versions_noncurrent\t%llu\nlock_delete_markers\t%llu\n",
+		        c.noncurrent_lock_versions, c.lock_delete_markers);
+	hist_locks_free(locks, n);
+}
+
 static int render_status(struct reports *r, FILE *out)
 {
 	fputs(r->cfg.cfg->status, out);
+	put_versioning(r, out);
 	struct locktable *table = r->cfg.locks->table;
 	if (!table)
 		return 0;
@@ -457,12 +470,29 @@ static int render_status(struct reports *r, FILE *out)
 	char health[640];
 	locktable_health(table, health, sizeof(health));
 	fprintf(out, "dynamodb_status\t");
-	put_field(out, health);
+	tsv_put_field(out, health);
 	fputc('\n', out);
 	if (snap && !snap->error)
 		fprintf(out, "dynamodb_items\t%zu\n", snap->count);
 	locktable_release(table, snap);
 	return 0;
+}
+
+/* ---- lock history ---- */
+
+static int render_lock_history(struct reports *r, FILE *out)
+{
+	if (!r->cfg.history)
+		return 0;
+	struct hist_lock *locks = NULL;
+	size_t n = 0;
+	struct hist_clutter c;
+	int rc = history_all_locks(r->cfg.history, true, &locks, &n, &c);
+	if (rc == 0) {
+		history_put_locks(locks, n, clock_real_ms(), out);
+	}
+	hist_locks_free(locks, n);
+	return rc;
 }
 
 /* ---- stats ---- */
@@ -506,6 +536,11 @@ static int render_stats(struct reports *r, FILE *out)
 	        (unsigned long long)rs.bytes, (unsigned long long)rs.peak_bytes,
 	        (unsigned long long)rs.limit_bytes, (unsigned long long)rs.ahead_fetches,
 	        (unsigned long long)rs.ahead_hits, (unsigned long long)rs.small_fetches);
+	if (r->cfg.history) {
+		unsigned long long gets, held;
+		history_counts(r->cfg.history, &gets, &held);
+		fprintf(out, "history_version_gets\t%llu\nhistory_versions_held\t%llu\n", gets, held);
+	}
 	return 0;
 }
 
@@ -516,6 +551,8 @@ const struct report reports_table[] = {
 	{ "migration", REPORT_SNAPSHOT, render_migration },
 	{ "status", REPORT_SNAPSHOT, render_status },
 	{ "stats", REPORT_SNAPSHOT, render_stats },
+	{ "lock-history", REPORT_SNAPSHOT, render_lock_history },
+	{ "history", REPORT_DIRECTORY, NULL },
 };
 #define NREPORTS (sizeof(reports_table) / sizeof(reports_table[0]))
 const size_t reports_count = NREPORTS;
@@ -523,16 +560,19 @@ const size_t reports_count = NREPORTS;
 int reports_add_files(struct tree *t, const char *dirname)
 {
 	const char *names[NREPORTS];
-	for (size_t i = 0; i < NREPORTS; i++)
+	bool dirs[NREPORTS];
+	for (size_t i = 0; i < NREPORTS; i++) {
 		names[i] = reports_table[i].name;
-	return tree_add_virtual(t, dirname, names, NREPORTS);
+		dirs[i] = reports_table[i].build == REPORT_DIRECTORY;
+	}
+	return tree_add_virtual(t, dirname, names, dirs, NREPORTS);
 }
 
 int reports_render(struct reports *r, unsigned virt, char **text, size_t *len)
 {
 	*text = NULL;
 	*len = 0;
-	if (virt == 0 || virt > NREPORTS)
+	if (virt == 0 || virt > NREPORTS || !reports_table[virt - 1].render)
 		return -EINVAL;
 	FILE *out = open_memstream(text, len);
 	if (!out)

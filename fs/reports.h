@@ -5,6 +5,7 @@
 #define TFS_FS_REPORTS_H
 #include <stddef.h>
 #include <stdio.h>
+#include "fs/history.h"
 #include "fs/keymap.h"
 #include "fs/lock.h"
 #include "fs/reader.h"
@@ -16,13 +17,15 @@ struct reports_config {
 	const struct tfs_config *cfg;       /* borrowed: its status text */
 	struct tree *tree;                  /* borrowed, for stats */
 	struct reader_budget *budget;       /* borrowed, for stats */
+	struct history *history;            /* borrowed: lock-history, versioning in status */
 };
 
 struct reports;
 
 /* How a report is built. A snapshot is made whole when its file is opened, then read
- * from memory. */
-enum report_build { REPORT_SNAPSHOT };
+ * from memory. A directory is answered by a module of its own (history/: fs/histfs.c)
+ * and has no render. */
+enum report_build { REPORT_SNAPSHOT, REPORT_DIRECTORY };
 
 /* One file of /.tfstatefs/: a new report is one row of reports_table and its render. */
 struct report {
@@ -32,7 +35,8 @@ struct report {
 	int (*render)(struct reports *r, FILE *out);
 };
 
-/* The files, in the order they are added: "locks", "migration", "status", "stats". */
+/* The entries, in the order they are added: "locks", "migration", "status", "stats",
+ * "lock-history", and the directory "history". */
 extern const struct report reports_table[];
 extern const size_t reports_count;
 

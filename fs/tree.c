@@ -47,7 +47,8 @@ int tree_new(const struct lock_source *locks, const struct keymap *map,
 	return 0;
 }
 
-int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names, size_t n)
+int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names,
+                     const bool *is_dir, size_t n)
 {
 	int rc = 0;
 	pthread_mutex_lock(&t->lock);
@@ -58,10 +59,11 @@ int tree_add_virtual(struct tree *t, const char *dirname, const char *const *nam
 		dir->mtime = time(NULL);
 	}
 	for (size_t i = 0; dir && i < n; i++) {
-		struct node *f = node_new(t, dir, names[i], strlen(names[i]), false);
+		struct node *f = node_new(t, dir, names[i], strlen(names[i]), is_dir && is_dir[i]);
 		if (!f)
 			break;
 		f->virt = (unsigned)i + 1;
+		f->listed_at = f->locks_scanned_at = 1e300;
 		f->mtime = dir->mtime;
 		f->key = strdup("");
 	}
@@ -69,6 +71,16 @@ int tree_add_virtual(struct tree *t, const char *dirname, const char *const *nam
 		rc = -ENOMEM;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
+}
+
+uint64_t tree_virtual_ino(struct tree *t, const char *dirname, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = node_child(t, t->root, dirname);
+	struct node *n = dir && dir->virt ? node_child(t, dir, name) : NULL;
+	uint64_t ino = n ? n->ino : 0;
+	pthread_mutex_unlock(&t->lock);
+	return ino;
 }
 
 void tree_set_progress(struct tree *t, tree_progress_fn fn, void *ctx)
@@ -116,7 +128,7 @@ static void report_progress(struct merge *m, bool done)
 	tree_progress_fn fn = m->t->progress;
 	if (!fn)
 		return;
-	double now = node_now_mono();
+	double now = clock_mono();
 	if (now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
 	    (!done && now - m->reported < 1.0))
 		return;
@@ -305,7 +317,7 @@ static int list_subtree(struct tree *t, const char *path)
 	pthread_mutex_lock(&t->lock);
 	uint64_t gen = ++t->gen;
 	pthread_mutex_unlock(&t->lock);
-	double started = node_now_mono();
+	double started = clock_mono();
 	struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
 	int rc = fetch_dir(t, path, &m);
 	report_progress(&m, true);
@@ -328,7 +340,7 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = node_find_ino(t, ino);
-	bool fresh = dir && is_fresh(t, dir, node_now_mono());
+	bool fresh = dir && is_fresh(t, dir, clock_mono());
 	pthread_mutex_unlock(&t->lock);
 	if (!dir || fresh)
 		return 0;
@@ -339,7 +351,7 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 	char *path = NULL;
 	int rc = 0;
 	/* Another thread may have listed it while this one waited. */
-	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, node_now_mono())) {
+	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, clock_mono())) {
 		path = node_path(dir);
 		rc = path ? 0 : -ENOMEM;
 	}
@@ -374,7 +386,7 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 	pthread_mutex_lock(&t->lock);
 	struct node *dir = node_find_ino(t, parent);
 	bool absent = dir && dir->is_dir && !dir->detached && !dir->virt && !node_child(t, dir, name);
-	bool list = absent && node_now_mono() - dir->listed_at >= t->cfg->lock_ttl;
+	bool list = absent && clock_mono() - dir->listed_at >= t->cfg->lock_ttl;
 	char *dirpath = absent ? node_path(dir) : NULL, *path = NULL;
 	if (dirpath && asprintf(&path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0)
 		path = NULL;
@@ -394,7 +406,10 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 	return rc;
 }
 
-int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr)
+/* name in directory parent, as the kernel's lookup (count: one lookup more on it) or the
+ * tree's own walk finds it. */
+static int lookup_entry(struct tree *t, uint64_t parent, const char *name,
+                        struct tree_attr *attr, bool count)
 {
 	int rc = refresh_dir(t, parent);
 	if (rc == 0 && lock_name(name))
@@ -412,11 +427,32 @@ int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_a
 	else if (!(n = node_child(t, dir, name)))
 		rc = -ENOENT;
 	if (n) {
-		n->nlookup++;
+		n->nlookup += count;
 		fill_attr(n, attr);
 	}
 	t->stats.lookups++;
 	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr)
+{
+	return lookup_entry(t, parent, name, attr, true);
+}
+
+int tree_resolve(struct tree *t, const char *path, struct tree_attr *attr)
+{
+	int rc = tree_getattr(t, TREE_ROOT_INO, attr);
+	char name[256];
+	for (const char *p = path; rc == 0 && *p;) {
+		size_t len = strcspn(p, "/");
+		if (len == 0 || len >= sizeof(name))
+			return -ENOENT;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		rc = lookup_entry(t, attr->ino, name, attr, false);
+		p += len + (p[len] == '/');
+	}
 	return rc;
 }
 
@@ -486,7 +522,7 @@ static int snapshot_dir(const struct node *dir, struct tree_dir *d)
 		const struct node *c = dir->children[i];
 		/* The virtual directory is reached by name only, like ZFS's hidden .zfs, so that
 		 * find, grep -r and backups do not build its reports. */
-		if (c->virt && c->is_dir)
+		if (c->virt == UINT_MAX)
 			continue;
 		struct tree_dirent *e = &d->entries[d->count];
 		if (!(e->name = strdup(c->name)))

@@ -52,10 +52,15 @@ void tree_set_progress(struct tree *t, tree_progress_fn fn, void *ctx);
 void tree_free(struct tree *t);
 
 /* Adds directory dirname at the root (the keymap hides real keys there) holding the empty
- * virtual files names[0..n): never listed from S3, never swept; their attributes say which
- * they are (virt = index + 1), and mtime is the time they were added. The directory is not
- * in its parent's readdir: it is reached by name. Returns 0 or -ENOMEM. */
-int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names, size_t n);
+ * virtual entries names[0..n), directories where is_dir[i] (is_dir may be NULL): never
+ * listed from S3, never swept; a file's attributes say which it is (virt = index + 1), and
+ * mtime is the time they were added. The directory is not in its parent's readdir: it is
+ * reached by name. Returns 0 or -ENOMEM. */
+int tree_add_virtual(struct tree *t, const char *dirname, const char *const *names,
+                     const bool *is_dir, size_t n);
+
+/* The inode of the virtual entry name in the virtual directory dirname, or 0. */
+uint64_t tree_virtual_ino(struct tree *t, const char *dirname, const char *name);
 
 /* What the tree did, for /.tfstatefs/stats: the work it answered from its snapshot and
  * what it had to ask S3 for. */
@@ -76,6 +81,11 @@ void tree_get_stats(struct tree *t, struct tree_stats *out);
  * TTL. On success fills *attr and counts one kernel lookup on the entry.
  * Returns 0, -ENOENT, -ENOTDIR, or the listing's errno. */
 int tree_lookup(struct tree *t, uint64_t parent, const char *name, struct tree_attr *attr);
+
+/* The entry at path ("" for the root, "a/b" below it), walked as lookups are, listing
+ * what is stale on the way, without counting a kernel lookup. Returns 0, -ENOENT,
+ * -ENOTDIR, or a listing's errno. */
+int tree_resolve(struct tree *t, const char *path, struct tree_attr *attr);
 
 /* The kernel learnt ino from a readdirplus: one lookup more on it. Returns 0 or -ENOENT
  * (swept and forgotten since the directory was read). */

@@ -6,6 +6,7 @@
 #define TFS_FS_TREE_INT_H
 #include <pthread.h>
 #include "fs/tree.h"
+#include "util/clock.h"
 
 struct node {
 	uint64_t ino;
@@ -55,9 +56,6 @@ struct tree {
 };
 
 /* ---- nodes.c: the tables and the nodes, under t->lock once the tree is shared ---- */
-
-/* Monotonic seconds, the clock of every TTL. */
-double node_now_mono(void);
 
 /* Makes the tables (or four times bigger). Returns 0 or -ENOMEM. */
 int node_tables_grow(struct tree *t);

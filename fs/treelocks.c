@@ -31,7 +31,7 @@ static void install_view(struct node *n, struct lock_view *v)
 {
 	lock_view_free(n->lock);
 	n->lock = v;
-	n->lock_checked = node_now_mono();
+	n->lock_checked = clock_mono();
 	n->mtime = v->mtime ? v->mtime : n->mtime;
 	n->in_s3 = v->s3.held;
 	if (!v->ddb_error)
@@ -96,7 +96,7 @@ int treelock_refresh_by_name(struct tree *t, uint64_t parent, const char *name)
 	int rc = 0;
 	if (!dir || !dir->is_dir || dir->detached || dir->virt)
 		rc = -ENOENT;
-	else if (n && (!n->is_lock || lock_is_fresh(t, n, node_now_mono())))
+	else if (n && (!n->is_lock || lock_is_fresh(t, n, clock_mono())))
 		rc = 1;  /* a directory of that name, or a fresh lock: nothing to fetch */
 	else
 		key = n ? strdup(n->key) : lock_key(t, dir, name);
@@ -126,7 +126,7 @@ int treelock_refresh_by_ino(struct tree *t, uint64_t ino)
 	struct node *n = node_find_ino(t, ino);
 	/* Not a lock (a state swept while the kernel holds it included): nothing to fetch. */
 	int rc = !n ? -ENOENT : !n->is_lock ? -EINVAL : n->detached ? -ENOENT : 0;
-	bool fresh = rc == 0 && lock_is_fresh(t, n, node_now_mono());
+	bool fresh = rc == 0 && lock_is_fresh(t, n, clock_mono());
 	char *name = rc == 0 && !fresh ? strdup(n->name) : NULL;
 	uint64_t parent = rc == 0 && n->parent ? n->parent->ino : 0;
 	pthread_mutex_unlock(&t->lock);
@@ -381,7 +381,7 @@ static void apply_to(struct tree *t, uint64_t ino, const struct scan *sc, bool d
  * covered directory ino within lock_ttl, list its own keys for locks. */
 int treelock_scan_s3(struct tree *t, uint64_t ino)
 {
-	double now = node_now_mono();
+	double now = clock_mono();
 	int rc;
 	char *path = due_dir(t, ino, false, now - t->cfg->lock_list_ttl, &rc);
 	if (!path)

@@ -282,6 +282,7 @@ const size_t xattr_count = NXATTR;
 struct source {
 	struct xattr_file f;
 	struct entry state;
+	struct histfs_version version;  /* a file of /.tfstatefs/history/ */
 	struct lock_shown lock;
 	char *json;
 };
@@ -293,7 +294,16 @@ static int source_load(struct tfs *fs, uint64_t ino, const struct tree_attr *a, 
 {
 	memset(s, 0, sizeof(*s));
 	int rc;
-	if (kind == XATTR_STATE) {
+	if (kind == XATTR_STATE && (ino & HISTFS_INO_BIT)) {
+		/* An old version: what its listing and its bytes say, never changing. */
+		static const struct stateinfo unread;
+		rc = histfs_version_of(fs->histfs, ino, &s->version);
+		s->f.etag = s->version.etag;
+		s->f.mtime = (time_t)(s->version.mtime_ms / 1000);
+		s->f.version_id = s->version.version_id;
+		s->f.info = s->version.facts && s->version.facts->read ? &s->version.facts->state
+		                                                        : &unread;
+	} else if (kind == XATTR_STATE) {
 		rc = state_view(fs, ino, a, read, &s->state);
 		s->f.etag = s->state.etag;
 		s->f.mtime = s->state.mtime;
@@ -347,13 +357,25 @@ static unsigned kind_of(const struct tree_attr *a)
 	return a->is_lock ? XATTR_LOCK : is_state(a) ? XATTR_STATE : 0;
 }
 
+/* A file's attributes and the kind of names it has: a state's, a lock's, none. A version
+ * in /.tfstatefs/history/ has a state's; its index and locks have none. */
+static unsigned file_kind(struct tfs *fs, uint64_t ino, struct tree_attr *a, int *rc)
+{
+	if (!(ino & HISTFS_INO_BIT)) {
+		*rc = tree_getattr(fs->tree, ino, a);
+		return *rc < 0 ? 0 : kind_of(a);
+	}
+	*rc = histfs_getattr(fs->histfs, ino, a);
+	return *rc == 0 && histfs_is_version(fs->histfs, ino) ? XATTR_STATE : 0;
+}
+
 int xattr_list(struct tfs *fs, uint64_t ino, char **names, size_t *len)
 {
 	struct tree_attr a;
-	int rc = tree_getattr(fs->tree, ino, &a);
+	int rc;
+	unsigned kind = file_kind(fs, ino, &a, &rc);
 	*names = NULL;
 	*len = 0;
-	unsigned kind = rc < 0 ? 0 : kind_of(&a);
 	if (!kind)
 		return rc;
 	/* Most of a state's names need its bytes; a lock's fields say which names it has. */
@@ -372,12 +394,12 @@ int xattr_list(struct tfs *fs, uint64_t ino, char **names, size_t *len)
 int xattr_get(struct tfs *fs, uint64_t ino, const char *name, char **value, size_t *len)
 {
 	struct tree_attr a;
-	int rc = tree_getattr(fs->tree, ino, &a);
+	int rc;
+	unsigned kind = file_kind(fs, ino, &a, &rc);
 	*value = NULL;
 	*len = 0;
 	if (rc < 0)
 		return rc;
-	unsigned kind = kind_of(&a);
 	const struct xattr_row *row = NULL;
 	for (size_t i = 0; i < NXATTR && !row; i++)
 		if ((xattr_table[i].files & kind) && strcmp(xattr_table[i].name, name) == 0)

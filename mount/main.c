@@ -43,6 +43,8 @@ struct mount_state {
 	struct reader_budget *budget;
 	struct keymap map;
 	struct tree *tree;
+	struct history *history;        /* the past, from the bucket's versions */
+	struct histfs *histfs;          /* /.tfstatefs/history/ */
 	struct audit *audit;
 	struct guard guard;
 	struct tfs fs;
@@ -232,14 +234,19 @@ static int build_fs(struct mount_state *m)
 		tree_set_progress(m->tree, show_progress, NULL);
 	if (err == 0)
 		err = reader_budget_new((size_t)m->opts.max_cache_mb << 20, &m->budget);
+	if (err == 0)
+		err = history_new(m->store, &m->map, &m->history);
 	struct reports_config rc = {
 		.locks = &m->locks, .map = &m->map, .cfg = &m->cfg, .tree = m->tree,
-		.budget = m->budget,
+		.budget = m->budget, .history = m->history,
 	};
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);
 	if (err == 0)
 		err = reports_add_files(m->tree, KEYMAP_RESERVED_DIR);
+	if (err == 0)
+		err = histfs_new(m->tree, m->history, &m->cfg,
+		                 tree_virtual_ino(m->tree, KEYMAP_RESERVED_DIR, "history"), &m->histfs);
 	if (err < 0) {
 		fail("cannot set up the filesystem: %s", strerror(-err));
 		return -1;
@@ -283,8 +290,8 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 	if (add_fuse_options(m, args) < 0)
 		return -1;
 	m->fs = (struct tfs){
-		.cfg = &m->cfg, .tree = m->tree, .store = m->store, .guard = &m->guard, .reports = m->reports,
-		.budget = m->budget,
+		.cfg = &m->cfg, .tree = m->tree, .store = m->store, .guard = &m->guard,
+		.reports = m->reports, .budget = m->budget, .histfs = m->histfs,
 	};
 	m->se = fuse_session_new(args, tfs_lowlevel_ops(), sizeof(struct fuse_lowlevel_ops), &m->fs);
 	if (!m->se)
@@ -309,8 +316,10 @@ static void mount_state_free(struct mount_state *m)
 {
 	if (m->se)
 		fuse_session_destroy(m->se);
+	histfs_free(m->histfs);
 	tree_free(m->tree);
 	reports_free(m->reports);
+	history_free(m->history);
 	reader_budget_free(m->budget);
 	audit_close(m->audit);
 	keymap_free(&m->map);

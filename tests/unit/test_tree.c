@@ -236,7 +236,7 @@ static void test_virtual_directory_is_not_listed(void)
 	static const char *const names[] = { "locks", "stats" };
 	struct mount m;
 	mount_open(&m, ALWAYS, NEVER, NEVER, false);
-	CHECK_INT(tree_add_virtual(m.t, ".tfstatefs", names, 2), 0);
+	CHECK_INT(tree_add_virtual(m.t, ".tfstatefs", names, NULL, 2), 0);
 	memstore_put(m.ms, ".tfstatefs/locks", "a real object", 0);
 	memstore_put(m.ms, ".tfstatefs/other", "a real object", 0);
 	memstore_put(m.ms, "app/terraform.tfstate", "x", 0);
