@@ -349,8 +349,11 @@ if [ -z "$rgw_ok" ]; then
 fi
 log "radosgw up on 127.0.0.1:$RGW_PORT"
 
+# Every test makes its own bucket, and check.sh runs the suite three times on one stack:
+# radosgw's default of 1,000 buckets a user is not enough.
 radosgw-admin -c "$CONF" user create --uid tfstatefs --display-name "tfstatefs test user" \
-    --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" >"$LOGD/user-create.out" 2>&1 \
+    --access-key "$ACCESS_KEY" --secret-key "$SECRET_KEY" --max-buckets 100000 \
+    >"$LOGD/user-create.out" 2>&1 \
     || fail "radosgw-admin user create failed" "$LOGD/user-create.out"
 grep -q "$ACCESS_KEY" "$LOGD/user-create.out" || fail "user create printed no key" "$LOGD/user-create.out"
 
