@@ -248,25 +248,29 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
-/* path, backend, ID, Who, Operation, Created. The lockinfo fields come escaped already. */
-static void put_lock_line(FILE *out, const char *path, const char *backend,
-                          const struct lockinfo *li)
+/* One lock as the reports give it: a state's lock in one backend, or in both with one ID. */
+struct lock_line {
+	const char *path;           /* the state's path */
+	const char *backend;        /* "s3", "dynamodb" or "s3 dynamodb" */
+	bool s3, ddb;               /* the backends that hold it */
+	const struct lockinfo *info;    /* fields "?" when S3 would not give the lockfile */
+	const struct lock_part *part;   /* the part it comes from, NULL when unread */
+};
+
+typedef int (*lock_line_fn)(void *ctx, const struct lock_line *l);
+
+static int lock_line(lock_line_fn fn, void *ctx, const struct row *row, const char *backend,
+                     const struct lock_part *part, const struct lockinfo *info)
 {
-	tsv_put_field(out, path);
-	fprintf(out, "\t%s\t", backend);
-	tsv_put_field(out, or_empty(li->id));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->who));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->operation));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->created));
-	fputc('\n', out);
+	struct lock_line l = { .path = row->path, .backend = backend, .info = info, .part = part,
+	                       .s3 = strncmp(backend, "s3", 2) == 0,
+	                       .ddb = strstr(backend, "dynamodb") != NULL };
+	return fn(ctx, &l);
 }
 
-/* The lock lines of one state: one when both backends hold the same lock, one per
- * backend otherwise. */
-static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
+/* The locks of one state, one at a time to fn: one when both backends hold the same lock,
+ * one per backend otherwise. */
+static int each_lock_of(struct reports *r, const struct row *row, lock_line_fn fn, void *ctx)
 {
 	struct lock_view v = { 0 };
 	int rc = row->lockfile ? lock_fetch_s3(r->cfg.locks, row->lockfile->key, &v.s3) : 0;
@@ -276,30 +280,55 @@ static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
 		/* One lock S3 would not give (logged) is shown as unread, not the whole file lost. */
 		static const struct lockinfo unread = { .id = "?", .who = "?", .operation = "?",
 		                                        .created = "?" };
-		put_lock_line(out, row->path, "s3", &unread);
-		rc = 0;
+		rc = lock_line(fn, ctx, row, "s3", NULL, &unread);
 	}
 	if (rc == 0 && row->entry && row->entry->info)
 		rc = lock_part_from_info(row->entry->info, row->entry->info_len, &v.ddb);
 	if (rc == 0 && v.s3.held && v.ddb.held && !lock_ids_differ(&v)) {
-		put_lock_line(out, row->path, "s3 dynamodb", &v.s3.info);
+		rc = lock_line(fn, ctx, row, "s3 dynamodb", &v.s3, &v.s3.info);
 	} else if (rc == 0) {
 		if (v.s3.held)
-			put_lock_line(out, row->path, "s3", &v.s3.info);
-		if (v.ddb.held)
-			put_lock_line(out, row->path, "dynamodb", &v.ddb.info);
+			rc = lock_line(fn, ctx, row, "s3", &v.s3, &v.s3.info);
+		if (rc == 0 && v.ddb.held)
+			rc = lock_line(fn, ctx, row, "dynamodb", &v.ddb, &v.ddb.info);
 	}
 	lock_part_clear(&v.s3);
 	lock_part_clear(&v.ddb);
 	return rc;
 }
 
+/* Every lock under the mount, in path order, to fn. */
+static int each_lock(struct reports *r, const struct inventory *inv, lock_line_fn fn, void *ctx)
+{
+	int rc = 0;
+	for (size_t i = 0; i < inv->nrows && rc == 0; i++)
+		rc = each_lock_of(r, &inv->rows[i], fn, ctx);
+	return rc;
+}
+
+/* path, backend, ID, Who, Operation, Created. The lockinfo fields come escaped already. */
+static int put_lock_line(void *ctx, const struct lock_line *l)
+{
+	FILE *out = ctx;
+	tsv_put_field(out, l->path);
+	fprintf(out, "\t%s\t", l->backend);
+	tsv_put_field(out, or_empty(l->info->id));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->who));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->operation));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->created));
+	fputc('\n', out);
+	return 0;
+}
+
 static int render_locks(struct reports *r, FILE *out)
 {
 	struct inventory inv;
 	int rc = inventory_take(r, &inv);
-	for (size_t i = 0; i < inv.nrows && rc == 0; i++)
-		rc = put_locks_of(r, out, &inv.rows[i]);
+	if (rc == 0)
+		rc = each_lock(r, &inv, put_lock_line, out);
 	inventory_free(&inv, r->cfg.locks->table);
 	return rc;
 }
@@ -397,34 +426,51 @@ static bool first_write(const struct row *row)
 	return held && !row->state && !(row->entry && row->entry->digest);
 }
 
-/* path, S3 lockfile, DynamoDB lock, digest, notes. A half-lock is a state held in one
- * backend while its digest shows the other in use: held in S3 only while the last write
- * went through the table (digest match), or in DynamoDB only while a write has since
- * gone past it (mismatch). Either way, runners configured for the other backend alone are
- * not kept out. */
-static void put_migration_line(struct reports *r, const struct inventory *inv,
-                               const struct row *row, FILE *out)
+/* What the migration report says of one state. A half-lock is a state held in one backend
+ * while its digest shows the other in use: held in S3 only while the last write went
+ * through the table (digest match), or in DynamoDB only while a write has since gone past
+ * it (mismatch). Either way, runners configured for the other backend alone are not kept
+ * out. */
+struct migration {
+	bool s3, ddb;               /* held in each */
+	const char *ddb_s;          /* "held", "free", "unknown" */
+	const char *digest;         /* "none", "match", "mismatch", "unknown" */
+	const char *note;           /* "-", "half-lock", "new", "orphan" */
+};
+
+/* Does the migration report have a line for row? */
+static bool migration_has(const struct row *row)
 {
-	bool s3 = row->lockfile != NULL, ddb = row->entry && row->entry->info;
-	const char *digest = digest_status(r, inv, row);
-	const char *ddb_s = !table_known(inv) ? "unknown" : ddb ? "held" : "free";
-	bool half = table_known(inv) && row->state &&
-	            ((s3 && !ddb && strcmp(digest, "match") == 0) ||
-	             (ddb && !s3 && strcmp(digest, "mismatch") == 0));
-	const char *note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
-	tsv_put_field(out, row->path);
-	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
+	bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
+	return row->state || row->lockfile || ddb_facts;
 }
 
+static void migration_of(struct reports *r, const struct inventory *inv, const struct row *row,
+                         struct migration *m)
+{
+	m->s3 = row->lockfile != NULL;
+	m->ddb = row->entry && row->entry->info;
+	m->digest = digest_status(r, inv, row);
+	m->ddb_s = !table_known(inv) ? "unknown" : m->ddb ? "held" : "free";
+	bool half = table_known(inv) && row->state &&
+	            ((m->s3 && !m->ddb && strcmp(m->digest, "match") == 0) ||
+	             (m->ddb && !m->s3 && strcmp(m->digest, "mismatch") == 0));
+	m->note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
+}
+
+/* path, S3 lockfile, DynamoDB lock, digest, note. */
 static int render_migration(struct reports *r, FILE *out)
 {
 	struct inventory inv;
 	int rc = inventory_take(r, &inv);
 	for (size_t i = 0; i < inv.nrows && rc == 0; i++) {
 		const struct row *row = &inv.rows[i];
-		bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
-		if (row->state || row->lockfile || ddb_facts)
-			put_migration_line(r, &inv, row, out);
+		struct migration m;
+		if (!migration_has(row))
+			continue;
+		migration_of(r, &inv, row, &m);
+		tsv_put_field(out, row->path);
+		fprintf(out, "\t%s\t%s\t%s\t%s\n", m.s3 ? "held" : "free", m.ddb_s, m.digest, m.note);
 	}
 	inventory_free(&inv, r->cfg.locks->table);
 	return rc;
