@@ -15,7 +15,7 @@ struct audit_record {
 	uid_t uid;
 	pid_t pid;              /* the caller; its command name is read from /proc */
 	const struct lock_shown *lock;  /* the lock as shown, with its key and path */
-	const char *result;     /* "unlocked", "refused" or "failed" */
+	const char *result;     /* "unlocked", "refused", "failed" or "partial" */
 	int error;              /* positive errno, 0 when unlocked */
 	const char *reason;
 };

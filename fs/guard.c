@@ -54,19 +54,26 @@ static void say(struct attempt *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int finish(struct attempt *a, const char *result, int error)
+const char *const guard_result_names[GUARD_RESULTS] = {
+	[GUARD_UNLOCKED] = "unlocked", [GUARD_REFUSED] = "refused", [GUARD_FAILED] = "failed",
+	[GUARD_PARTIAL] = "partial",
+};
+
+/* Every attempt ends here: one audit record, one count. */
+static int finish(struct attempt *a, enum guard_result result, int error)
 {
 	struct audit_record r = {
-		.uid = a->uid, .pid = a->pid, .lock = &a->shown, .result = result, .error = error,
-		.reason = a->reason,
+		.uid = a->uid, .pid = a->pid, .lock = &a->shown, .result = guard_result_names[result],
+		.error = error, .reason = a->reason,
 	};
 	audit_write(a->g->audit, &r);
+	atomic_fetch_add_explicit(&a->g->counts.by_result[result], 1, memory_order_relaxed);
 	return -error;
 }
 
 static int refuse(struct attempt *a, int error)
 {
-	return finish(a, "refused", error);
+	return finish(a, GUARD_REFUSED, error);
 }
 
 static const char *or_q(const char *s)
@@ -255,8 +262,8 @@ static int conclude(struct attempt *a)
 	if (!removed && !error)
 		return refuse(a, ENOENT);   /* every lock shown was gone by its turn */
 	if (removed && error)
-		return finish(a, "partial", error);
-	return finish(a, removed ? "unlocked" : changed ? "refused" : "failed", error);
+		return finish(a, GUARD_PARTIAL, error);
+	return finish(a, removed ? GUARD_UNLOCKED : changed ? GUARD_REFUSED : GUARD_FAILED, error);
 }
 
 /* Step 4: the DynamoDB item first, so that the lockfile keeps runners that take both
@@ -292,7 +299,7 @@ static int check_and_delete(struct attempt *a)
 		rc = now->ddb_error;
 	if (rc < 0) {
 		say(a, "could not read the lock again: %s", strerror(-rc));
-		rc = finish(a, "failed", rc == -EACCES ? EACCES : EIO);
+		rc = finish(a, GUARD_FAILED, rc == -EACCES ? EACCES : EIO);
 	} else if (s3_changed(a, now) || ddb_changed(a, now)) {
 		rc = refuse_changed(a, now);
 	} else if (g->policy->min_age_s > 0 && lock_age(now) < g->policy->min_age_s) {

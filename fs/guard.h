@@ -1,6 +1,7 @@
 /* The guarded force-unlock: remove only the lock that was shown, and audit every attempt. */
 #ifndef TFS_FS_GUARD_H
 #define TFS_FS_GUARD_H
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include "fs/audit.h"
@@ -17,11 +18,24 @@ struct guard_caller {
 	size_t ngroups;
 };
 
+/* How an unlock attempt ended: its audit record's result. */
+enum guard_result { GUARD_UNLOCKED, GUARD_REFUSED, GUARD_FAILED, GUARD_PARTIAL, GUARD_RESULTS };
+
+/* The audit's word for each result: "unlocked", "refused", "failed", "partial". */
+extern const char *const guard_result_names[GUARD_RESULTS];
+
+/* Attempts since the mount, by result, counted where each is audited; read them with
+ * atomic_load from any thread (/.tfstatefs/metrics does). */
+struct guard_counts {
+	atomic_ullong by_result[GUARD_RESULTS];
+};
+
 struct guard {
 	struct tree *tree;      /* all borrowed */
 	const struct lock_source *locks;
 	struct audit *audit;
 	const struct unlock_policy *policy;
+	struct guard_counts counts;     /* kept by guard_unlink; zero to start */
 };
 
 /* Removes lock file name in directory parent for caller:

@@ -1,5 +1,6 @@
-/* The files of /.tfstatefs/: locks, migration, status. Each is built when opened from one
- * flat listing of the mount and one snapshot of the lock table, joined by state path. */
+/* The files of /.tfstatefs/: locks, migration, status, stats, metrics. Each is built when
+ * opened; those about locks from one flat listing of the mount and one snapshot of the
+ * lock table, joined by state path. */
 #include "fs/reports.h"
 
 #include <ctype.h>
@@ -12,6 +13,8 @@
 #include <time.h>
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/prom.h"
+#include "util/timeparse.h"
 #include "util/tsv.h"
 
 #define MEMO_BUCKETS 1024
@@ -248,25 +251,29 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
-/* path, backend, ID, Who, Operation, Created. The lockinfo fields come escaped already. */
-static void put_lock_line(FILE *out, const char *path, const char *backend,
-                          const struct lockinfo *li)
+/* One lock as the reports give it: a state's lock in one backend, or in both with one ID. */
+struct lock_line {
+	const char *path;           /* the state's path */
+	const char *backend;        /* "s3", "dynamodb" or "s3 dynamodb" */
+	bool s3, ddb;               /* the backends that hold it */
+	const struct lockinfo *info;    /* fields "?" when S3 would not give the lockfile */
+	const struct lock_part *part;   /* the part it comes from, NULL when unread */
+};
+
+typedef int (*lock_line_fn)(void *ctx, const struct lock_line *l);
+
+static int lock_line(lock_line_fn fn, void *ctx, const struct row *row, const char *backend,
+                     const struct lock_part *part, const struct lockinfo *info)
 {
-	tsv_put_field(out, path);
-	fprintf(out, "\t%s\t", backend);
-	tsv_put_field(out, or_empty(li->id));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->who));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->operation));
-	fputc('\t', out);
-	tsv_put_field(out, or_empty(li->created));
-	fputc('\n', out);
+	struct lock_line l = { .path = row->path, .backend = backend, .info = info, .part = part,
+	                       .s3 = strncmp(backend, "s3", 2) == 0,
+	                       .ddb = strstr(backend, "dynamodb") != NULL };
+	return fn(ctx, &l);
 }
 
-/* The lock lines of one state: one when both backends hold the same lock, one per
- * backend otherwise. */
-static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
+/* The locks of one state, one at a time to fn: one when both backends hold the same lock,
+ * one per backend otherwise. */
+static int each_lock_of(struct reports *r, const struct row *row, lock_line_fn fn, void *ctx)
 {
 	struct lock_view v = { 0 };
 	int rc = row->lockfile ? lock_fetch_s3(r->cfg.locks, row->lockfile->key, &v.s3) : 0;
@@ -276,30 +283,55 @@ static int put_locks_of(struct reports *r, FILE *out, const struct row *row)
 		/* One lock S3 would not give (logged) is shown as unread, not the whole file lost. */
 		static const struct lockinfo unread = { .id = "?", .who = "?", .operation = "?",
 		                                        .created = "?" };
-		put_lock_line(out, row->path, "s3", &unread);
-		rc = 0;
+		rc = lock_line(fn, ctx, row, "s3", NULL, &unread);
 	}
 	if (rc == 0 && row->entry && row->entry->info)
 		rc = lock_part_from_info(row->entry->info, row->entry->info_len, &v.ddb);
 	if (rc == 0 && v.s3.held && v.ddb.held && !lock_ids_differ(&v)) {
-		put_lock_line(out, row->path, "s3 dynamodb", &v.s3.info);
+		rc = lock_line(fn, ctx, row, "s3 dynamodb", &v.s3, &v.s3.info);
 	} else if (rc == 0) {
 		if (v.s3.held)
-			put_lock_line(out, row->path, "s3", &v.s3.info);
-		if (v.ddb.held)
-			put_lock_line(out, row->path, "dynamodb", &v.ddb.info);
+			rc = lock_line(fn, ctx, row, "s3", &v.s3, &v.s3.info);
+		if (rc == 0 && v.ddb.held)
+			rc = lock_line(fn, ctx, row, "dynamodb", &v.ddb, &v.ddb.info);
 	}
 	lock_part_clear(&v.s3);
 	lock_part_clear(&v.ddb);
 	return rc;
 }
 
+/* Every lock under the mount, in path order, to fn. */
+static int each_lock(struct reports *r, const struct inventory *inv, lock_line_fn fn, void *ctx)
+{
+	int rc = 0;
+	for (size_t i = 0; i < inv->nrows && rc == 0; i++)
+		rc = each_lock_of(r, &inv->rows[i], fn, ctx);
+	return rc;
+}
+
+/* path, backend, ID, Who, Operation, Created. The lockinfo fields come escaped already. */
+static int put_lock_line(void *ctx, const struct lock_line *l)
+{
+	FILE *out = ctx;
+	tsv_put_field(out, l->path);
+	fprintf(out, "\t%s\t", l->backend);
+	tsv_put_field(out, or_empty(l->info->id));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->who));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->operation));
+	fputc('\t', out);
+	tsv_put_field(out, or_empty(l->info->created));
+	fputc('\n', out);
+	return 0;
+}
+
 static int render_locks(struct reports *r, FILE *out)
 {
 	struct inventory inv;
 	int rc = inventory_take(r, &inv);
-	for (size_t i = 0; i < inv.nrows && rc == 0; i++)
-		rc = put_locks_of(r, out, &inv.rows[i]);
+	if (rc == 0)
+		rc = each_lock(r, &inv, put_lock_line, out);
 	inventory_free(&inv, r->cfg.locks->table);
 	return rc;
 }
@@ -397,34 +429,55 @@ static bool first_write(const struct row *row)
 	return held && !row->state && !(row->entry && row->entry->digest);
 }
 
-/* path, S3 lockfile, DynamoDB lock, digest, notes. A half-lock is a state held in one
- * backend while its digest shows the other in use: held in S3 only while the last write
- * went through the table (digest match), or in DynamoDB only while a write has since
- * gone past it (mismatch). Either way, runners configured for the other backend alone are
- * not kept out. */
-static void put_migration_line(struct reports *r, const struct inventory *inv,
-                               const struct row *row, FILE *out)
+/* What the migration report says of one state. A half-lock is a state held in one backend
+ * while its digest shows the other in use: held in S3 only while the last write went
+ * through the table (digest match), or in DynamoDB only while a write has since gone past
+ * it (mismatch). Either way, runners configured for the other backend alone are not kept
+ * out. */
+struct migration {
+	bool s3, ddb;               /* held in each */
+	const char *ddb_s;          /* "held", "free", "unknown" */
+	const char *digest;         /* one of migration_digests */
+	const char *note;           /* one of migration_notes */
+};
+
+/* Does the migration report have a line for row? */
+static bool migration_has(const struct row *row)
 {
-	bool s3 = row->lockfile != NULL, ddb = row->entry && row->entry->info;
-	const char *digest = digest_status(r, inv, row);
-	const char *ddb_s = !table_known(inv) ? "unknown" : ddb ? "held" : "free";
-	bool half = table_known(inv) && row->state &&
-	            ((s3 && !ddb && strcmp(digest, "match") == 0) ||
-	             (ddb && !s3 && strcmp(digest, "mismatch") == 0));
-	const char *note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
-	tsv_put_field(out, row->path);
-	fprintf(out, "\t%s\t%s\t%s\t%s\n", s3 ? "held" : "free", ddb_s, digest, note);
+	bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
+	return row->state || row->lockfile || ddb_facts;
 }
 
+static const char *const migration_digests[] = { "none", "match", "mismatch", "unknown" };
+static const char *const migration_notes[] = { "-", "half-lock", "new", "orphan" };
+#define MIGRATION_VALUES 4
+
+static void migration_of(struct reports *r, const struct inventory *inv, const struct row *row,
+                         struct migration *m)
+{
+	m->s3 = row->lockfile != NULL;
+	m->ddb = row->entry && row->entry->info;
+	m->digest = digest_status(r, inv, row);
+	m->ddb_s = !table_known(inv) ? "unknown" : m->ddb ? "held" : "free";
+	bool half = table_known(inv) && row->state &&
+	            ((m->s3 && !m->ddb && strcmp(m->digest, "match") == 0) ||
+	             (m->ddb && !m->s3 && strcmp(m->digest, "mismatch") == 0));
+	m->note = !row->state ? (first_write(row) ? "new" : "orphan") : half ? "half-lock" : "-";
+}
+
+/* path, S3 lockfile, DynamoDB lock, digest, note. */
 static int render_migration(struct reports *r, FILE *out)
 {
 	struct inventory inv;
 	int rc = inventory_take(r, &inv);
 	for (size_t i = 0; i < inv.nrows && rc == 0; i++) {
 		const struct row *row = &inv.rows[i];
-		bool ddb_facts = row->entry && (row->entry->info || row->entry->digest);
-		if (row->state || row->lockfile || ddb_facts)
-			put_migration_line(r, &inv, row, out);
+		struct migration m;
+		if (!migration_has(row))
+			continue;
+		migration_of(r, &inv, row, &m);
+		tsv_put_field(out, row->path);
+		fprintf(out, "\t%s\t%s\t%s\t%s\n", m.s3 ? "held" : "free", m.ddb_s, m.digest, m.note);
 	}
 	inventory_free(&inv, r->cfg.locks->table);
 	return rc;
@@ -497,16 +550,22 @@ static int render_lock_history(struct reports *r, FILE *out)
 
 /* ---- stats ---- */
 
+/* A kind of request as stats and metrics name it: "LIST" -> "list", "GetItem" -> "getitem". */
+static void op_name(const char *op, char buf[32])
+{
+	size_t n = 0;
+	for (const char *p = op; *p && n + 1 < 32; p++)
+		buf[n++] = (char)tolower((unsigned char)*p);
+	buf[n] = '\0';
+}
+
 /* "s3_list_requests 11" and the like: one service's counters by kind of request. */
 static void put_service_stats(FILE *out, const char *service, const struct store_stats *st)
 {
 	for (size_t i = 0; i < st->nops; i++) {
 		const struct store_op_stats *o = &st->ops[i];
 		char op[32];
-		size_t n = 0;
-		for (const char *p = o->op; *p && n + 1 < sizeof(op); p++)
-			op[n++] = (char)tolower((unsigned char)*p);
-		op[n] = '\0';
+		op_name(o->op, op);
 		fprintf(out, "%s_%s_requests\t%llu\n%s_%s_retries\t%llu\n%s_%s_failures\t%llu\n"
 		        "%s_%s_bytes_in\t%llu\n", service, op, o->requests, service, op,
 		        o->attempts - o->requests, service, op, o->failures, service, op, o->bytes_in);
@@ -544,6 +603,189 @@ static int render_stats(struct reports *r, FILE *out)
 	return 0;
 }
 
+/* ---- metrics ---- */
+
+/* What one pass over the inventory counts for the metrics. */
+struct metrics_pass {
+	FILE *ages;                 /* the tfstatefs_lock_age_seconds samples, in path order */
+	double now;                 /* seconds since the epoch */
+	unsigned long long s3_locks, ddb_locks;
+	double oldest;              /* the oldest lock's age, 0 without one */
+	unsigned long long states;
+	unsigned long long notes[MIGRATION_VALUES], digests[MIGRATION_VALUES];
+};
+
+static size_t index_of(const char *const *names, const char *s)
+{
+	size_t i = 0;
+	while (i + 1 < MIGRATION_VALUES && strcmp(names[i], s) != 0)
+		i++;
+	return i;
+}
+
+/* When a lock was taken, in seconds since the epoch: its Created, else the lockfile's time
+ * (as the lock file's mtime). False for a lock unread or with neither. */
+static bool lock_since(const struct lock_line *l, double *since)
+{
+	int64_t ms;
+	if (!l->part)
+		return false;
+	if (time_parse_rfc3339_ms(l->info->created, &ms) == 0)
+		*since = (double)ms / 1000;
+	else if (l->part->mtime > 0)
+		*since = (double)l->part->mtime;
+	else
+		return false;
+	return true;
+}
+
+static void put_label(FILE *out, const char *sep, const char *name, const char *value)
+{
+	fprintf(out, "%s%s=\"", sep, name);
+	prom_put_label_value(out, value);
+	fputc('"', out);
+}
+
+/* Counts a lock by backend and writes its age, labelled as the locks report's line. */
+static int count_lock(void *ctx, const struct lock_line *l)
+{
+	struct metrics_pass *p = ctx;
+	double since;
+	p->s3_locks += l->s3;
+	p->ddb_locks += l->ddb;
+	if (!lock_since(l, &since))
+		return 0;
+	double age = p->now - since;
+	p->oldest = age > p->oldest ? age : p->oldest;
+	fputs("tfstatefs_lock_age_seconds", p->ages);
+	put_label(p->ages, "{", "path", l->path);
+	put_label(p->ages, ",", "backend", l->backend);
+	put_label(p->ages, ",", "who", or_empty(l->info->who));
+	put_label(p->ages, ",", "operation", or_empty(l->info->operation));
+	put_label(p->ages, ",", "id", or_empty(l->info->id));
+	fprintf(p->ages, "} %.3f\n", age);
+	return 0;
+}
+
+/* The states and their migration notes and digests, as the migration report has them. */
+static void count_states(struct reports *r, const struct inventory *inv, struct metrics_pass *p)
+{
+	for (size_t i = 0; i < inv->nrows; i++) {
+		const struct row *row = &inv->rows[i];
+		struct migration m;
+		p->states += row->state != NULL;
+		if (!migration_has(row))
+			continue;
+		migration_of(r, inv, row, &m);
+		p->notes[index_of(migration_notes, m.note)]++;
+		p->digests[index_of(migration_digests, m.digest)]++;
+	}
+}
+
+static void put_lock_metrics(FILE *out, const struct metrics_pass *p, const char *ages,
+                             const struct inventory *inv)
+{
+	prom_put_family(out, "tfstatefs_lock_age_seconds", "gauge",
+	                "Seconds since each lock was taken (now - Created), as the locks report lists them.");
+	fputs(ages, out);
+	prom_put_family(out, "tfstatefs_locks", "gauge",
+	                "Locks held, by backend; a lock held in both counts in each.");
+	fprintf(out, "tfstatefs_locks{backend=\"s3\"} %llu\n", p->s3_locks);
+	if (table_known(inv))
+		fprintf(out, "tfstatefs_locks{backend=\"dynamodb\"} %llu\n", p->ddb_locks);
+	prom_put_family(out, "tfstatefs_lock_oldest_age_seconds", "gauge",
+	                "Seconds since the oldest lock was taken, 0 when none is held.");
+	fprintf(out, "tfstatefs_lock_oldest_age_seconds %.3f\n", p->oldest);
+}
+
+static void put_state_metrics(FILE *out, const struct metrics_pass *p)
+{
+	prom_put_family(out, "tfstatefs_states", "gauge", "State objects under the mount.");
+	fprintf(out, "tfstatefs_states %llu\n", p->states);
+	prom_put_family(out, "tfstatefs_migration_states", "gauge",
+	                "Lines of the migration report, by note.");
+	for (size_t i = 0; i < MIGRATION_VALUES; i++)
+		fprintf(out, "tfstatefs_migration_states{note=\"%s\"} %llu\n", migration_notes[i],
+		        p->notes[i]);
+	prom_put_family(out, "tfstatefs_migration_digests", "gauge",
+	                "Lines of the migration report, by DynamoDB digest status.");
+	for (size_t i = 0; i < MIGRATION_VALUES; i++)
+		fprintf(out, "tfstatefs_migration_digests{digest=\"%s\"} %llu\n", migration_digests[i],
+		        p->digests[i]);
+}
+
+/* The request counters of stats, one family per kind of count, each by service and op. */
+static void put_request_metrics(struct reports *r, FILE *out)
+{
+	static const struct { const char *name, *help; } families[] = {
+		{ "tfstatefs_requests_total", "Requests sent, by service and kind." },
+		{ "tfstatefs_request_retries_total", "Requests sent again after a retryable answer." },
+		{ "tfstatefs_request_failures_total", "Requests that failed after their retries." },
+	};
+	struct store_stats st[2];
+	const char *service[2] = { "s3", "dynamodb" };
+	size_t nservices = 1;
+	store_stats(r->cfg.locks->store, &st[0]);
+	if (r->cfg.locks->table)
+		locktable_stats(r->cfg.locks->table, &st[nservices++]);
+	for (size_t f = 0; f < 3; f++) {
+		prom_put_family(out, families[f].name, "counter", families[f].help);
+		for (size_t s = 0; s < nservices; s++) {
+			for (size_t i = 0; i < st[s].nops; i++) {
+				const struct store_op_stats *o = &st[s].ops[i];
+				char op[32];
+				op_name(o->op, op);
+				fprintf(out, "%s{service=\"%s\",op=\"%s\"} %llu\n", families[f].name, service[s],
+				        op, f == 0 ? o->requests : f == 1 ? o->attempts - o->requests : o->failures);
+			}
+		}
+	}
+}
+
+static void put_unlock_metrics(struct reports *r, FILE *out)
+{
+	if (!r->cfg.unlocks)
+		return;
+	prom_put_family(out, "tfstatefs_unlocks_total", "counter",
+	                "Guarded unlocks (rm of a lock file), by the audit's result.");
+	for (int i = 0; i < GUARD_RESULTS; i++)
+		fprintf(out, "tfstatefs_unlocks_total{result=\"%s\"} %llu\n", guard_result_names[i],
+		        atomic_load(&r->cfg.unlocks->by_result[i]));
+}
+
+/* Prometheus' text format: the locks and the migration from one listing and one snapshot
+ * of the table, as the locks and migration reports; the table's health; the counters of
+ * stats and of the guard. Families are whole, one after another. */
+static int render_metrics(struct reports *r, FILE *out)
+{
+	struct inventory inv;
+	struct metrics_pass p = { .now = (double)clock_real_ms() / 1000 };
+	char *ages = NULL;
+	size_t ages_len = 0;
+	int rc = inventory_take(r, &inv);
+	if (rc == 0 && !(p.ages = open_memstream(&ages, &ages_len)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = each_lock(r, &inv, count_lock, &p);
+	if (p.ages && fclose(p.ages) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		count_states(r, &inv, &p);
+		put_lock_metrics(out, &p, ages, &inv);
+		put_state_metrics(out, &p);
+		if (r->cfg.locks->table) {
+			prom_put_family(out, "tfstatefs_lock_table_up", "gauge",
+			                "1 when the DynamoDB lock table answered its last Scan, else 0.");
+			fprintf(out, "tfstatefs_lock_table_up %d\n", table_known(&inv));
+		}
+		put_request_metrics(r, out);
+		put_unlock_metrics(r, out);
+	}
+	free(ages);
+	inventory_free(&inv, r->cfg.locks->table);
+	return rc;
+}
+
 /* ---- the files ---- */
 
 const struct report reports_table[] = {
@@ -552,6 +794,7 @@ const struct report reports_table[] = {
 	{ "status", REPORT_SNAPSHOT, render_status },
 	{ "stats", REPORT_SNAPSHOT, render_stats },
 	{ "lock-history", REPORT_SNAPSHOT, render_lock_history },
+	{ "metrics", REPORT_SNAPSHOT, render_metrics },
 	{ "history", REPORT_DIRECTORY, NULL },
 };
 #define NREPORTS (sizeof(reports_table) / sizeof(reports_table[0]))

@@ -1,10 +1,12 @@
 /* The files of /.tfstatefs/: every lock under the mount, the DynamoDB -> S3 lockfile
- * migration status of every state, and the mount's own status. Each is built afresh
- * when opened, from one listing of the mount and one snapshot of the lock table. */
+ * migration status of every state, the mount's own status, its counters, and the same
+ * as Prometheus metrics. Each is built afresh when opened, from one listing of the mount
+ * and one snapshot of the lock table. */
 #ifndef TFS_FS_REPORTS_H
 #define TFS_FS_REPORTS_H
 #include <stddef.h>
 #include <stdio.h>
+#include "fs/guard.h"
 #include "fs/history.h"
 #include "fs/keymap.h"
 #include "fs/lock.h"
@@ -18,6 +20,7 @@ struct reports_config {
 	struct tree *tree;                  /* borrowed, for stats */
 	struct reader_budget *budget;       /* borrowed, for stats */
 	struct history *history;            /* borrowed: lock-history, versioning in status */
+	const struct guard_counts *unlocks; /* borrowed, for metrics; NULL: not counted */
 };
 
 struct reports;
@@ -36,7 +39,7 @@ struct report {
 };
 
 /* The entries, in the order they are added: "locks", "migration", "status", "stats",
- * "lock-history", and the directory "history". */
+ * "lock-history", "metrics", and the directory "history". */
 extern const struct report reports_table[];
 extern const size_t reports_count;
 

@@ -238,7 +238,7 @@ static int build_fs(struct mount_state *m)
 		err = history_new(m->store, &m->map, &m->history);
 	struct reports_config rc = {
 		.locks = &m->locks, .map = &m->map, .cfg = &m->cfg, .tree = m->tree,
-		.budget = m->budget, .history = m->history,
+		.budget = m->budget, .history = m->history, .unlocks = &m->guard.counts,
 	};
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);

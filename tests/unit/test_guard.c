@@ -176,6 +176,8 @@ static void check_record(int line, struct fx *f, const char *result, const char 
 	json_object *o = last ? json_tokener_parse(last) : NULL;
 	CHECK(o != NULL);
 	CHECK_STR(field(o, "result"), result);
+	for (int i = 0; i < GUARD_RESULTS; i++)     /* counted once, under its result */
+		CHECK_INT(atomic_load(&f->g.counts.by_result[i]), strcmp(guard_result_names[i], result) == 0);
 	CHECK_STR(field(o, "errno"), err);
 	CHECK_STR(field(o, "backend"), backend);
 	CHECK_STR(field(o, "lock_id"), lock_id);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,9 @@ static void test_every_row_is_whole(void)
 static void test_names_and_order(void)
 {
 	static const char *const want[] = { "locks", "migration", "status", "stats",
-	                                    "lock-history", "history" };
-	CHECK_INT(reports_count, 6);
-	for (size_t i = 0; i < reports_count && i < 6; i++)
+	                                    "lock-history", "metrics", "history" };
+	CHECK_INT(reports_count, 7);
+	for (size_t i = 0; i < reports_count && i < 7; i++)
 		CHECK_STR(reports_table[i].name, want[i]);
 }
 
@@ -125,6 +126,7 @@ struct mount {
 	struct lock_source locks;
 	struct tree *tree;
 	struct reader_budget *budget;
+	struct guard_counts unlocks;
 	struct reports *r;
 };
 
@@ -143,7 +145,7 @@ static void mount_new(struct mount *m, bool with_table, const char *prefix)
 	CHECK_INT(tree_new(&m->locks, &m->map, &m->cfg, &m->tree), 0);
 	CHECK_INT(reader_budget_new(1 << 20, &m->budget), 0);
 	struct reports_config rc = { .locks = &m->locks, .map = &m->map, .cfg = &m->cfg,
-	                             .tree = m->tree, .budget = m->budget };
+	                             .tree = m->tree, .budget = m->budget, .unlocks = &m->unlocks };
 	CHECK_INT(reports_new(&rc, &m->r), 0);
 }
 
@@ -790,6 +792,209 @@ static void test_stats_count_what_was_asked(void)
 	mount_free(&m);
 }
 
+/* ---- metrics ---- */
+
+/* The value of series (name and labels, exactly as written) in a metrics text, or -1e9
+ * when it has no such line. */
+static double metric_of(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1e9;
+}
+
+/* The families' names, space-separated, in the order of their # TYPE lines; checks that
+ * each has its # HELP just before and that its samples follow it, none elsewhere. */
+static char *families(const char *text)
+{
+	char *names = calloc(1, strlen(text) + 1), fam[128] = "";
+	size_t out = 0;
+	for (const char *p = text; *p;) {
+		const char *end = strchr(p, '\n');
+		CHECK(end != NULL);
+		if (!end)
+			break;
+		char type[32];
+		if (strncmp(p, "# TYPE ", 7) == 0 && sscanf(p + 7, "%127s %31s", fam, type) == 2) {
+			if (out)
+				names[out++] = ' ';
+			memcpy(names + out, fam, strlen(fam));
+			out += strlen(fam);
+			CHECK(strcmp(type, "gauge") == 0 || strcmp(type, "counter") == 0);
+		} else if (strncmp(p, "# HELP ", 7) == 0) {
+			CHECK(strncmp(end + 1, "# TYPE ", 7) == 0);
+		} else {
+			size_t n = strlen(fam);
+			CHECK(n > 0 && strncmp(p, fam, n) == 0 && (p[n] == '{' || p[n] == ' '));
+		}
+		p = end + 1;
+	}
+	return names;
+}
+
+/* Created, n seconds ago, as Terraform writes it. */
+static const char *created_ago(char buf[64], long n)
+{
+	time_t t = time(NULL) - n;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, 64, "%Y-%m-%dT%H:%M:%S.250000000Z", &tm);
+	return buf;
+}
+
+#define AGE(path, backend, who, op, id) \
+	"tfstatefs_lock_age_seconds{path=\"" path "\",backend=\"" backend "\",who=\"" who \
+	"\",operation=\"" op "\",id=\"" id "\"}"
+#define LOCK_FAMILIES "tfstatefs_lock_age_seconds tfstatefs_locks tfstatefs_lock_oldest_age_seconds " \
+	"tfstatefs_states tfstatefs_migration_states tfstatefs_migration_digests"
+#define COUNTER_FAMILIES "tfstatefs_requests_total tfstatefs_request_retries_total " \
+	"tfstatefs_request_failures_total tfstatefs_unlocks_total"
+
+/* Each lock's age with the locks report's labels, in S3, in DynamoDB, in both with one ID
+ * (one series) and with two (one each); the locks by backend, the oldest, the states, the
+ * migration notes and digests with every value, the table up; families whole, in order. */
+static void test_metrics_locks_in_both_backends(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	char j[512], c[64];
+	put_state(&m, "a/terraform.tfstate");
+	put_lockfile(&m, "a/terraform.tfstate", lock_json(j, sizeof(j), "aaaa", "s3@ci", PLAN,
+	             created_ago(c, 600), "a/terraform.tfstate"));
+	put_state(&m, "b/terraform.tfstate");
+	put_digest_of_state(&m, "b/terraform.tfstate");
+	lock_json(j, sizeof(j), "bbbb", "both@ci", APPLY, created_ago(c, 7200), "b/terraform.tfstate");
+	put_lockfile(&m, "b/terraform.tfstate", j);
+	put_ddb_lock(&m, "b/terraform.tfstate", j);
+	put_ddb_lock(&m, "c/terraform.tfstate", lock_json(j, sizeof(j), "cccc", "ddb@ci", APPLY,
+	             created_ago(c, 30), "c/terraform.tfstate"));
+	put_state(&m, "e/terraform.tfstate");
+	put_lockfile(&m, "e/terraform.tfstate", lock_json(j, sizeof(j), "e-s3", "s3@ci", APPLY,
+	             created_ago(c, 60), "e/terraform.tfstate"));
+	put_ddb_lock(&m, "e/terraform.tfstate", lock_json(j, sizeof(j), "e-ddb", "ddb@ci", PLAN,
+	             created_ago(c, 90), "e/terraform.tfstate"));
+	put_state(&m, "plain/terraform.tfstate");
+	atomic_store(&m.unlocks.by_result[GUARD_REFUSED], 2);
+	atomic_store(&m.unlocks.by_result[GUARD_UNLOCKED], 5);
+
+	char *text = render(&m, "metrics");
+	char *names = families(text);
+	CHECK_STR(names, LOCK_FAMILIES " tfstatefs_lock_table_up " COUNTER_FAMILIES);
+	free(names);
+	static const struct { const char *series; double age; } ages[] = {
+		{ AGE("a/terraform.tfstate", "s3", "s3@ci", PLAN, "aaaa"), 600 },
+		{ AGE("b/terraform.tfstate", "s3 dynamodb", "both@ci", APPLY, "bbbb"), 7200 },
+		{ AGE("c/terraform.tfstate", "dynamodb", "ddb@ci", APPLY, "cccc"), 30 },
+		{ AGE("e/terraform.tfstate", "s3", "s3@ci", APPLY, "e-s3"), 60 },
+		{ AGE("e/terraform.tfstate", "dynamodb", "ddb@ci", PLAN, "e-ddb"), 90 },
+	};
+	size_t samples = 0;
+	for (const char *p = strstr(text, "\ntfstatefs_lock_age_seconds{"); p;
+	     p = strstr(p + 1, "\ntfstatefs_lock_age_seconds{"))
+		samples++;
+	CHECK_INT(samples, 5);
+	for (size_t i = 0; i < 5; i++) {
+		double got = metric_of(text, ages[i].series);
+		if (!(got > ages[i].age - 2 && got < ages[i].age + 2))
+			fprintf(stderr, "  %s = %f, want %f\n", ages[i].series, got, ages[i].age);
+		CHECK(got > ages[i].age - 2 && got < ages[i].age + 2);  /* Created .25 s past a second */
+	}
+	CHECK(strstr(text, ages[0].series) < strstr(text, ages[2].series));     /* path order */
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"s3\"}"), 3);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"dynamodb\"}"), 3);
+	double oldest = metric_of(text, "tfstatefs_lock_oldest_age_seconds");
+	CHECK(oldest > 7198 && oldest < 7202);
+	CHECK_INT(metric_of(text, "tfstatefs_states"), 4);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_states{note=\"-\"}"), 4);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_states{note=\"half-lock\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_states{note=\"new\"}"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_states{note=\"orphan\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_digests{digest=\"none\"}"), 4);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_digests{digest=\"match\"}"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_digests{digest=\"mismatch\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_digests{digest=\"unknown\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_lock_table_up"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_unlocks_total{result=\"unlocked\"}"), 5);
+	CHECK_INT(metric_of(text, "tfstatefs_unlocks_total{result=\"refused\"}"), 2);
+	CHECK_INT(metric_of(text, "tfstatefs_unlocks_total{result=\"failed\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_unlocks_total{result=\"partial\"}"), 0);
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_SCAN), 1);     /* one snapshot of the table */
+	CHECK_INT(memstore_calls(m.ms, MS_GETITEM), 0);
+	CHECK_INT(memstore_calls(m.ms, MS_GET), 3);      /* each lockfile read once */
+	mount_free(&m);
+}
+
+/* Label values are escaped as the format says: a backslash, a double quote and a line
+ * end (lockinfo's text already has them as \\ and \n) in a path, a Who, an ID. A lock whose Created
+ * cannot be read has no age: the S3 lockfile's time stands in, a DynamoDB item has none. */
+static void test_metrics_escape_label_values(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	char c[64], j[512];
+	snprintf(j, sizeof(j), "{\"ID\":\"i\\\"d\",\"Operation\":\"" APPLY "\",\"Info\":\"\","
+	         "\"Who\":\"a\\\\b\\nc\",\"Version\":\"1.11.4\",\"Created\":\"%s\",\"Path\":\"x\"}",
+	         created_ago(c, 100));
+	put_lockfile(&m, "q\"uote\\d/terraform.tfstate", j);
+	put_ddb_lock(&m, "bad/terraform.tfstate", "{\"ID\":\"x\",\"Created\":\"yesterday\"}");
+	memstore_put(m.ms, "old/terraform.tfstate.tflock", "{\"ID\":\"o\",\"Created\":\"soon\"}",
+	             time(NULL) - 500);
+	char *text = render(&m, "metrics");
+	double got = metric_of(text, "tfstatefs_lock_age_seconds{path=\"q\\\"uote\\\\d/terraform.tfstate\","
+	                       "backend=\"s3\",who=\"a\\\\\\\\b\\\\nc\",operation=\"" APPLY "\",id=\"i\\\"d\"}");
+	CHECK(got > 98 && got < 102);
+	got = metric_of(text, AGE("old/terraform.tfstate", "s3", "", "", "o"));
+	CHECK(got > 498 && got < 502);
+	CHECK(strstr(text, "path=\"bad/") == NULL);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"s3\"}"), 2);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"dynamodb\"}"), 1);
+	free(text);
+	mount_free(&m);
+}
+
+/* A table that cannot be read is down: its locks are not counted, the digests unknown.
+ * Without a table there is no table to be up, and no DynamoDB series. No lock: the oldest
+ * is 0. */
+static void test_metrics_without_the_table(void)
+{
+	struct mount m;
+	mount_new(&m, true, NULL);
+	put_state(&m, "a/terraform.tfstate");
+	lock_both(&m, "a/terraform.tfstate", true, true);
+	memstore_fail(m.ms, MS_SCAN, 1, -EACCES, 403, false);
+	char *text = render(&m, "metrics");
+	CHECK_INT(metric_of(text, "tfstatefs_lock_table_up"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"s3\"}"), 1);
+	CHECK(strstr(text, "backend=\"dynamodb\"") == NULL);
+	CHECK_INT(metric_of(text, "tfstatefs_migration_digests{digest=\"unknown\"}"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_request_failures_total{service=\"dynamodb\",op=\"scan\"}"), 0);  /* memstore counts none */
+	free(text);
+	text = render(&m, "metrics");
+	CHECK_INT(metric_of(text, "tfstatefs_lock_table_up"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"dynamodb\"}"), 1);
+	CHECK_INT(metric_of(text, "tfstatefs_requests_total{service=\"dynamodb\",op=\"scan\"}"),
+	          memstore_calls(m.ms, MS_SCAN));
+	free(text);
+	mount_free(&m);
+
+	mount_new(&m, false, NULL);
+	put_state(&m, "a/terraform.tfstate");
+	text = render(&m, "metrics");
+	char *names = families(text);
+	CHECK_STR(names, LOCK_FAMILIES " " COUNTER_FAMILIES);
+	free(names);
+	CHECK(strstr(text, "dynamodb") == NULL);
+	CHECK_INT(metric_of(text, "tfstatefs_lock_oldest_age_seconds"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_locks{backend=\"s3\"}"), 0);
+	CHECK_INT(metric_of(text, "tfstatefs_requests_total{service=\"s3\",op=\"list\"}"),
+	          memstore_calls(m.ms, MS_LIST));
+	free(text);
+	mount_free(&m);
+}
+
 /* A directory marker ("dir/", as the S3 console's "Create folder" writes) and a LockID
  * that ends in '/' are not states: no line. The reports give back the path the keymap
  * made for each (KEY_DIR_MARKER hands one over, as keymap.h says): before, they leaked it,
@@ -831,5 +1036,8 @@ int main(void)
 	test_status_says_how_the_table_is();
 	test_stats_count_what_was_asked();
 	test_directory_markers_are_not_states();
+	test_metrics_locks_in_both_backends();
+	test_metrics_escape_label_values();
+	test_metrics_without_the_table();
 	return check_report("reports");
 }
