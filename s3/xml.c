@@ -276,7 +276,7 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
 }
 
 /* A string field that must appear at most once: a second copy makes the body ambiguous. */
-static int set_once(char **field, const char *text, size_t len)
+static int xml_set_once(char **field, const char *text, size_t len)
 {
 	if (*field)
 		return -EBADMSG;
@@ -284,7 +284,7 @@ static int set_once(char **field, const char *text, size_t len)
 }
 
 /* A number, at most once (*have says whether it came already). */
-static int set_u64_once(bool *have, uint64_t *out, const char *text, size_t len)
+static int xml_set_u64_once(bool *have, uint64_t *out, const char *text, size_t len)
 {
 	if (*have)
 		return -EBADMSG;
@@ -293,7 +293,7 @@ static int set_u64_once(bool *have, uint64_t *out, const char *text, size_t len)
 }
 
 /* "true" or "false" exactly, at most once (*have says whether it came already). */
-static int set_bool_once(bool *have, bool *out, const char *text)
+static int xml_set_bool_once(bool *have, bool *out, const char *text)
 {
 	if (*have)
 		return -EBADMSG;
@@ -465,13 +465,13 @@ static int list_close_field(struct list_doc *d, const char *text, size_t len)
 	switch (d->field) {
 	case LF_KEY:       return set_key_once(&current_object(d)->key,
 	                                   &current_object(d)->key_len, text, len);
-	case LF_SIZE:      return set_u64_once(&d->have_size, &current_object(d)->size, text, len);
+	case LF_SIZE:      return xml_set_u64_once(&d->have_size, &current_object(d)->size, text, len);
 	case LF_MTIME:     return set_mtime(d, current_object(d), text);
-	case LF_ETAG:      return set_once(&current_object(d)->etag, text, len);
+	case LF_ETAG:      return xml_set_once(&current_object(d)->etag, text, len);
 	case LF_PREFIX:    return add_prefix(d, text, len);
-	case LF_TRUNCATED: return set_bool_once(&d->have_truncated, &d->page->truncated, text);
-	case LF_TOKEN:     return set_once(&d->page->next_token, text, len);
-	case LF_ENCODING:  return set_once(&d->encoding, text, len);
+	case LF_TRUNCATED: return xml_set_bool_once(&d->have_truncated, &d->page->truncated, text);
+	case LF_TOKEN:     return xml_set_once(&d->page->next_token, text, len);
+	case LF_ENCODING:  return xml_set_once(&d->encoding, text, len);
 	case LF_NONE:      break;
 	}
 	return -EBADMSG;
@@ -665,15 +665,15 @@ static int version_close_field(struct versions_doc *d, const char *text, size_t 
 	switch (d->field) {
 	case VF_KEY:          return set_key_once(&current_version(d)->key,
 	                                          &current_version(d)->key_len, text, len);
-	case VF_VERSION_ID:   return set_once(&current_version(d)->version_id, text, len);
-	case VF_LATEST:       return set_bool_once(&d->have_latest, &current_version(d)->latest, text);
+	case VF_VERSION_ID:   return xml_set_once(&current_version(d)->version_id, text, len);
+	case VF_LATEST:       return xml_set_bool_once(&d->have_latest, &current_version(d)->latest, text);
 	case VF_MTIME:        return set_mtime_ms(&d->have_mtime, &current_version(d)->mtime_ms, text);
-	case VF_ETAG:         return set_once(&current_version(d)->etag, text, len);
-	case VF_SIZE:         return set_u64_once(&d->have_size, &current_version(d)->size, text, len);
-	case VF_TRUNCATED:    return set_bool_once(&d->have_truncated, &pg->truncated, text);
-	case VF_NEXT_KEY:     return set_once(&pg->next_key_marker, text, len);
-	case VF_NEXT_VERSION: return set_once(&pg->next_version_marker, text, len);
-	case VF_ENCODING:     return set_once(&d->encoding, text, len);
+	case VF_ETAG:         return xml_set_once(&current_version(d)->etag, text, len);
+	case VF_SIZE:         return xml_set_u64_once(&d->have_size, &current_version(d)->size, text, len);
+	case VF_TRUNCATED:    return xml_set_bool_once(&d->have_truncated, &pg->truncated, text);
+	case VF_NEXT_KEY:     return xml_set_once(&pg->next_key_marker, text, len);
+	case VF_NEXT_VERSION: return xml_set_once(&pg->next_version_marker, text, len);
+	case VF_ENCODING:     return xml_set_once(&d->encoding, text, len);
 	case VF_NONE:         break;
 	}
 	return -EBADMSG;
@@ -762,7 +762,7 @@ static int versioning_close(void *doc, int depth, const char *text, size_t len)
 {
 	(void)depth;
 	struct versioning_doc *d = doc;
-	return set_once(&d->status, text, len);
+	return xml_set_once(&d->status, text, len);
 }
 
 static const struct xml_ops versioning_ops = {
@@ -819,7 +819,7 @@ static int error_close(void *doc, int depth, const char *text, size_t len)
 {
 	(void)depth;
 	struct error_doc *d = doc;
-	return set_once(d->field, text, len);
+	return xml_set_once(d->field, text, len);
 }
 
 static const struct xml_ops error_ops = {
@@ -892,7 +892,7 @@ static int sts_close(void *doc, int depth, const char *text, size_t len)
 	struct sts_doc *d = doc;
 	if (!text)
 		return 0;  /* a container */
-	return set_once(d->field, text, len);
+	return xml_set_once(d->field, text, len);
 }
 
 static const struct xml_ops sts_ops = { .root = NULL, .open = sts_open, .close = sts_close };
