@@ -1,5 +1,6 @@
 /* S3 XML documents (ListObjectsV2 and ListObjectVersions results, the versioning state,
- * error bodies) parsed with libxml2 into structs. */
+ * error bodies) and STS's answers parsed with libxml2 into structs: the one header of
+ * s3/xml.c (the reader), s3/xmllist.c (the listings) and s3/xmlanswers.c (the rest). */
 #ifndef TFS_S3_XML_H
 #define TFS_S3_XML_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for s3/xml.c: ListObjectsV2 and ListObjectVersions pages, the versioning state,
+/* Unit tests for s3/xml*.c: ListObjectsV2 and ListObjectVersions pages, the versioning state,
  * error documents, hostile XML. */
 #include "s3/xml.h"
 #include "tests/unit/check.h"
