@@ -368,16 +368,16 @@ int events_new(const struct events_config *cfg, struct events **out)
 	pthread_mutex_init(&ev->poll_lock, NULL);
 	cond_init_monotonic(&ev->readable);
 	cond_init_monotonic(&ev->poke);
-	if (!cfg->no_thread) {
-		int rc = pthread_create(&ev->thread, NULL, poller, ev);
-		if (rc != 0) {
-			ev->cfg.no_thread = true;
-			events_free(ev);
-			return -rc;
-		}
-		ev->has_thread = true;
-	}
 	*out = ev;
+	return 0;
+}
+
+int events_start(struct events *ev)
+{
+	int rc = pthread_create(&ev->thread, NULL, poller, ev);
+	if (rc != 0)
+		return -rc;
+	ev->has_thread = true;
 	return 0;
 }
 

@@ -25,15 +25,17 @@ struct events_config {
 	double interval;            /* seconds between looks (-o watch_interval) */
 	const char *log_path;       /* -o events_log=FILE (O_APPEND, 0600), or NULL */
 	size_t reader_lines;        /* 0: EVENTS_READER_LINES (tests set less) */
-	bool no_thread;             /* tests: no poller; they call events_poll */
 };
 
 struct events;
 struct events_reader;
 
-/* Opens the log (when given) and starts the poller, which looks only while a reader is
- * open or the log is set. Returns 0 or a negative errno (the log cannot be opened). */
+/* Opens the log (when given). Returns 0 or a negative errno (it cannot be opened). */
 int events_new(const struct events_config *cfg, struct events **out);
+/* Starts the poller, which looks only while a reader is open or the log is set: after
+ * the mount has gone to the background (a fork keeps no thread). Without it, nothing
+ * looks but events_poll (the tests). Returns 0 or a negative errno. */
+int events_start(struct events *ev);
 /* Stops the poller, wakes and ends every read; the readers must be closed before. */
 void events_free(struct events *ev);
 

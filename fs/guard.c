@@ -61,6 +61,7 @@ static int finish(struct attempt *a, const char *result, int error)
 		.reason = a->reason,
 	};
 	audit_write(a->g->audit, &r);
+	events_guard(a->g->events, &a->shown, result, a->uid, error);
 	return -error;
 }
 

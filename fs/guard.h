@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include "fs/audit.h"
 #include "fs/config.h"
+#include "fs/events.h"
 #include "fs/lock.h"
 #include "fs/tree.h"
 
@@ -22,6 +23,7 @@ struct guard {
 	const struct lock_source *locks;
 	struct audit *audit;
 	const struct unlock_policy *policy;
+	struct events *events;  /* told each unlock and refusal (may be NULL) */
 };
 
 /* Removes lock file name in directory parent for caller:

@@ -541,6 +541,7 @@ static int render_stats(struct reports *r, FILE *out)
 		history_counts(r->cfg.history, &gets, &held);
 		fprintf(out, "history_version_gets\t%llu\nhistory_versions_held\t%llu\n", gets, held);
 	}
+	events_put_stats(r->cfg.events, out);
 	return 0;
 }
 
@@ -553,6 +554,7 @@ const struct report reports_table[] = {
 	{ "stats", REPORT_SNAPSHOT, render_stats },
 	{ "lock-history", REPORT_SNAPSHOT, render_lock_history },
 	{ "history", REPORT_DIRECTORY, NULL },
+	{ "events", REPORT_STREAM, NULL },
 };
 #define NREPORTS (sizeof(reports_table) / sizeof(reports_table[0]))
 const size_t reports_count = NREPORTS;
@@ -587,4 +589,14 @@ int reports_render(struct reports *r, unsigned virt, char **text, size_t *len)
 		*len = 0;
 	}
 	return rc;
+}
+
+bool reports_is_stream(unsigned virt)
+{
+	return virt >= 1 && virt <= NREPORTS && reports_table[virt - 1].build == REPORT_STREAM;
+}
+
+struct events *reports_events(struct reports *r)
+{
+	return r->cfg.events;
 }

@@ -38,8 +38,7 @@ static void watch_new(struct watch *w, bool with_table, size_t reader_lines, con
 		CHECK_INT(locktable_new(memstore_table(w->ms), BUCKET, &w->cfg, &w->lt), 0);
 	w->locks = (struct lock_source){ .store = memstore_store(w->ms), .table = w->lt };
 	struct events_config ec = { .locks = &w->locks, .map = &w->map, .interval = 1,
-	                            .reader_lines = reader_lines, .no_thread = true,
-	                            .log_path = log };
+	                            .reader_lines = reader_lines, .log_path = log };
 	CHECK_INT(events_new(&ec, &w->ev), 0);
 }
 
