@@ -1,6 +1,7 @@
 /* tfstatefs: parse options, check the bucket answers, mount, daemonize, run the loop. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <fuse_lowlevel.h>
@@ -286,7 +287,8 @@ static int run_loop(struct mount_state *m)
 	/* Each reader of /.tfstatefs/events waiting holds a thread: as many more, so that
 	 * they never starve the other requests. */
 	fuse_loop_cfg_set_max_threads(lc, m->cmd.max_threads + EVENTS_MAX_READERS);
-	fuse_loop_cfg_set_idle_threads(lc, m->cmd.max_idle_threads);
+	if (m->cmd.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(lc, m->cmd.max_idle_threads);
 	int rc = fuse_session_loop_mt(m->se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return rc;
