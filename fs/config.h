@@ -26,5 +26,7 @@ struct tfs_config {
 	mode_t umask;           /* directories 0777 & ~umask, files 0444 & ~umask */
 	struct unlock_policy unlock;
 	const char *status;     /* /.tfstatefs/status: the settings, "name\tvalue" lines */
+	double watch_interval;  /* seconds between the looks of /.tfstatefs/events */
+	const char *events_log; /* -o events_log=FILE: its JSON lines, polling always; or NULL */
 };
 #endif

@@ -59,7 +59,7 @@ const char *const guard_result_names[GUARD_RESULTS] = {
 	[GUARD_PARTIAL] = "partial",
 };
 
-/* Every attempt ends here: one audit record, one count. */
+/* Every attempt ends here: one audit record, one count, one event. */
 static int finish(struct attempt *a, enum guard_result result, int error)
 {
 	struct audit_record r = {
@@ -68,6 +68,7 @@ static int finish(struct attempt *a, enum guard_result result, int error)
 	};
 	audit_write(a->g->audit, &r);
 	atomic_fetch_add_explicit(&a->g->counts.by_result[result], 1, memory_order_relaxed);
+	events_guard(a->g->events, &a->shown, guard_result_names[result], a->uid, error);
 	return -error;
 }
 

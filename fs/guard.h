@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include "fs/audit.h"
 #include "fs/config.h"
+#include "fs/events.h"
 #include "fs/lock.h"
 #include "fs/tree.h"
 
@@ -36,6 +37,7 @@ struct guard {
 	struct audit *audit;
 	const struct unlock_policy *policy;
 	struct guard_counts counts;     /* kept by guard_unlink; zero to start */
+	struct events *events;  /* told each unlock and refusal (may be NULL) */
 };
 
 /* Removes lock file name in directory parent for caller:

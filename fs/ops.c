@@ -13,11 +13,12 @@
 #include "fs/reader.h"
 #include "fs/xattr.h"
 
-/* An open file: a state streamed from S3, or a lock file's text as it was at open; or an
- * open directory's entries. */
+/* An open file: a state streamed from S3, or a lock file's text as it was at open, or a
+ * reader of /.tfstatefs/events; or an open directory's entries. */
 struct handle {
 	struct handle *prev, *next;     /* in the list of what is open */
 	struct reader *reader;
+	struct events_reader *stream;
 	char *text;
 	size_t len;
 	struct tree_dir *dir;
@@ -60,6 +61,7 @@ static void handle_free(struct handle *h)
 		return;
 	handle_untrack(h);
 	reader_close(h->reader);
+	events_close(h->stream);
 	tree_dir_free(h->dir);
 	free(h->text);
 	free(h);
@@ -262,6 +264,9 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 		                   &h->len);
 	struct tree_attr a;
 	int rc = tree_getattr(fs->tree, ino, &a);
+	if (rc == 0 && a.virt && reports_is_stream(a.virt))
+		return reports_events(fs->reports) ? events_open(reports_events(fs->reports), &h->stream)
+		                                   : -ENOENT;
 	if (rc == 0 && a.virt)
 		return reports_render(fs->reports, a.virt, &h->text, &h->len);
 	rc = tree_lock_read(fs->tree, ino, &h->text, &h->len);
@@ -294,7 +299,43 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* Reads return the object as it is now, not as much as a size the kernel cached. */
 	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (h->stream)
+		fi->nonseekable = 1;   /* a pipe of lines, as trace_pipe */
 	reply_open(req, fi, h);
+}
+
+static void stream_interrupted(fuse_req_t req, void *data)
+{
+	(void)req;
+	events_interrupt(data);
+}
+
+static bool session_ending(void *se)
+{
+	return se && fuse_session_exited(se);
+}
+
+/* A read of /.tfstatefs/events waits for the next line. Ctrl-C on the reader interrupts
+ * it (EINTR at once); the session ending (unmount, a signal to the mount) ends it, so
+ * that the loop's threads can be joined. */
+static void read_stream(fuse_req_t req, struct events_reader *r, size_t size, int flags)
+{
+	struct tfs *fs = tfs_of(req);
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	events_interrupt_clear(r);
+	fuse_req_interrupt_func(req, stream_interrupted, r);
+	ssize_t n = events_read(r, buf, size, (flags & O_NONBLOCK) != 0, session_ending, fs->se);
+	fuse_req_interrupt_func(req, NULL, NULL);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -302,6 +343,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	const struct handle *h = (const struct handle *)(uintptr_t)fi->fh;
+	if (h->stream) {
+		read_stream(req, h->stream, size, fi->flags);
+		return;
+	}
 	if (!h->reader) {
 		size_t start = off < 0 || (size_t)off > h->len ? h->len : (size_t)off;
 		size_t n = h->len - start < size ? h->len - start : size;
@@ -503,7 +548,8 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 /* The session ends: what the kernel never released is freed. */
 static void op_destroy(void *userdata)
 {
-	(void)userdata;
+	struct tfs *fs = userdata;
+	events_shutdown(fs ? reports_events(fs->reports) : NULL);
 	for (;;) {
 		pthread_mutex_lock(&opened.lock);
 		struct handle *h = opened.first;

@@ -600,6 +600,7 @@ static int render_stats(struct reports *r, FILE *out)
 		history_counts(r->cfg.history, &gets, &held);
 		fprintf(out, "history_version_gets\t%llu\nhistory_versions_held\t%llu\n", gets, held);
 	}
+	events_put_stats(r->cfg.events, out);
 	return 0;
 }
 
@@ -796,6 +797,7 @@ const struct report reports_table[] = {
 	{ "lock-history", REPORT_SNAPSHOT, render_lock_history },
 	{ "metrics", REPORT_SNAPSHOT, render_metrics },
 	{ "history", REPORT_DIRECTORY, NULL },
+	{ "events", REPORT_STREAM, NULL },
 };
 #define NREPORTS (sizeof(reports_table) / sizeof(reports_table[0]))
 const size_t reports_count = NREPORTS;
@@ -830,4 +832,14 @@ int reports_render(struct reports *r, unsigned virt, char **text, size_t *len)
 		*len = 0;
 	}
 	return rc;
+}
+
+bool reports_is_stream(unsigned virt)
+{
+	return virt >= 1 && virt <= NREPORTS && reports_table[virt - 1].build == REPORT_STREAM;
+}
+
+struct events *reports_events(struct reports *r)
+{
+	return r->cfg.events;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "fs/guard.h"
+#include "fs/events.h"
 #include "fs/history.h"
 #include "fs/keymap.h"
 #include "fs/lock.h"
@@ -21,14 +22,16 @@ struct reports_config {
 	struct reader_budget *budget;       /* borrowed, for stats */
 	struct history *history;            /* borrowed: lock-history, versioning in status */
 	const struct guard_counts *unlocks; /* borrowed, for metrics; NULL: not counted */
+	struct events *events;              /* borrowed: its costs in stats (may be NULL) */
 };
 
 struct reports;
 
 /* How a report is built. A snapshot is made whole when its file is opened, then read
  * from memory. A directory is answered by a module of its own (history/: fs/histfs.c)
- * and has no render. */
-enum report_build { REPORT_SNAPSHOT, REPORT_DIRECTORY };
+ * and has no render. A stream is read as it happens: each open is a reader of
+ * fs/events.c, and has no render either. */
+enum report_build { REPORT_SNAPSHOT, REPORT_DIRECTORY, REPORT_STREAM };
 
 /* One file of /.tfstatefs/: a new report is one row of reports_table and its render. */
 struct report {
@@ -39,7 +42,7 @@ struct report {
 };
 
 /* The entries, in the order they are added: "locks", "migration", "status", "stats",
- * "lock-history", "metrics", and the directory "history". */
+ * "lock-history", "metrics", the directory "history", and the stream "events". */
 extern const struct report reports_table[];
 extern const size_t reports_count;
 
@@ -55,4 +58,9 @@ int reports_add_files(struct tree *t, const char *dirname);
  * (-EACCES, -EIO) or -ENOMEM. A lock table that cannot be read does not fail a report:
  * its DynamoDB columns say "unknown". */
 int reports_render(struct reports *r, unsigned virt, char **text, size_t *len);
+
+/* Is virtual file virt a stream? Then an open is a new reader of events (NULL when the
+ * mount has none). */
+bool reports_is_stream(unsigned virt);
+struct events *reports_events(struct reports *r);
 #endif

@@ -1,6 +1,7 @@
 /* tfstatefs: parse options, check the bucket answers, mount, daemonize, run the loop. */
 #define FUSE_USE_VERSION 314
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <fuse_lowlevel.h>
@@ -46,6 +47,7 @@ struct mount_state {
 	struct history *history;        /* the past, from the bucket's versions */
 	struct histfs *histfs;          /* /.tfstatefs/history/ */
 	struct audit *audit;
+	struct events *events;          /* /.tfstatefs/events and -o events_log */
 	struct guard guard;
 	struct tfs fs;
 	struct fuse_session *se;
@@ -184,13 +186,14 @@ static char *status_text(const struct mount_state *m, const struct unlock_policy
 	                 "credentials\t%s\nsse_customer_key\t%s\n"
 	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\n"
 	                 "unlock_min_age_seconds\t%.0f\nunlock_owner_uid\t%u\nunlock_gid\t%s\n"
-	                 "cache_ttl\t%g\nlock_ttl\t%g\n",
+	                 "cache_ttl\t%g\nlock_ttl\t%g\nwatch_interval\t%g\nevents_log\t%s\n",
 	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
 	                 m->region, aws_cred_provider_source(m->creds),
 	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
 	                 m->ddb ? ddb_client_table(m->ddb) : "none",
 	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->off ? "off" : "on",
-	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl);
+	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl,
+	                 m->opts.watch_interval, m->opts.events_log ? m->opts.events_log : "none");
 	return n < 0 ? NULL : text;
 }
 
@@ -215,6 +218,8 @@ static void build_config(struct mount_state *m)
 		.uid = m->opts.uid == OPTION_UNSET ? getuid() : m->opts.uid,
 		.gid = m->opts.gid == OPTION_UNSET ? getgid() : m->opts.gid,
 		.umask = m->opts.umask & 0777,
+		.watch_interval = m->opts.watch_interval,
+		.events_log = m->opts.events_log,
 		.unlock = {
 			.off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
 			.min_age_s = m->opts.min_age_s,
@@ -239,6 +244,7 @@ static int build_fs(struct mount_state *m)
 	struct reports_config rc = {
 		.locks = &m->locks, .map = &m->map, .cfg = &m->cfg, .tree = m->tree,
 		.budget = m->budget, .history = m->history, .unlocks = &m->guard.counts,
+		.events = m->events,
 	};
 	if (err == 0)
 		err = reports_new(&rc, &m->reports);
@@ -252,7 +258,7 @@ static int build_fs(struct mount_state *m)
 		return -1;
 	}
 	m->guard = (struct guard){ .tree = m->tree, .locks = &m->locks, .audit = m->audit,
-	                           .policy = &m->cfg.unlock };
+	                           .policy = &m->cfg.unlock, .events = m->events };
 	return 0;
 }
 
@@ -279,7 +285,11 @@ static int run_loop(struct mount_state *m)
 	if (!lc)
 		return -1;
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned)m->cmd.clone_fd);
-	fuse_loop_cfg_set_max_threads(lc, m->cmd.max_threads);
+	/* Each reader of /.tfstatefs/events waiting holds a thread: as many more, so that
+	 * they never starve the other requests. */
+	fuse_loop_cfg_set_max_threads(lc, m->cmd.max_threads + EVENTS_MAX_READERS);
+	if (m->cmd.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(lc, m->cmd.max_idle_threads);
 	int rc = fuse_session_loop_mt(m->se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return rc;
@@ -306,6 +316,8 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 	fuse_daemonize(m->cmd.foreground);
 	if (!m->cmd.foreground)
 		log_setup(m->cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, true);
+	if (events_start(m->events) < 0)
+		log_error("cannot start the poller of /.tfstatefs/events: no events will be seen");
 	int rc = run_loop(m);
 	fuse_session_unmount(m->se);
 	fuse_remove_signal_handlers(m->se);
@@ -316,6 +328,7 @@ static void mount_state_free(struct mount_state *m)
 {
 	if (m->se)
 		fuse_session_destroy(m->se);
+	events_free(m->events);     /* its poller reads the store and the table */
 	histfs_free(m->histfs);
 	tree_free(m->tree);
 	reports_free(m->reports);
@@ -370,6 +383,12 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 		return -1;
 	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {
 		fail("cannot open the audit log %s: %s", m->opts.audit_log, strerror(-rc));
+		return -1;
+	}
+	struct events_config ec = { .locks = &m->locks, .map = &m->map,
+	                            .interval = m->cfg.watch_interval, .log_path = m->cfg.events_log };
+	if ((rc = events_new(&ec, &m->events)) < 0) {
+		fail("cannot open the events log %s: %s", m->opts.events_log, strerror(-rc));
 		return -1;
 	}
 	return build_fs(m);

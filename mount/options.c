@@ -37,6 +37,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("unlock=%s", unlock, 0),
 	OPT("unlock_gid=%s", unlock_group, 0),
 	OPT("audit_log=%s", audit_log, 0),
+	OPT("events_log=%s", events_log, 0),
+	OPT("watch_interval=%lf", watch_interval, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	OPT("uid=%u", uid, 0),
 	OPT("gid=%u", gid, 0),
@@ -202,6 +204,7 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	opts->gid = OPTION_UNSET;
 	opts->unlock_gid = OPTION_UNSET;
 	opts->umask = 022;
+	opts->watch_interval = 5;
 	if (fuse_opt_parse(args, opts, option_spec, option_proc) == -1)
 		return -1;
 	if (opts->show_help || opts->show_version)
@@ -220,6 +223,10 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	}
 	if (opts->max_cache_mb < 1 || opts->max_cache_mb > 1u << 20) {
 		fprintf(stderr, "tfstatefs: max_cache_mb must be from 1 to 1048576 (MB)\n");
+		return -1;
+	}
+	if (!(opts->watch_interval >= 0.1 && opts->watch_interval <= 86400)) {
+		fprintf(stderr, "tfstatefs: watch_interval must be from 0.1 to 86400 seconds\n");
 		return -1;
 	}
 	if (check_lock_options(opts) < 0)
@@ -250,6 +257,7 @@ void options_free(struct tfs_options *opts)
 	free(opts->unlock_min_age);
 	free(opts->unlock);
 	free(opts->audit_log);
+	free(opts->events_log);
 }
 
 void options_print_help(const char *progname)
@@ -283,10 +291,14 @@ void options_print_help(const char *progname)
 	       "  -o unlock_gid=GROUP        this group may unlock too (else the owner only)\n"
 	       "  -o audit_log=FILE          also write each attempt as a JSON line to FILE\n"
 	       "\n"
+	       "Events (MOUNTPOINT/.tfstatefs/events):\n"
+	       "  -o watch_interval=SECONDS  how often changes are looked for (default 5)\n"
+	       "  -o events_log=FILE         append every event to FILE as a JSON line\n"
+	       "\n"
 	       "Running:\n"
 	       "  -f, -s, -d                 foreground; single-threaded; with FUSE and S3 debug\n"
 	       "  -o debug_s3                log every S3 request with its timing\n"
 	       "  -h, --help                 this text;  -V, --version  the version\n"
-	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status. Unmount: fusermount3 -u MOUNTPOINT\n",
+	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status, events. Unmount: fusermount3 -u MOUNTPOINT\n",
 	       progname);
 }

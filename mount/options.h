@@ -32,6 +32,8 @@ struct tfs_options {
 	char *unlock;           /* "on" or "off" */
 	int read_only;          /* -o ro: handled here, so that refused unlocks are audited */
 	char *audit_log;
+	char *events_log;       /* -o events_log=FILE */
+	double watch_interval;  /* seconds between two looks for /.tfstatefs/events */
 	unsigned uid, gid, umask;   /* uid and gid are OPTION_UNSET unless given */
 	unsigned unlock_gid;        /* OPTION_UNSET unless given */
 	char *unlock_group;         /* as given: a number or a group name */

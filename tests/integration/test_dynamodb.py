@@ -438,7 +438,7 @@ def test_the_reports_directory_is_read_only_and_hides_real_keys(stack, s3, bucke
     m = mount(bucket)
     assert ".tfstatefs" not in os.listdir(m.path), "reached by name only, like ZFS's .zfs"
     assert sorted(os.listdir(m.p(".tfstatefs"))) == [
-        "history", "lock-history", "locks", "metrics", "migration", "stats", "status"]
+        "events", "history", "lock-history", "locks", "metrics", "migration", "stats", "status"]
     assert os.path.isdir(m.p(".tfstatefs"))
     assert open(m.p(".tfstatefs/locks"), "rb").read() == b""
     for op in (lambda: open(m.p(".tfstatefs/locks"), "w"),

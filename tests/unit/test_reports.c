@@ -25,7 +25,8 @@ static void test_every_row_is_whole(void)
 		CHECK(row->name && row->name[0] && !strchr(row->name, '/'));
 		/* A snapshot renders; a directory is answered by its own module. */
 		CHECK((row->build == REPORT_SNAPSHOT) == (row->render != NULL));
-		CHECK(row->build == REPORT_SNAPSHOT || row->build == REPORT_DIRECTORY);
+		CHECK(row->build == REPORT_SNAPSHOT || row->build == REPORT_DIRECTORY ||
+		      row->build == REPORT_STREAM);
 		for (size_t j = 0; j < i; j++)
 			CHECK(strcmp(reports_table[j].name, row->name) != 0);
 	}
@@ -35,9 +36,9 @@ static void test_every_row_is_whole(void)
 static void test_names_and_order(void)
 {
 	static const char *const want[] = { "locks", "migration", "status", "stats",
-	                                    "lock-history", "metrics", "history" };
-	CHECK_INT(reports_count, 7);
-	for (size_t i = 0; i < reports_count && i < 7; i++)
+	                                    "lock-history", "metrics", "history", "events" };
+	CHECK_INT(reports_count, 8);
+	for (size_t i = 0; i < reports_count && i < 8; i++)
 		CHECK_STR(reports_table[i].name, want[i]);
 }
 
