@@ -1,5 +1,4 @@
-/* What the bucket and the lock table hold under the mount, joined by state path, and the
- * facts of each state that the locks, migration and metrics reports share. */
+/* What the bucket and the lock table hold under the mount, joined by state path. */
 #include "fs/inventory.h"
 
 #include <errno.h>

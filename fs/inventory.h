@@ -1,6 +1,6 @@
-/* What the bucket and the lock table hold under the mount, joined by state path: the
- * inventory the locks, migration and metrics reports are built from. Only fs/reports.c and
- * fs/metrics.c include it. */
+/* The inventory the locks, migration and metrics reports are built from. */
+/* What the bucket and the lock table hold under the mount, joined by state path, and the
+ * facts of each state the reports share. Only fs/reports.c and fs/metrics.c include it. */
 #ifndef TFS_FS_INVENTORY_H
 #define TFS_FS_INVENTORY_H
 #include <stdbool.h>

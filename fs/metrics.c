@@ -1,5 +1,4 @@
-/* The metrics file of /.tfstatefs/: the locks, the migration and the counters in Prometheus'
- * text format. */
+/* /.tfstatefs/metrics: locks, migration and counters in Prometheus' text format. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
-/* The files of /.tfstatefs/: the table of rows, and the reports locks, migration, status,
- * lock-history and stats (metrics is fs/metrics.c's). */
+/* The files of /.tfstatefs/: the table of rows, and the small reports it names. */
+/* locks, migration, status, lock-history and stats are here; metrics is fs/metrics.c's,
+ * history/ fs/histfs.c's, events fs/events.c's. */
 #include "fs/reports.h"
 
 #include <ctype.h>

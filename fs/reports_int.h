@@ -1,5 +1,4 @@
-/* The reports' insides, shared by fs/reports.c, fs/inventory.c and fs/metrics.c; nothing
- * else includes it. */
+/* The reports' insides, for reports.c, inventory.c and metrics.c; nothing else includes it. */
 #ifndef TFS_FS_REPORTS_INT_H
 #define TFS_FS_REPORTS_INT_H
 #include <pthread.h>

@@ -1,5 +1,5 @@
-/* S3 operations on one bucket but its listings (s3list.c): get, MD5, delete, the bucket check
- * and versioning state, errors mapped to errno and a message. */
+/* S3 operations on one bucket: get, MD5, delete, the bucket check, versioning. */
+/* Its listings are s3list.c's; errors are mapped to errno and a message. */
 #include "s3/s3.h"
 
 #include <arpa/inet.h>

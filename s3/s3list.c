@@ -1,5 +1,5 @@
-/* Listing the bucket: ListObjectsV2 and ListObjectVersions, page by page, ending a listing
- * whose server repeats its continuation token or markers. */
+/* S3's listings: ListObjectsV2 and ListObjectVersions, paged, guarded against repeats. */
+/* A server that repeats its continuation token or markers ends the listing with -EIO. */
 #include "s3/s3.h"
 
 #include <errno.h>
