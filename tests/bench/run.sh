@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make bench: a stack of its own, the benchmark (tests/bench/bench.py), the stack stopped.
-# BENCH_SIZES="10000 100000" sets the bucket sizes; BENCH_S3FS_CAP the s3fs time cap (s).
+# BENCH_SIZES="10000 100000" sets the bucket sizes (none: skip this part); BENCH_S3FS_CAP the
+# s3fs time cap (s). BENCH_HISTORY=1 adds the history part (tests/bench/bench_history.py) at
+# BENCH_HISTORY_SIZES="VERSIONS STATES PER" (default "1000 10000 20": one state of 1,000
+# versions; 10,000 states of 20 versions each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tests/stack/deps.sh >/dev/null
@@ -8,5 +11,11 @@ make -s all
 dir=$(mktemp -d /tmp/tfs-bench-stack.XXXXXX)
 trap 'tests/stack/stop.sh "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 tests/stack/start.sh "$dir" >/dev/null
-# shellcheck disable=SC2086
-/usr/bin/python3 tests/bench/bench.py "$dir/env" ${BENCH_SIZES:-10000}
+if [ "${BENCH_SIZES:-}" != none ]; then
+	# shellcheck disable=SC2086
+	/usr/bin/python3 tests/bench/bench.py "$dir/env" ${BENCH_SIZES:-10000}
+fi
+if [ -n "${BENCH_HISTORY:-}" ] && [ "$BENCH_HISTORY" != 0 ]; then
+	# shellcheck disable=SC2086
+	/usr/bin/python3 tests/bench/bench_history.py "$dir/env" ${BENCH_HISTORY_SIZES:-1000 10000 20}
+fi
