@@ -12,6 +12,7 @@
 #include "fs/fs.h"
 #include "fs/keymap.h"
 #include "fs/tree.h"
+#include "mount/detach.h"
 #include "mount/options.h"
 #include "s3/creds.h"
 #include "s3/ddb.h"
@@ -51,6 +52,7 @@ struct mount_state {
 	struct guard guard;
 	struct tfs fs;
 	struct fuse_session *se;
+	struct detach_watch *detach;    /* ends the events reads on a lazy unmount */
 };
 
 /* One line on stderr, before the mount goes to the background. */
@@ -295,6 +297,24 @@ static int run_loop(struct mount_state *m)
 	return rc;
 }
 
+static void lazily_unmounted(void *arg)
+{
+	struct mount_state *m = arg;
+	log_info("%s was unmounted lazily: the reads of .tfstatefs/events end; the mount exits "
+	         "when the last file open in it is closed", m->cmd.mountpoint);
+	events_shutdown(m->events);
+}
+
+/* A lazy unmount ends the waiting reads of /.tfstatefs/events, so that their readers
+ * close the files that keep the mount alive. */
+static void watch_detach(struct mount_state *m, const char *where)
+{
+	int rc = *where ? detach_watch_start(where, lazily_unmounted, m, &m->detach) : -ENOENT;
+	if (rc < 0)
+		log_warn("cannot watch for a lazy unmount of %s (%s): readers of .tfstatefs/events "
+		         "then end only when the mount is stopped", m->cmd.mountpoint, strerror(-rc));
+}
+
 static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 {
 	if (add_fuse_options(m, args) < 0)
@@ -309,6 +329,10 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 	m->fs.se = m->se;
 	if (fuse_set_signal_handlers(m->se) != 0)
 		return -1;
+	/* Canonical before the mount: afterwards, looking at it would ask this daemon. */
+	char where[PATH_MAX];
+	if (!realpath(m->cmd.mountpoint, where))
+		where[0] = '\0';
 	if (fuse_session_mount(m->se, m->cmd.mountpoint) != 0) {
 		fuse_remove_signal_handlers(m->se);
 		return -1;
@@ -318,7 +342,10 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 		log_setup(m->cmd.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO, true);
 	if (events_start(m->events) < 0)
 		log_error("cannot start the poller of /.tfstatefs/events: no events will be seen");
+	watch_detach(m, where);
 	int rc = run_loop(m);
+	detach_watch_stop(m->detach);
+	m->detach = NULL;
 	fuse_session_unmount(m->se);
 	fuse_remove_signal_handlers(m->se);
 	return rc;
