@@ -270,7 +270,6 @@ int events_poll(struct events *ev)
 	pthread_mutex_lock(&ev->lock);
 	bool reset = ev->drop_base;
 	ev->drop_base = false;
-	ev->polls++;
 	pthread_mutex_unlock(&ev->lock);
 	if (reset && ev->has_base) {
 		evsnap_clear(&ev->base);
@@ -283,6 +282,7 @@ int events_poll(struct events *ev)
 	ev->cost.list_pages += cost.list_pages;
 	ev->cost.scans += cost.scans;
 	ev->cost.lock_gets += cost.lock_gets;
+	ev->polls++;        /* a look done: the baseline is set once this is 1 */
 	ev->poll_failures += rc < 0;
 	pthread_mutex_unlock(&ev->lock);
 	if (rc == 0) {

@@ -322,6 +322,51 @@ static void test_log_lines_are_json(void)
 	unlink(path);
 }
 
+/* "events_polls N" from the stats. */
+static long polls_done(struct events *ev)
+{
+	char *stats = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&stats, &len);
+	events_put_stats(ev, out);
+	fclose(out);
+	const char *p = strstr(stats, "events_polls\t");
+	long n = p ? strtol(p + strlen("events_polls\t"), NULL, 10) : -1;
+	free(stats);
+	return n;
+}
+
+struct polls_probe {
+	struct events *ev;
+	long seen;
+};
+
+static void polls_while_listing(struct memstore *ms, void *ctx)
+{
+	struct polls_probe *probe = ctx;
+	(void)ms;
+	probe->seen = polls_done(probe->ev);
+}
+
+/* events_polls counts looks done: while the first is still listing it is 0, so a script
+ * (or a test) that waits for 1 knows the baseline is set, and a change made after that is
+ * told. It was counted when a look began, and a lock taken during the baseline's listing
+ * was never told. */
+static void test_polls_count_looks_done(void)
+{
+	struct watch w;
+	watch_new(&w, false, 0, NULL);
+	struct polls_probe probe = { .ev = w.ev, .seen = -1 };
+	struct events_reader *r = NULL;
+	CHECK_INT(events_open(w.ev, &r), 0);
+	memstore_before(w.ms, MS_LIST, polls_while_listing, &probe);
+	CHECK_INT(events_poll(w.ev), 0);
+	CHECK_INT(probe.seen, 0);
+	CHECK_INT(polls_done(w.ev), 1);
+	events_close(r);
+	watch_free(&w);
+}
+
 int main(void)
 {
 	test_diff_of_two_looks();
@@ -331,5 +376,6 @@ int main(void)
 	test_interrupt_and_shutdown();
 	test_guard_unlock_told_once();
 	test_log_lines_are_json();
+	test_polls_count_looks_done();
 	return check_report("events");
 }
