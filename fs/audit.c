@@ -2,16 +2,17 @@
 #include "fs/audit.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
+#include "util/clock.h"
+#include "util/jsonline.h"
 #include "util/log.h"
+#include "util/timeparse.h"
 
 struct audit {
 	int fd;                 /* -1: syslog only */
@@ -23,9 +24,9 @@ int audit_open(const char *path, struct audit **out)
 	struct audit *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->fd = -1;
-	if (path && (a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		int rc = -errno;
+	a->fd = path ? jsonline_open(path) : -1;
+	if (path && a->fd < 0) {
+		int rc = a->fd;
 		free(a);
 		return rc;
 	}
@@ -71,21 +72,16 @@ static const char *errno_name(int e)
 	}
 }
 
+/* A text field: "" when absent (the audit log's documented form). */
 static void add(json_object *o, const char *k, const char *v)
 {
 	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
 }
 
-static char *record_json(const struct audit_record *r, const char *command)
+static json_object *record_json(const struct audit_record *r, const char *command)
 {
-	char when[40];
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-
+	char when[TIME_RFC3339_MS_LEN];
+	time_format_rfc3339_ms(clock_real_ms(), when, sizeof(when));
 	json_object *o = json_object_new_object();
 	if (!o)
 		return NULL;
@@ -110,12 +106,7 @@ static char *record_json(const struct audit_record *r, const char *command)
 	add(o, "result", r->result);
 	add(o, "errno", errno_name(r->error));
 	add(o, "reason", r->reason);
-	char *line = NULL;
-	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	             JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		line = NULL;
-	json_object_put(o);
-	return line;
+	return o;
 }
 
 void audit_write(struct audit *a, const struct audit_record *r)
@@ -129,15 +120,13 @@ void audit_write(struct audit *a, const struct audit_record *r)
 	log_info("unlock %s: %s: %s", r->result, r->lock->path ? r->lock->path : "", r->reason ? r->reason : "");
 	if (a->fd < 0)
 		return;
-	char *line = record_json(r, command);
-	if (!line) {
+	json_object *o = record_json(r, command);
+	if (!o) {
 		log_error("audit record for %s could not be written: out of memory", r->lock->path);
 		return;
 	}
 	pthread_mutex_lock(&a->lock);
-	size_t len = strlen(line);
-	if (write(a->fd, line, len) != (ssize_t)len)
-		log_error("audit log write failed: %s", strerror(errno));
+	jsonline_write(a->fd, o, "audit log");
 	pthread_mutex_unlock(&a->lock);
-	free(line);
+	json_object_put(o);
 }

@@ -3,15 +3,16 @@
 #include "fs/events.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include "fs/stateinfo.h"
+#include "util/clock.h"
+#include "util/jsonline.h"
 #include "util/log.h"
+#include "util/timeparse.h"
 #include "util/tsv.h"
 
 /* How often a waiting read looks whether the session is ending. */
@@ -74,16 +75,6 @@ struct event_fields {
 	const char *event, *path, *backend, *lock_id, *who, *operation, *detail;
 };
 
-static void now_iso(char *out, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 static void put_field(FILE *out, const char *s, bool last)
 {
 	tsv_put_field(out, s && *s ? s : "-");
@@ -111,30 +102,24 @@ static char *tsv_line(const char *when, const struct event_fields *f, size_t *le
 	return text;
 }
 
-static void add(json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, v && *v ? json_object_new_string(v) : NULL);
-}
-
-static char *json_line(const char *when, const struct event_fields *f)
+/* The events log's line: the same fields as JSON, "-" as null. */
+static void log_line(int fd, const char *when, const struct event_fields *f)
 {
 	json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	add(o, "time", when);
-	add(o, "event", f->event);
-	add(o, "state", f->path);
-	add(o, "backend", f->backend);
-	add(o, "lock_id", f->lock_id);
-	add(o, "who", f->who);
-	add(o, "operation", f->operation);
-	add(o, "detail", f->detail);
-	char *line = NULL;
-	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	             JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
-		line = NULL;
+	if (!o) {
+		log_error("events log: a line could not be built: out of memory");
+		return;
+	}
+	jsonline_put(o, "time", when);
+	jsonline_put(o, "event", f->event);
+	jsonline_put(o, "state", f->path);
+	jsonline_put(o, "backend", f->backend);
+	jsonline_put(o, "lock_id", f->lock_id);
+	jsonline_put(o, "who", f->who);
+	jsonline_put(o, "operation", f->operation);
+	jsonline_put(o, "detail", f->detail);
+	jsonline_write(fd, o, "events log");
 	json_object_put(o);
-	return line;
 }
 
 /* Keeps a copy of the line for r, or counts it lost when r's buffer is full. */
@@ -154,12 +139,11 @@ static void reader_push(struct events *ev, struct events_reader *r, const char *
 	r->bytes += len;
 }
 
-/* To every reader and the log. The log line goes in one write(2): a crash loses at most
- * the line being written. */
+/* To every reader and the log (one write(2) a line: see util/jsonline.h). */
 static void publish(struct events *ev, const struct event_fields *f)
 {
-	char when[40];
-	now_iso(when, sizeof(when));
+	char when[TIME_RFC3339_MS_LEN];
+	time_format_rfc3339_ms(clock_real_ms(), when, sizeof(when));
 	size_t len = 0;
 	char *text = tsv_line(when, f, &len);
 	pthread_mutex_lock(&ev->lock);
@@ -173,15 +157,8 @@ static void publish(struct events *ev, const struct event_fields *f)
 	pthread_cond_broadcast(&ev->readable);
 	pthread_mutex_unlock(&ev->lock);
 	free(text);
-	if (ev->log_fd < 0)
-		return;
-	char *json = json_line(when, f);
-	size_t n = json ? strlen(json) : 0;
-	if (!json)
-		log_error("events log: a line could not be built: out of memory");
-	else if (write(ev->log_fd, json, n) != (ssize_t)n)
-		log_error("events log write failed: %s", strerror(errno));
-	free(json);
+	if (ev->log_fd >= 0)
+		log_line(ev->log_fd, when, f);
 }
 
 /* ---- looks ---- */
@@ -357,10 +334,9 @@ int events_new(const struct events_config *cfg, struct events **out)
 		ev->cfg.reader_lines = EVENTS_READER_LINES;
 	if (ev->cfg.interval <= 0)
 		ev->cfg.interval = 5;
-	ev->log_fd = -1;
-	if (cfg->log_path &&
-	    (ev->log_fd = open(cfg->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		int rc = -errno;
+	ev->log_fd = cfg->log_path ? jsonline_open(cfg->log_path) : -1;
+	if (cfg->log_path && ev->log_fd < 0) {
+		int rc = ev->log_fd;
 		free(ev);
 		return rc;
 	}

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "fs/lock.h"
 #include "util/log.h"
+#include "util/timeparse.h"
 #include "util/tsv.h"
 
 struct history {
@@ -247,24 +248,11 @@ void hist_state_free(struct hist_state *s)
 	free(s);
 }
 
-/* "2026-12-04T08:31:05.123Z" */
-static void put_time(char *buf, size_t len, int64_t ms)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	if (!gmtime_r(&secs, &tm)) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
-}
-
 /* A version's file name: its time, then its id with any '/' made '_' (no path holds one). */
 static char *version_name(const struct store_version *v)
 {
-	char when[40], *name = NULL;
-	put_time(when, sizeof(when), v->mtime_ms);
+	char when[TIME_RFC3339_MS_LEN], *name = NULL;
+	time_format_rfc3339_ms(v->mtime_ms, when, sizeof(when));
 	if (asprintf(&name, "%s_%s", when, v->version_id) < 0)
 		return NULL;
 	for (char *p = name; *p; p++)
@@ -396,8 +384,8 @@ void history_put_index(const struct hist_state *s, FILE *out)
 	for (size_t i = 0; i < s->nversions; i++) {
 		const struct hist_version *v = &s->versions[i];
 		const struct stateinfo *si = v->facts && v->facts->read ? &v->facts->state : NULL;
-		char when[40];
-		put_time(when, sizeof(when), v->mtime_ms);
+		char when[TIME_RFC3339_MS_LEN];
+		time_format_rfc3339_ms(v->mtime_ms, when, sizeof(when));
 		fprintf(out, "%s\t", when);
 		put_field(out, v->version_id);
 		if (v->deleted) {
@@ -423,12 +411,12 @@ void history_put_locks(const struct hist_lock *locks, size_t n, int64_t now_ms, 
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct hist_lock *l = &locks[i];
-		char taken[40], released[40];
-		put_time(taken, sizeof(taken), l->acquired_ms);
+		char taken[TIME_RFC3339_MS_LEN], released[TIME_RFC3339_MS_LEN];
+		time_format_rfc3339_ms(l->acquired_ms, taken, sizeof(taken));
 		if (l->held)
 			snprintf(released, sizeof(released), "held");
 		else
-			put_time(released, sizeof(released), l->released_ms);
+			time_format_rfc3339_ms(l->released_ms, released, sizeof(released));
 		int64_t until = l->held ? now_ms : l->released_ms;
 		put_field(out, l->state_path);
 		fputc('\t', out);

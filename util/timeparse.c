@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Reads exactly n decimal digits. */
 static bool read_digits(const char **s, int n, int *out)
@@ -99,4 +100,20 @@ int time_parse_rfc3339(const char *s, time_t *out)
 	if (rc == 0)   /* whole seconds, rounded down also before 1970 */
 		*out = (time_t)(ms / 1000 - (ms % 1000 < 0));
 	return rc;
+}
+
+void time_format_rfc3339_ms(int64_t ms, char *out, size_t len)
+{
+	int64_t secs = ms / 1000, frac = ms % 1000;
+	if (frac < 0) {             /* before 1970: the fraction counts up from the second below */
+		secs--;
+		frac += 1000;
+	}
+	time_t t = (time_t)secs;
+	struct tm tm;
+	size_t n = gmtime_r(&t, &tm) ? strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm) : 0;
+	if (n == 0)
+		snprintf(out, len, "-");
+	else
+		snprintf(out + n, len - n, ".%03dZ", (int)frac);
 }

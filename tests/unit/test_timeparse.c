@@ -74,8 +74,29 @@ static void test_rfc3339_ms(void)
 	CHECK_INT(ms, 12345);   /* untouched on failure */
 }
 
+/* Formatting: milliseconds back to the text parsed above, and before 1970. */
+static void test_format_ms(void)
+{
+	static const struct { int64_t ms; const char *s; } cases[] = {
+		{ 1795858728157, "2026-11-28T09:38:48.157Z" },
+		{ 1795858728000, "2026-11-28T09:38:48.000Z" },
+		{ 0, "1970-01-01T00:00:00.000Z" },
+		{ -1, "1969-12-31T23:59:59.999Z" },
+		{ -1000, "1969-12-31T23:59:59.000Z" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[TIME_RFC3339_MS_LEN];
+		time_format_rfc3339_ms(cases[i].ms, out, sizeof(out));
+		CHECK_STR(out, cases[i].s);
+		int64_t back = 0;
+		CHECK_INT(time_parse_rfc3339_ms(out, &back), 0);
+		CHECK_INT(back, cases[i].ms);
+	}
+}
+
 int main(void)
 {
+	test_format_ms();
 	test_rfc3339();
 	test_rfc3339_ms();
 	return check_report("timeparse");
