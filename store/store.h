@@ -1,5 +1,6 @@
 /* What the filesystem asks of an object store: listings, reads pinned to a version, a
- * conditional delete and the request counters, in types that belong to no service.
+ * conditional delete, a conditional write (the one write: a lock made on purpose, -o
+ * lock_create) and the request counters, in types that belong to no service.
  *
  * One interface, one file per kind of store behind it (s3/s3store.c for S3 and the stores
  * that speak its API; the unit tests' in-memory store), as s3backer's layers each speak
@@ -101,6 +102,17 @@ struct store_object_info {
 	char version_id[256];   /* "" when the store keeps no versions */
 };
 
+/* A conditional write: exactly one of if_none_match and if_match. */
+#define STORE_ETAG_MAX 130
+struct store_put {
+	const char *key;
+	const char *data;
+	size_t len;
+	const char *content_type;   /* NULL: application/json */
+	bool if_none_match;         /* create only (If-None-Match: *) */
+	const char *if_match;       /* replace only this ETag (as the store gave it) */
+};
+
 /* What requests of one kind cost, for /.tfstatefs/stats. */
 struct store_op_stats {
 	const char *op;         /* "LIST", "GET", "Scan"...: static strings */
@@ -139,6 +151,14 @@ struct store_ops {
 	 * reads again after an unclear answer). */
 	int (*delete_if)(struct store *st, const char *key, const char *if_match,
 	                 struct store_error *err);
+	/* Writes the object p names, only on its condition: if_none_match, only when no
+	 * object has that key (-EEXIST otherwise); or if_match, only while the object has
+	 * that ETag (-ECANCELED otherwise; -ENOENT when it is gone). The new ETag (with its
+	 * quotes, as listings give it) goes to etag. Sent once, never retried: an unclear
+	 * answer (store_error_unsure) leaves it open whether it was written, and the caller
+	 * reads the object to know. Written with the mount's SSE-C key when it has one. */
+	int (*put_if)(struct store *st, const struct store_put *p, char etag[STORE_ETAG_MAX],
+	              struct store_error *err);
 	void (*stats)(struct store *st, struct store_stats *out);
 	void (*free)(struct store *st);
 };
@@ -187,6 +207,12 @@ static inline int store_delete_if(struct store *st, const char *key, const char 
                                   struct store_error *err)
 {
 	return st->ops->delete_if(st, key, if_match, err);
+}
+
+static inline int store_put_if(struct store *st, const struct store_put *p,
+                               char etag[STORE_ETAG_MAX], struct store_error *err)
+{
+	return st->ops->put_if(st, p, etag, err);
 }
 
 static inline void store_stats(struct store *st, struct store_stats *out)

@@ -34,6 +34,11 @@ struct table_ops {
 	 * sent once. */
 	int (*delete_if_info)(struct table *t, const char *lock_id, const char *info,
 	                      size_t info_len, struct store_error *err);
+	/* Writes item lock_id with this Info, only on a condition: if_info NULL, only when
+	 * no item has that LockID (-EEXIST otherwise); else only while its Info is exactly
+	 * if_info (-ECANCELED otherwise, -ENOENT when it is gone). Sent once, as put_if. */
+	int (*put_if)(struct table *t, const char *lock_id, const char *info, size_t info_len,
+	              const char *if_info, size_t if_info_len, struct store_error *err);
 	/* "DynamoDB table NAME at URL": how messages name it. */
 	const char *(*describe)(const struct table *t);
 	void (*stats)(struct table *t, struct store_stats *out);
@@ -61,6 +66,13 @@ static inline int table_delete_if_info(struct table *t, const char *lock_id, con
                                        size_t info_len, struct store_error *err)
 {
 	return t->ops->delete_if_info(t, lock_id, info, info_len, err);
+}
+
+static inline int table_put_if(struct table *t, const char *lock_id, const char *info,
+                               size_t info_len, const char *if_info, size_t if_info_len,
+                               struct store_error *err)
+{
+	return t->ops->put_if(t, lock_id, info, info_len, if_info, if_info_len, err);
 }
 
 static inline const char *table_describe(const struct table *t)
