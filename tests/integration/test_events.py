@@ -9,7 +9,7 @@ import threading
 import time
 
 from test_dynamodb import create_table, ddb, ddb_options, put_lock  # noqa: F401
-from test_locks import lock_body, wait_for
+from test_locks import lock_body, stats, wait_for
 
 INTERVAL = 1
 WITHIN = INTERVAL + 2       # a change shows within watch_interval + 2 s
@@ -17,24 +17,31 @@ STATE = b'{"version":4,"serial":%d,"lineage":"l-1"}'
 
 
 class Reader:
-    """A cat of the events file, its lines collected as they come."""
+    """A cat of the events file, its lines collected as they come (received[i]: when
+    lines[i] came, time.time())."""
 
     def __init__(self, m):
         self.proc = subprocess.Popen(["cat", m.p(".tfstatefs", "events")],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = []
+        self.received = []
         self.thread = threading.Thread(target=self._collect, daemon=True)
         self.thread.start()
 
     def _collect(self):
         for line in self.proc.stdout:
+            self.received.append(time.time())
             self.lines.append(line.decode().rstrip("\n").split("\t"))
 
-    def wait(self, event, path, timeout=WITHIN):
-        def seen():
-            return any(len(f) == 8 and f[1] == event and f[2] == path for f in self.lines)
-        wait_for(seen, timeout, "%s %s within %ss, saw %r" % (event, path, timeout, self.lines))
-        return [f for f in self.lines if f[1] == event and f[2] == path][0]
+    def matching(self, event, path, backend=None):
+        return [f for f in self.lines if len(f) == 8 and f[1] == event and f[2] == path and
+                backend in (None, f[3])]
+
+    def wait(self, event, path, timeout=WITHIN, backend=None):
+        """The first line of this event for path (and backend, when given)."""
+        wait_for(lambda: self.matching(event, path, backend), timeout,
+                 "%s %s %s within %ss, saw %r" % (event, path, backend or "", timeout, self.lines))
+        return self.matching(event, path, backend)[0]
 
     def stop(self):
         if self.proc.poll() is None:
@@ -43,15 +50,12 @@ class Reader:
 
 
 def started(m, *readers):
-    """Waits until the first look (the baseline) is done: events_polls grows."""
-    def polls():
-        with open(m.p(".tfstatefs", "stats")) as f:
-            for line in f:
-                k, _, v = line.rstrip("\n").partition("\t")
-                if k == "events_polls":
-                    return int(v)
-        return 0
-    wait_for(lambda: polls() >= 1, 5, "polling starts")
+    """Waits until the first look (the baseline) is done: events_polls counts a look when
+    it starts, events_list_requests its listing when that is over."""
+    def done():
+        s = stats(m)
+        return s["events_polls"] >= 1 and s["events_list_requests"] >= 1
+    wait_for(done, 5, "polling starts")
 
 
 def test_locked_written_unlocked_seen_by_two_readers(s3, bucket, mount):
