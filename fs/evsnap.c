@@ -133,10 +133,12 @@ static int copy_item(struct taking *t, const struct evsnap_item *from)
 	return rc == 0 ? set_holder(it, &li) : rc;
 }
 
-/* The table's locks, or, when it does not answer, the last look's. */
+/* The table's locks, or, when it does not answer, the last look's. Scanned now, not
+ * taken from a snapshot lock_ttl may keep for a minute: a DynamoDB lock is seen by the
+ * next look, as an S3 lockfile is. */
 static int take_table(struct taking *t, const struct lock_source *src, const struct evsnap *prev)
 {
-	const struct lt_snapshot *snap = locktable_snapshot(src->table, LT_FOR_LOOKUP);
+	const struct lt_snapshot *snap = locktable_snapshot(src->table, LT_FRESH);
 	if (!snap)
 		return -ENOMEM;
 	t->cost->scans++;

@@ -33,7 +33,7 @@ struct evsnap_cost {
 };
 
 /* Looks at everything under the mount: one flat listing per key space of the mount and,
- * with a table, one snapshot of it no older than lock_ttl. S3 lockfiles are read (one GET
+ * with a table, one Scan of it now (LT_FRESH). S3 lockfiles are read (one GET
  * each) only when prev (the last look, or NULL) did not have them with the same ETag;
  * with a table that fails, prev's DynamoDB locks are kept. Returns 0 or the listing's
  * negative errno (then *out is empty). */

@@ -227,7 +227,8 @@ static const struct lt_snapshot *hold_if_young(struct locktable *lt, double max_
 
 const struct lt_snapshot *locktable_snapshot(struct locktable *lt, enum lt_use use)
 {
-	double max_age_s = use == LT_FOR_LISTING ? lt->cfg->lock_list_ttl : lt->cfg->lock_ttl;
+	double max_age_s = use == LT_FOR_LISTING ? lt->cfg->lock_list_ttl :
+	                   use == LT_FOR_LOOKUP ? lt->cfg->lock_ttl : 0;
 	const struct lt_snapshot *s = hold_if_young(lt, max_age_s);
 	if (s)
 		return s;

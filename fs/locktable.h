@@ -36,9 +36,10 @@ void locktable_free(struct locktable *lt);
 void locktable_stats(struct locktable *lt, struct store_stats *out);
 
 /* What a snapshot is for, which says how old it may be: listing a directory's lock files
- * (lock_list_ttl, so that a warm find asks nothing) or answering for a name and the
- * reports (lock_ttl). */
-enum lt_use { LT_FOR_LISTING, LT_FOR_LOOKUP };
+ * (lock_list_ttl, so that a warm find asks nothing), answering for a name and the
+ * reports (lock_ttl), or a look of /.tfstatefs/events (none: a Scan now, which the other
+ * uses then share while it is young enough for them). */
+enum lt_use { LT_FOR_LISTING, LT_FOR_LOOKUP, LT_FRESH };
 
 /* A snapshot young enough for use (scanning the table when the last one is older).
  * Never NULL unless out of memory; a failed Scan gives an empty snapshot whose error says

@@ -14,15 +14,15 @@ from terraform_helper import Terraform, kill_tree, needs_terraform
 KEY = "team/app/terraform.tfstate"
 
 
-def holder(stack, tmp_path, bucket, table, use_lockfile):
-    """A terraform whose every apply holds its lock for 120 s, after a quick first apply
-    so that the state (and, with the table, its digest) exists."""
+def holder(stack, tmp_path, bucket, table, use_lockfile, hold=120):
+    """A terraform whose every apply holds its lock for hold seconds, after a quick first
+    apply so that the state (and, with the table, its digest) exists."""
     quick = Terraform(stack, tmp_path / "tf", bucket, KEY, use_lockfile=use_lockfile,
                       dynamodb_table=table)
     quick.init()
     quick.apply(1)
     return Terraform(stack, tmp_path / "tf", bucket, KEY, use_lockfile=use_lockfile,
-                     dynamodb_table=table, sleep_seconds=120)
+                     dynamodb_table=table, sleep_seconds=hold)
 
 
 def start_apply(tf, n=2):

@@ -12,7 +12,7 @@ import pytest
 
 from test_dynamodb import create_table, ddb, ddb_options, put_lock  # noqa: F401
 from conftest import BIN
-from test_locks import lock_body, wait_for
+from test_locks import lock_body, stats, wait_for
 
 INTERVAL = 1
 WITHIN = INTERVAL + 2       # a change shows within watch_interval + 2 s
@@ -20,7 +20,8 @@ STATE = b'{"version":4,"serial":%d,"lineage":"l-1"}'
 
 
 class Reader:
-    """A cat of the events file, its lines collected as they come."""
+    """A cat of the events file, its lines collected as they come (received[i]: when
+    lines[i] came, time.time())."""
     started = []
 
     def __init__(self, m):
@@ -28,18 +29,24 @@ class Reader:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         Reader.started.append(self.proc)
         self.lines = []
+        self.received = []
         self.thread = threading.Thread(target=self._collect, daemon=True)
         self.thread.start()
 
     def _collect(self):
         for line in self.proc.stdout:
+            self.received.append(time.time())
             self.lines.append(line.decode().rstrip("\n").split("\t"))
 
-    def wait(self, event, path, timeout=WITHIN):
-        def seen():
-            return any(len(f) == 8 and f[1] == event and f[2] == path for f in self.lines)
-        wait_for(seen, timeout, "%s %s within %ss, saw %r" % (event, path, timeout, self.lines))
-        return [f for f in self.lines if f[1] == event and f[2] == path][0]
+    def matching(self, event, path, backend=None):
+        return [f for f in self.lines if len(f) == 8 and f[1] == event and f[2] == path and
+                backend in (None, f[3])]
+
+    def wait(self, event, path, timeout=WITHIN, backend=None):
+        """The first line of this event for path (and backend, when given)."""
+        wait_for(lambda: self.matching(event, path, backend), timeout,
+                 "%s %s %s within %ss, saw %r" % (event, path, backend or "", timeout, self.lines))
+        return self.matching(event, path, backend)[0]
 
     def stop(self):
         if self.proc.poll() is None:
@@ -59,15 +66,8 @@ def no_reader_left(mount):
 
 
 def started(m, *readers):
-    """Waits until the first look (the baseline) is done: events_polls grows."""
-    def polls():
-        with open(m.p(".tfstatefs", "stats")) as f:
-            for line in f:
-                k, _, v = line.rstrip("\n").partition("\t")
-                if k == "events_polls":
-                    return int(v)
-        return 0
-    wait_for(lambda: polls() >= 1, 5, "polling starts")
+    """Waits until the first look (the baseline) is done: events_polls counts looks done."""
+    wait_for(lambda: stats(m)["events_polls"] >= 1, 5, "polling starts")
 
 
 def test_locked_written_unlocked_seen_by_two_readers(s3, bucket, mount):
@@ -196,11 +196,6 @@ def rss_kib(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
 
 
-def stat(m, name):
-    with open(m.p(".tfstatefs", "stats")) as f:
-        return next(int(l.split("\t")[1]) for l in f if l.startswith(name + "\t"))
-
-
 def batch_write(ddb, table, requests):
     for i in range(0, len(requests), 25):
         todo = {table: requests[i:i + 25]}
@@ -225,17 +220,17 @@ def test_a_reader_that_never_reads_stays_in_its_bound_while_10000_events_pass(
             batch_write(ddb, table, [{"PutRequest": {"Item": {
                 "LockID": {"S": "%s/%s" % (bucket, k)},
                 "Info": {"S": lock_body(bucket, k, who="w" * 500).decode()}}}} for k in keys])
-            wait_for(lambda: stat(m, "events_lines") >= 500 * rnd + 250, 10, "250 locked")
+            wait_for(lambda: stats(m)["events_lines"] >= 500 * rnd + 250, 10, "250 locked")
             batch_write(ddb, table, [{"DeleteRequest": {"Key": {
                 "LockID": {"S": "%s/%s" % (bucket, k)}}}} for k in keys])
-            wait_for(lambda: stat(m, "events_lines") >= 500 * (rnd + 1), 10, "250 unlocked")
+            wait_for(lambda: stats(m)["events_lines"] >= 500 * (rnd + 1), 10, "250 unlocked")
             rss.append(rss_kib(m.proc.pid))
         if "asan" not in os.path.basename(os.path.dirname(BIN)):
             # The reader's buffer is full after the second round; unbounded, the next 18
             # would add 5 MB. Under ASan freed memory is held back: RSS says nothing there.
             assert rss[-1] - rss[1] < 2048, rss
-        assert stat(m, "events_lines") == 10000
-        lost = stat(m, "events_lines_lost")
+        assert stats(m)["events_lines"] == 10000
+        lost = stats(m)["events_lines_lost"]
         assert 10000 - 1000 <= lost < 10000
         data = b""
         while True:

@@ -165,6 +165,31 @@ static void test_cost_of_a_look(void)
 	watch_free(&w);
 }
 
+/* A look sees the table as it is now, whatever lock_ttl lets lookups trust: a DynamoDB
+ * lock shows in the next look, as an S3 one does, and the look's Scan serves lookups. */
+static void test_a_look_scans_the_table_whatever_lock_ttl(void)
+{
+	struct watch w;
+	watch_new(&w, true, 0, NULL);
+	w.cfg.lock_ttl = 60;
+	struct events_reader *r = NULL;
+	CHECK_INT(events_open(w.ev, &r), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	memstore_put_lock(w.ms, BUCKET "/db/terraform.tfstate", LOCK_A);
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "locked\tdb/terraform.tfstate\tdynamodb\taaaa\talice@ci\tOperationTypeApply\t-\n");
+	CHECK_INT(memstore_calls(w.ms, MS_SCAN), 2);
+	const struct lt_snapshot *snap = locktable_snapshot(w.lt, LT_FOR_LOOKUP);
+	CHECK(snap && lt_snapshot_find(snap, "db/terraform.tfstate") != NULL);
+	locktable_release(w.lt, snap);
+	CHECK_INT(memstore_calls(w.ms, MS_SCAN), 2);
+	memstore_remove_item(w.ms, BUCKET "/db/terraform.tfstate");
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "unlocked\tdb/terraform.tfstate\tdynamodb\taaaa\talice@ci\tOperationTypeApply\t-\n");
+	events_close(r);
+	watch_free(&w);
+}
+
 /* Publishes n lines through the guard's hook (refused unlocks). */
 static void guard_lines(struct events *ev, int n)
 {
@@ -371,6 +396,7 @@ int main(void)
 {
 	test_diff_of_two_looks();
 	test_cost_of_a_look();
+	test_a_look_scans_the_table_whatever_lock_ttl();
 	test_bounded_buffers_and_lost_lines();
 	test_ten_thousand_events_past_a_stuck_reader();
 	test_interrupt_and_shutdown();
