@@ -1,5 +1,6 @@
 /* S3 operations on one bucket: get, MD5, delete, the bucket check, versioning. */
-/* Its listings are s3list.c's; errors are mapped to errno and a message. */
+/* Its listings are s3list.c's, its conditional put s3put.c's; errors are mapped to errno
+ * and a message. */
 #include "s3/s3.h"
 
 #include <arpa/inet.h>

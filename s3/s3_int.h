@@ -1,4 +1,5 @@
-/* The S3 client's insides, shared by s3/s3.c and s3/s3list.c; nothing else includes it. */
+/* The S3 client's insides, shared by s3/s3.c, s3/s3list.c and s3/s3put.c; nothing else
+ * includes it. */
 #ifndef TFS_S3_S3_INT_H
 #define TFS_S3_S3_INT_H
 #include <stdbool.h>
