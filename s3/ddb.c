@@ -1,4 +1,5 @@
-/* The DynamoDB lock table: Scan, consistent GetItem, conditional DeleteItem, DescribeTable. */
+/* The DynamoDB lock table: Scan, consistent GetItem, conditional DeleteItem and PutItem,
+ * DescribeTable. */
 #include "s3/ddb.h"
 
 #include <errno.h>
@@ -133,6 +134,12 @@ static char *one_line(char *s)
 	return s;
 }
 
+/* Is op one of the writes, sent once (conditional, and the caller reads to know)? */
+static bool is_write(const char *op)
+{
+	return strcmp(op, "DeleteItem") == 0 || strcmp(op, "PutItem") == 0;
+}
+
 /* Sends operation op with body (NULL: building it ran out of memory); returns 0 with a 2xx
  * answer in resp, or a negative errno with err filled. resp is always to be freed. */
 static int ddb_call(struct ddb_client *c, const char *op, const char *what, const char *body,
@@ -153,8 +160,8 @@ static int ddb_call(struct ddb_client *c, const char *op, const char *what, cons
 	struct aws_request req = {
 		.method = "POST", .path = "/", .headers = h, .nheaders = 2,
 		.body = body, .body_len = strlen(body), .max_body = DDB_MAX_BODY,
-		/* A DeleteItem whose answer was lost may have happened: the caller re-checks. */
-		.idempotent = strcmp(op, "DeleteItem") != 0,
+		/* A write whose answer was lost may have happened: the caller re-checks. */
+		.idempotent = !is_write(op),
 		.retry_answer = is_throttle, .content_sha256_header = false,
 	};
 	int rc = aws_service_send(&c->svc, &req, op, what, resp, err);
@@ -219,15 +226,31 @@ int ddb_get_item(struct ddb_client *c, const char *lock_id, struct ddb_item *ite
 	return rc;
 }
 
-int ddb_delete_item_if_info(struct ddb_client *c, const char *lock_id, const char *info,
-                            size_t info_len, struct aws_error *err)
+/* Sends write op (body taken over) on item lock_id, once; its answer says nothing more. */
+static int ddb_write(struct ddb_client *c, const char *op, const char *lock_id, char *body,
+                     struct aws_error *err)
 {
-	char *body = ddbjson_delete_if_info_request(c->table, lock_id, info, info_len);
 	struct http_response resp;
-	int rc = ddb_call(c, "DeleteItem", lock_id, body, &resp, err);
+	int rc = ddb_call(c, op, lock_id, body, &resp, err);
 	http_response_free(&resp);
 	free(body);
 	return rc;
+}
+
+int ddb_delete_item_if_info(struct ddb_client *c, const char *lock_id, const char *info,
+                            size_t info_len, struct aws_error *err)
+{
+	return ddb_write(c, "DeleteItem", lock_id,
+	                 ddbjson_delete_if_info_request(c->table, lock_id, info, info_len), err);
+}
+
+int ddb_put_item_if(struct ddb_client *c, const char *lock_id, const char *info, size_t info_len,
+                    const char *if_info, size_t if_info_len, struct aws_error *err)
+{
+	char *body = ddbjson_put_if_request(c->table, lock_id, info, info_len, if_info, if_info_len);
+	int rc = ddb_write(c, "PutItem", lock_id, body, err);
+	/* A failed attribute_not_exists(LockID) means the item is there. */
+	return rc == -ECANCELED && !if_info ? -EEXIST : rc;
 }
 
 static int describe_table(struct ddb_client *c, char *status, size_t status_len,

@@ -1,5 +1,6 @@
 /* The DynamoDB lock table (Terraform's deprecated dynamodb_table): Scan, consistent
- * GetItem, conditional DeleteItem, DescribeTable, over the same HTTP and SigV4 code as S3.
+ * GetItem, conditional DeleteItem and PutItem, DescribeTable, over the same HTTP and SigV4
+ * code as S3.
  * This is the header the filesystem layer talks to DynamoDB through. */
 #ifndef TFS_S3_DDB_H
 #define TFS_S3_DDB_H
@@ -29,7 +30,7 @@ void ddb_client_free(struct ddb_client *c);
 const char *ddb_client_table(const struct ddb_client *c);
 const char *ddb_client_endpoint(const struct ddb_client *c);
 
-/* What the client's requests cost so far (by kind: Scan, GetItem, DeleteItem...). */
+/* What the client's requests cost so far (by kind: Scan, GetItem, DeleteItem, PutItem...). */
 void ddb_client_stats(struct ddb_client *c, struct store_stats *out);
 
 /* The errno for a DynamoDB answer: ResourceNotFoundException (no such table) -ENXIO;
@@ -43,7 +44,7 @@ int ddb_errno(long http_status, const char *code);
 /* The requests below fill err (code, message, status, request id from x-amzn-RequestId,
  * attempts) whenever they fail. Scan, GetItem and DescribeTable are retried by aws_send
  * on transport errors, 5xx and throttling (ProvisionedThroughputExceededException,
- * ThrottlingException, RequestLimitExceeded: 400s); DeleteItem is sent once. */
+ * ThrottlingException, RequestLimitExceeded: 400s); DeleteItem and PutItem are sent once. */
 
 /* One consistent Scan page of the items whose LockID starts with lock_id_prefix ("" for
  * all), from start_key (NULL for the first page). Returns 0 or a negative errno. */
@@ -59,6 +60,14 @@ int ddb_get_item(struct ddb_client *c, const char *lock_id, struct ddb_item *ite
  * condition failed: the item is gone or holds another Info), or a negative errno. */
 int ddb_delete_item_if_info(struct ddb_client *c, const char *lock_id, const char *info,
                             size_t info_len, struct aws_error *err);
+
+/* Writes item {LockID: lock_id, Info: info} whole, only on a condition: if_info NULL,
+ * only while no item has that LockID (-EEXIST otherwise); else only while its Info is
+ * exactly if_info (-ECANCELED otherwise, the item gone included: DynamoDB's
+ * ConditionalCheckFailedException does not say which). Sent once, counted as PutItem;
+ * logs nothing (the caller says what failed). Returns 0 or a negative errno. */
+int ddb_put_item_if(struct ddb_client *c, const char *lock_id, const char *info, size_t info_len,
+                    const char *if_info, size_t if_info_len, struct aws_error *err);
 
 /* Checks the table answers: DescribeTable, then that its hash key is LockID. Returns 0,
  * or a negative errno with msg holding one line that names the table and the endpoint

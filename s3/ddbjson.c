@@ -116,18 +116,45 @@ char *ddbjson_get_request(const char *table, const char *lock_id)
 	return finish(req, ok);
 }
 
+/* The condition that the item's Info is exactly info: "#i = <value>", Info by its
+ * expression name as the Scan names it. */
+static void info_condition(struct json_object *req, const char *value, const char *info,
+                           size_t info_len, bool *ok)
+{
+	static const char *const names[] = { "#i", "Info" };
+	char expr[32];
+	snprintf(expr, sizeof(expr), "#i = %s", value);
+	put(req, "ConditionExpression", json_object_new_string(expr), ok);
+	put(req, "ExpressionAttributeNames", string_map(names, 1), ok);
+	struct json_object *values = json_object_new_object();
+	put(values, value, attr_s(info, info_len), ok);
+	put(req, "ExpressionAttributeValues", values, ok);
+}
+
 char *ddbjson_delete_if_info_request(const char *table, const char *lock_id, const char *info,
                                      size_t info_len)
 {
-	static const char *const names[] = { "#i", "Info" };
 	bool ok;
 	struct json_object *req = request_new(table, &ok);
 	put(req, "Key", lock_key(lock_id), &ok);
-	put(req, "ConditionExpression", json_object_new_string("#i = :info"), &ok);
-	put(req, "ExpressionAttributeNames", string_map(names, 1), &ok);
-	struct json_object *values = json_object_new_object();
-	put(values, ":info", attr_s(info, info_len), &ok);
-	put(req, "ExpressionAttributeValues", values, &ok);
+	info_condition(req, ":info", info, info_len, &ok);
+	return finish(req, ok);
+}
+
+char *ddbjson_put_if_request(const char *table, const char *lock_id, const char *info,
+                             size_t info_len, const char *if_info, size_t if_info_len)
+{
+	bool ok;
+	struct json_object *req = request_new(table, &ok);
+	struct json_object *item = lock_key(lock_id);
+	put(item, "Info", attr_s(info, info_len), &ok);
+	put(req, "Item", item, &ok);
+	/* Terraform's own condition for a new lock; LockID is no reserved word. */
+	if (!if_info)
+		put(req, "ConditionExpression", json_object_new_string("attribute_not_exists(LockID)"),
+		    &ok);
+	else
+		info_condition(req, ":old", if_info, if_info_len, &ok);
 	return finish(req, ok);
 }
 

@@ -46,6 +46,12 @@ char *ddbjson_get_request(const char *table, const char *lock_id);
 char *ddbjson_delete_if_info_request(const char *table, const char *lock_id, const char *info,
                                      size_t info_len);
 
+/* PutItem of {LockID: lock_id, Info: info (info_len bytes)}, the whole item, on a
+ * condition: if_info NULL, "attribute_not_exists(LockID)" (no such item yet); else
+ * "#i = :old" with :old if_info (if_info_len bytes), Info's name as for DeleteItem. */
+char *ddbjson_put_if_request(const char *table, const char *lock_id, const char *info,
+                             size_t info_len, const char *if_info, size_t if_info_len);
+
 /* DescribeTable of table. */
 char *ddbjson_describe_request(const char *table);
 

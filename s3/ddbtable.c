@@ -1,5 +1,5 @@
-/* Terraform's DynamoDB lock table as a lock table: Scan pages, a consistent GetItem and a
- * conditional DeleteItem on ddb.c, in the interface's types. */
+/* Terraform's DynamoDB lock table as a lock table: Scan pages, a consistent GetItem, a
+ * conditional DeleteItem and PutItem on ddb.c, in the interface's types. */
 #include "s3/ddbtable.h"
 
 #include <errno.h>
@@ -84,6 +84,15 @@ static int delete_if_info(struct table *t, const char *lock_id, const char *info
 	return rc;
 }
 
+static int put_if(struct table *t, const char *lock_id, const char *info, size_t info_len,
+                  const char *if_info, size_t if_info_len, struct store_error *err)
+{
+	struct aws_error ae = { 0 };
+	int rc = ddb_put_item_if(client_of(t), lock_id, info, info_len, if_info, if_info_len, &ae);
+	aws_error_to_store(&ae, err);
+	return rc;
+}
+
 static const char *describe(const struct table *t)
 {
 	return ((const struct ddb_table *)t)->description;
@@ -102,8 +111,8 @@ static void table_gone(struct table *t)
 }
 
 static const struct table_ops ddb_table_ops = {
-	.scan = scan, .get = get, .delete_if_info = delete_if_info, .describe = describe,
-	.stats = stats, .free = table_gone,
+	.scan = scan, .get = get, .delete_if_info = delete_if_info, .put_if = put_if,
+	.describe = describe, .stats = stats, .free = table_gone,
 };
 
 int ddb_table_new(struct ddb_client *c, struct table **out)

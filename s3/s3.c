@@ -1,5 +1,6 @@
 /* S3 operations on one bucket: get, MD5, delete, the bucket check, versioning. */
-/* Its listings are s3list.c's; errors are mapped to errno and a message. */
+/* Its listings are s3list.c's, its conditional put s3put.c's; errors are mapped to errno
+ * and a message. */
 #include "s3/s3.h"
 
 #include <arpa/inet.h>
@@ -141,6 +142,19 @@ static int answer_error(const struct http_response *resp, struct aws_error *err)
 	return s3_errno(resp->status, err->code);
 }
 
+/* Sends req on the bucket, counted under op; returns 0 with a 2xx response or a negative
+ * errno, *err filled from the answer. */
+static int bucket_request(struct s3_client *c, const char *op, struct aws_request *req,
+                          struct http_response *resp, struct aws_error *err)
+{
+	req->host = c->vhost;
+	req->content_sha256_header = true;
+	int rc = aws_service_send(&c->svc, req, op, req->path, resp, err);
+	if (rc == 0 && (resp->status < 200 || resp->status > 299))
+		rc = answer_error(resp, err);
+	return rc;
+}
+
 /* Sends a request on the bucket; returns 0 with a 2xx response or a negative errno. */
 int s3_bucket_send_checked(struct s3_client *c, const char *op, const char *method,
                            const char *path, const char *query,
@@ -148,15 +162,35 @@ int s3_bucket_send_checked(struct s3_client *c, const char *op, const char *meth
                            size_t max_body, bool (*retry_answer)(const struct http_response *),
                            struct http_response *resp, struct aws_error *err)
 {
+	/* Only reads come this way (writes go through s3_object_write): they are retried. */
 	struct aws_request req = {
-		.method = method, .host = c->vhost, .path = path,
-		.query = query, .headers = headers, .nheaders = nheaders, .max_body = max_body,
-		.idempotent = strcmp(method, "DELETE") != 0, .content_sha256_header = true,
+		.method = method, .path = path, .query = query, .headers = headers,
+		.nheaders = nheaders, .max_body = max_body,
+		.idempotent = strcmp(method, "GET") == 0,
 		.retry_answer = retry_answer,
 	};
-	int rc = aws_service_send(&c->svc, &req, op, path, resp, err);
-	if (rc == 0 && (resp->status < 200 || resp->status > 299))
-		rc = answer_error(resp, err);
+	return bucket_request(c, op, &req, resp, err);
+}
+
+/* A write of key, sent once: a conditional write or delete whose answer was lost may
+ * have happened, and sent again it would fail its own condition; the caller reads the
+ * object again instead. Counted under its method ("PUT", "DELETE"). */
+int s3_object_write(struct s3_client *c, const char *method, const char *key,
+                    const struct http_header *headers, size_t nheaders, const void *body,
+                    size_t body_len, struct http_response *resp, struct aws_error *err)
+{
+	char *path = object_path(c, key);
+	if (!path) {
+		memset(resp, 0, sizeof(*resp));
+		*err = (struct aws_error){ .message = "out of memory" };
+		return -ENOMEM;
+	}
+	struct aws_request req = {
+		.method = method, .path = path, .headers = headers, .nheaders = nheaders,
+		.body = body, .body_len = body_len, .idempotent = false,
+	};
+	int rc = bucket_request(c, method, &req, resp, err);
+	free(path);
 	return rc;
 }
 
@@ -446,14 +480,10 @@ int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, ch
 int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
                      struct aws_error *err)
 {
-	char *path = object_path(c, key);
-	if (!path)
-		return -ENOMEM;
 	struct http_header h = { "If-Match", if_match };
 	struct http_response resp;
-	int rc = bucket_send(c, "DELETE", "DELETE", path, NULL, &h, 1, 0, &resp, err);
+	int rc = s3_object_write(c, "DELETE", key, &h, 1, NULL, 0, &resp, err);
 	http_response_free(&resp);
-	free(path);
 	return rc;
 }
 

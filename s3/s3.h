@@ -18,8 +18,8 @@ struct s3_config {
 	bool path_style;        /* bucket in the path, not in the host name */
 	struct http_settings http;  /* extra CA bundle, timeouts, TLS checks */
 	bool debug;             /* trace each request and its timing on stderr, secrets redacted */
-	/* SSE-C: the customer key (copied) sent on every GET of an object, states and locks
-	 * alike (LIST and DELETE need none), or NULL. See s3_get_object. */
+	/* SSE-C: the customer key (copied) sent on every GET and PUT of an object, states and
+	 * locks alike (LIST and DELETE need none), or NULL. See s3_get_object. */
 	const struct ssec_key *sse_customer_key;
 };
 
@@ -124,6 +124,20 @@ int s3_object_md5(struct s3_client *c, const char *key, const char *if_match, ch
 int s3_delete_object(struct s3_client *c, const char *key, const char *if_match,
                      struct aws_error *err);
 
+/* Writes p->data as p->key only on p's condition (PutObject, sent once, never retried):
+ * If-None-Match: * (create only) or If-Match: p->if_match (replace only that ETag; sent
+ * unquoted, see s3put.c). Sends Content-Type (p->content_type, else application/json),
+ * Content-MD5, and the SSE-C key when the client has one. The new ETag, quoted as the
+ * answer gives it ("" when it gives none), goes to etag. Counted as PUT. Returns 0,
+ * -EEXIST (412 to If-None-Match: the key exists), -ECANCELED (412 to If-Match: another
+ * ETag, or an object gone where the server answers 412 for that; 409
+ * ConditionalRequestConflict: a concurrent write won), -ENOENT (404 to If-Match: gone),
+ * -EINVAL (p names not exactly one condition), or another negative errno (see s3_errno),
+ * always with *err filled; an unclear answer (none, a 5xx) leaves it open whether it was
+ * written. Logs nothing: the caller says what failed, as for s3_delete_object. */
+int s3_put_object(struct s3_client *c, const struct store_put *p, char etag[STORE_ETAG_MAX],
+                  struct aws_error *err);
+
 /* The errno for an S3 answer: 404 -ENOENT, 403 -EACCES, 412 -ECANCELED, a wrong region
  * -EREMOTE, 400 -EINVAL, anything else -EIO. */
 int s3_errno(long http_status, const char *code);
@@ -140,7 +154,7 @@ int s3_check_bucket(struct s3_client *c, const char *prefix, char *msg, size_t m
  * s3_check_bucket has found it elsewhere. */
 const char *s3_client_region(const struct s3_client *c);
 
-/* What the client's requests cost so far (by kind: LIST, GET, DELETE). */
+/* What the client's requests cost so far (by kind: LIST, GET, DELETE, PUT...). */
 void s3_client_stats(struct s3_client *c, struct store_stats *out);
 
 /* Does the client send an SSE-C key (for the status report: never the key itself)? */

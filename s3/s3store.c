@@ -118,6 +118,15 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 	return rc;
 }
 
+static int put_if(struct store *st, const struct store_put *p, char etag[STORE_ETAG_MAX],
+                  struct store_error *err)
+{
+	struct aws_error ae = { 0 };
+	int rc = s3_put_object(client_of(st), p, etag, &ae);
+	aws_error_to_store(&ae, err);
+	return rc;
+}
+
 static void stats(struct store *st, struct store_stats *out)
 {
 	s3_client_stats(client_of(st), out);
@@ -130,8 +139,8 @@ static void store_gone(struct store *st)
 
 static const struct store_ops s3_store_ops = {
 	.list_all = list_all, .list_dir = list_dir, .get = get, .list_versions = list_versions,
-	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .stats = stats,
-	.free = store_gone,
+	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .put_if = put_if,
+	.stats = stats, .free = store_gone,
 };
 
 int s3_store_new(struct s3_client *c, struct store **out)

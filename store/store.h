@@ -153,7 +153,8 @@ struct store_ops {
 	                 struct store_error *err);
 	/* Writes the object p names, only on its condition: if_none_match, only when no
 	 * object has that key (-EEXIST otherwise); or if_match, only while the object has
-	 * that ETag (-ECANCELED otherwise; -ENOENT when it is gone). The new ETag (with its
+	 * that ETag (-ECANCELED otherwise; -ENOENT when it is gone, where the store tells:
+	 * radosgw answers a gone object as a changed one, -ECANCELED). The new ETag (with its
 	 * quotes, as listings give it) goes to etag. Sent once, never retried: an unclear
 	 * answer (store_error_unsure) leaves it open whether it was written, and the caller
 	 * reads the object to know. Written with the mount's SSE-C key when it has one. */

@@ -34,9 +34,11 @@ struct table_ops {
 	 * sent once. */
 	int (*delete_if_info)(struct table *t, const char *lock_id, const char *info,
 	                      size_t info_len, struct store_error *err);
-	/* Writes item lock_id with this Info, only on a condition: if_info NULL, only when
-	 * no item has that LockID (-EEXIST otherwise); else only while its Info is exactly
-	 * if_info (-ECANCELED otherwise, -ENOENT when it is gone). Sent once, as put_if. */
+	/* Writes item lock_id with this Info (the whole item: nothing else stays), only on a
+	 * condition: if_info NULL, only when no item has that LockID (-EEXIST otherwise);
+	 * else only while its Info is exactly if_info (-ECANCELED otherwise, the item gone
+	 * included: DynamoDB's one ConditionalCheckFailedException does not say which, and
+	 * asking costs a read the caller makes anyway). Sent once, as the store's put_if. */
 	int (*put_if)(struct table *t, const char *lock_id, const char *info, size_t info_len,
 	              const char *if_info, size_t if_info_len, struct store_error *err);
 	/* "DynamoDB table NAME at URL": how messages name it. */

@@ -22,6 +22,7 @@ struct mem_object {
 
 struct mem_item {
 	char *lock_id, *info, *digest;
+	size_t info_len;        /* Info may hold NUL bytes, as a DynamoDB string may */
 };
 
 struct fault {
@@ -71,6 +72,17 @@ static char *dup_or_die(const char *s)
 	return d;
 }
 
+/* len bytes of s and a NUL: what put_if writes may hold NUL bytes. */
+static char *memdup_or_die(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (!d)
+		abort();
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
 /* ---- setting it up ---- */
 
 static struct mem_object *find_object(struct memstore *ms, const char *key)
@@ -117,7 +129,7 @@ static struct mem_object *history_add(struct memstore *ms, const struct mem_obje
 	struct mem_object *h = &ms->history[ms->nhistory++];
 	*h = *o;
 	h->key = dup_or_die(o->key);
-	h->data = o->data ? dup_or_die(o->data) : NULL;
+	h->data = o->data ? memdup_or_die(o->data, o->len) : NULL;
 	return h;
 }
 
@@ -153,7 +165,9 @@ static void retire_current(struct memstore *ms, struct mem_object *o)
 	o->data = NULL;
 }
 
-void memstore_put_at(struct memstore *ms, const char *key, const char *data, int64_t mtime_ms)
+/* Writes len bytes of data as key's new current version, its ETag their quoted MD5. */
+static void object_write(struct memstore *ms, const char *key, const char *data, size_t len,
+                         int64_t mtime_ms)
 {
 	struct mem_object *o = find_object(ms, key);
 	if (o) {
@@ -165,12 +179,17 @@ void memstore_put_at(struct memstore *ms, const char *key, const char *data, int
 		o = &ms->objects[ms->nobjects++];
 		*o = (struct mem_object){ .key = dup_or_die(key) };
 	}
-	o->data = dup_or_die(data);
-	o->len = strlen(data);
+	o->data = memdup_or_die(data, len);
+	o->len = len;
 	o->mtime_ms = mtime_ms;
 	o->mtime = (time_t)(mtime_ms / 1000);
 	next_version_id(ms, o->version_id);
 	etag_of(o->data, o->len, o->etag);
+}
+
+void memstore_put_at(struct memstore *ms, const char *key, const char *data, int64_t mtime_ms)
+{
+	object_write(ms, key, data, strlen(data), mtime_ms);
 }
 
 void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime)
@@ -263,6 +282,7 @@ static struct mem_item *item_slot(struct memstore *ms, const char *lock_id)
 		free(it->info);
 		free(it->digest);
 		it->info = it->digest = NULL;
+		it->info_len = 0;
 		return it;
 	}
 	ms->items = realloc(ms->items, (ms->nitems + 1) * sizeof(*it));
@@ -271,9 +291,17 @@ static struct mem_item *item_slot(struct memstore *ms, const char *lock_id)
 	return it;
 }
 
+/* Writes item lock_id with Info alone, as a PutItem replaces the whole item. */
+static void item_write(struct memstore *ms, const char *lock_id, const char *info, size_t len)
+{
+	struct mem_item *it = item_slot(ms, lock_id);
+	it->info = memdup_or_die(info, len);
+	it->info_len = len;
+}
+
 void memstore_put_lock(struct memstore *ms, const char *lock_id, const char *info)
 {
-	item_slot(ms, lock_id)->info = dup_or_die(info);
+	item_write(ms, lock_id, info, strlen(info));
 }
 
 void memstore_put_digest(struct memstore *ms, const char *lock_id, const char *digest)
@@ -573,30 +601,57 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 	return fault ? fault : rc;
 }
 
-static void op_stats(struct memstore *ms, struct store_stats *out, const enum memstore_op *ops,
-                     const char *const *names, size_t n)
+/* What put_if's condition says of o, key's current object (NULL: none): 0 (write it),
+ * -EEXIST, -ECANCELED (another ETag), -ENOENT (gone), as S3 does. */
+static int put_condition(const struct store_put *p, const struct mem_object *o)
 {
-	*out = (struct store_stats){ .nops = n };
-	for (size_t i = 0; i < n; i++)
-		out->ops[i] = (struct store_op_stats){ .op = names[i], .requests = ms->calls[ops[i]],
-		                                       .attempts = ms->calls[ops[i]] };
+	if (p->if_none_match == (p->if_match != NULL))
+		return -EINVAL;
+	if (p->if_none_match)
+		return o ? -EEXIST : 0;
+	return !o ? -ENOENT : strcmp(p->if_match, o->etag) != 0 ? -ECANCELED : 0;
 }
 
-/* LIST, GET and DELETE always; the version calls once made, as S3 counts a kind of
- * request from its first. */
-static void store_counts(struct store *st, struct store_stats *out)
+static int put_if(struct store *st, const struct store_put *p, char etag[STORE_ETAG_MAX],
+                  struct store_error *err)
 {
 	struct memstore *ms = of_store(st);
+	bool applied;
+	int fault = enter(ms, MS_PUT, err, &applied);
+	etag[0] = '\0';
+	int rc = put_condition(p, find_object(ms, p->key));
+	if (rc == 0 && applied)
+		object_write(ms, p->key, p->data, p->len, ms->clock_ms);
+	if (fault)
+		return fault;   /* the answer lost: no ETag, whether written or not */
+	if (rc == 0)
+		snprintf(etag, STORE_ETAG_MAX, "%s", find_object(ms, p->key)->etag);
+	else if (rc != -EINVAL)
+		err->status = rc == -ENOENT ? 404 : 412;
+	return rc;
+}
+
+/* The counters of ops[0..n): the first `always` of them always, the others once called,
+ * as S3 and DynamoDB count a kind of request from its first. */
+static void op_stats(struct memstore *ms, struct store_stats *out, const enum memstore_op *ops,
+                     const char *const *names, size_t n, size_t always)
+{
+	*out = (struct store_stats){ 0 };
+	for (size_t i = 0; i < n; i++)
+		if (i < always || ms->calls[ops[i]])
+			out->ops[out->nops++] = (struct store_op_stats){
+				.op = names[i], .requests = ms->calls[ops[i]],
+				.attempts = ms->calls[ops[i]] };
+}
+
+/* LIST, GET and DELETE always; the version calls and PUT once made. */
+static void store_counts(struct store *st, struct store_stats *out)
+{
 	static const enum memstore_op ops[] = { MS_LIST, MS_GET, MS_DELETE, MS_LISTVERSIONS,
-	                                        MS_VERSIONING };
+	                                        MS_VERSIONING, MS_PUT };
 	static const char *const names[] = { "LIST", "GET", "DELETE", "LISTVERSIONS",
-	                                     "VERSIONING" };
-	op_stats(ms, out, ops, names, 5);
-	size_t kept = 3;
-	for (size_t i = 3; i < 5; i++)
-		if (ms->calls[ops[i]])
-			out->ops[kept++] = out->ops[i];
-	out->nops = kept;
+	                                     "VERSIONING", "PUT" };
+	op_stats(of_store(st), out, ops, names, 6, 3);
 }
 
 static void store_keep(struct store *st)
@@ -606,8 +661,8 @@ static void store_keep(struct store *st)
 
 static const struct store_ops mem_store_ops = {
 	.list_all = list_all, .list_dir = list_dir, .get = get, .list_versions = list_versions,
-	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .stats = store_counts,
-	.free = store_keep,
+	.versioning = versioning, .md5 = md5, .delete_if = delete_if, .put_if = put_if,
+	.stats = store_counts, .free = store_keep,
 };
 
 /* ---- the table ---- */
@@ -619,8 +674,9 @@ static char *dup_opt(const char *s)
 
 static void item_copy(const struct mem_item *it, struct table_item *out)
 {
-	*out = (struct table_item){ .lock_id = dup_or_die(it->lock_id), .info = dup_opt(it->info),
-	                            .info_len = it->info ? strlen(it->info) : 0,
+	*out = (struct table_item){ .lock_id = dup_or_die(it->lock_id),
+	                            .info = it->info ? memdup_or_die(it->info, it->info_len) : NULL,
+	                            .info_len = it->info_len,
 	                            .digest = dup_opt(it->digest) };
 }
 
@@ -653,20 +709,43 @@ static int get_item(struct table *t, const char *lock_id, struct table_item *ite
 	return rc;
 }
 
+/* Does item it exist with exactly this Info? */
+static bool info_is(const struct mem_item *it, const char *info, size_t info_len)
+{
+	return it && it->info && it->info_len == info_len && memcmp(it->info, info, info_len) == 0;
+}
+
 static int delete_if_info(struct table *t, const char *lock_id, const char *info,
                           size_t info_len, struct store_error *err)
 {
 	struct memstore *ms = of_table(t);
 	bool applied;
 	int fault = enter(ms, MS_DELETEITEM, err, &applied);
-	const struct mem_item *it = find_item(ms, lock_id);
-	bool same = it && it->info && strlen(it->info) == info_len &&
-	            memcmp(it->info, info, info_len) == 0;
+	bool same = info_is(find_item(ms, lock_id), info, info_len);
 	if (same && applied)
 		memstore_remove_item(ms, lock_id);
 	if (!same)
 		err->status = 400;
 	return fault ? fault : same ? 0 : -ECANCELED;
+}
+
+/* As DynamoDB: if_info NULL, only where no item has that LockID (-EEXIST); else only while
+ * its Info is if_info (-ECANCELED, the item gone included: one condition cannot tell). */
+static int put_item_if(struct table *t, const char *lock_id, const char *info, size_t info_len,
+                       const char *if_info, size_t if_info_len, struct store_error *err)
+{
+	struct memstore *ms = of_table(t);
+	bool applied;
+	int fault = enter(ms, MS_PUTITEM, err, &applied);
+	const struct mem_item *it = find_item(ms, lock_id);
+	int rc = !if_info ? (it ? -EEXIST : 0) : info_is(it, if_info, if_info_len) ? 0 : -ECANCELED;
+	if (rc == 0 && applied)
+		item_write(ms, lock_id, info, info_len);
+	if (fault)
+		return fault;
+	if (rc < 0)
+		err->status = 400;   /* DynamoDB's ConditionalCheckFailedException */
+	return rc;
 }
 
 static const char *describe(const struct table *t)
@@ -677,9 +756,9 @@ static const char *describe(const struct table *t)
 
 static void table_counts(struct table *t, struct store_stats *out)
 {
-	static const enum memstore_op ops[] = { MS_SCAN, MS_GETITEM, MS_DELETEITEM };
-	static const char *const names[] = { "Scan", "GetItem", "DeleteItem" };
-	op_stats(of_table(t), out, ops, names, 3);
+	static const enum memstore_op ops[] = { MS_SCAN, MS_GETITEM, MS_DELETEITEM, MS_PUTITEM };
+	static const char *const names[] = { "Scan", "GetItem", "DeleteItem", "PutItem" };
+	op_stats(of_table(t), out, ops, names, 4, 3);
 }
 
 static void table_keep(struct table *t)
@@ -688,8 +767,8 @@ static void table_keep(struct table *t)
 }
 
 static const struct table_ops mem_table_ops = {
-	.scan = scan, .get = get_item, .delete_if_info = delete_if_info, .describe = describe,
-	.stats = table_counts, .free = table_keep,
+	.scan = scan, .get = get_item, .delete_if_info = delete_if_info, .put_if = put_item_if,
+	.describe = describe, .stats = table_counts, .free = table_keep,
 };
 
 /* ---- the whole ---- */

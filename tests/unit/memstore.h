@@ -23,6 +23,8 @@ enum memstore_op {
 	MS_DELETEITEM,
 	MS_LISTVERSIONS,    /* one page of list_versions */
 	MS_VERSIONING,
+	MS_PUT,             /* put_if */
+	MS_PUTITEM,         /* the table's put_if */
 	MS_OPS
 };
 
@@ -37,6 +39,9 @@ struct table *memstore_table(struct memstore *ms);
  * part) and remove. mtime 0 means the clock's time (memstore_clock). */
 void memstore_put(struct memstore *ms, const char *key, const char *data, time_t mtime);
 void memstore_remove(struct memstore *ms, const char *key);
+/* The store's put_if and the table's put_if answer as store.h and table.h say (status 412,
+ * 404 and 400 as S3 and DynamoDB give them). A put_if writes as memstore_put does, at the
+ * clock's time; its ETag is the quoted MD5 of the bytes. */
 
 /* Versions, as a versioned bucket keeps them. Whether the bucket keeps them (default
  * STORE_VERSIONING_OFF: never turned on; each object is its one "null" version):
@@ -56,8 +61,8 @@ void memstore_versioning(struct memstore *ms, enum store_versioning v);
 void memstore_put_at(struct memstore *ms, const char *key, const char *data, int64_t mtime_ms);
 void memstore_remove_at(struct memstore *ms, const char *key, int64_t mtime_ms);
 
-/* The time of what has none of its own: memstore_put with mtime 0, memstore_remove, and
- * the delete marker of a delete_if. Default: 2025-11-28T09:38:48Z. */
+/* The time of what has none of its own: memstore_put with mtime 0, memstore_remove, the
+ * delete marker of a delete_if, and what a put_if writes. Default: 2025-11-28T09:38:48Z. */
 void memstore_clock(struct memstore *ms, int64_t now_ms);
 
 /* The version id of key's current version, or "" when absent (a static buffer). */
@@ -65,7 +70,7 @@ const char *memstore_version_id(struct memstore *ms, const char *key);
 bool memstore_has(struct memstore *ms, const char *key);
 /* Gives object key (already put) another ETag, as S3 gives a multipart upload or an
  * SSE-KMS / SSE-C object: one that is not the MD5 of its bytes. md5 still answers the
- * MD5 of the bytes; get and delete_if compare If-Match with this ETag. */
+ * MD5 of the bytes; get, delete_if and put_if compare If-Match with this ETag. */
 void memstore_set_etag(struct memstore *ms, const char *key, const char *etag);
 /* The ETag of key, or "" when absent (a static buffer). */
 const char *memstore_etag(struct memstore *ms, const char *key);
@@ -77,7 +82,8 @@ void memstore_remove_item(struct memstore *ms, const char *lock_id);
 bool memstore_has_item(struct memstore *ms, const char *lock_id);
 
 /* The next count calls of op answer rc with HTTP status (0: no answer at all); applied
- * says whether a delete still happened before its answer was lost. */
+ * says whether a delete or a put (its condition holding) still happened before its answer
+ * was lost. */
 void memstore_fail(struct memstore *ms, enum memstore_op op, int count, int rc, long status,
                    bool applied);
 

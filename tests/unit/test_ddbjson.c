@@ -185,6 +185,63 @@ static void test_delete_request(void)
 	free(big);
 }
 
+/* The value of a string attribute at path, compared whole (it may hold a NUL). */
+#define CHECK_ATTR(req, path, want, want_len) do { \
+	struct json_object *v_ = at((req), (path)); \
+	CHECK(json_object_is_type(v_, json_type_string)); \
+	CHECK_MEM(json_object_get_string(v_), (size_t)json_object_get_string_len(v_), (want), \
+	          (want_len)); \
+} while (0)
+
+static void test_put_create_request(void)
+{
+	struct json_object *req = parse_back(ddbjson_put_if_request("tflocks", "b/env:/x.tfstate",
+	                                                            info_odd, INFO_ODD_LEN, NULL, 0));
+	CHECK_INT(nkeys(req), 3);
+	CHECK_STR(str_at(req, "TableName"), "tflocks");
+	CHECK_INT(nkeys(at(req, "Item")), 2);
+	CHECK_INT(nkeys(at(req, "Item.LockID")), 1);
+	CHECK_STR(str_at(req, "Item.LockID.S"), "b/env:/x.tfstate");
+	CHECK_INT(nkeys(at(req, "Item.Info")), 1);
+	CHECK_ATTR(req, "Item.Info.S", info_odd, INFO_ODD_LEN);
+	CHECK_STR(str_at(req, "ConditionExpression"), "attribute_not_exists(LockID)");
+	/* DynamoDB refuses names or values the expression does not use. */
+	CHECK(at(req, "ExpressionAttributeNames") == NULL);
+	CHECK(at(req, "ExpressionAttributeValues") == NULL);
+	CHECK(at(req, "Key") == NULL);              /* not a PutItem parameter */
+	json_object_put(req);
+}
+
+static void test_put_replace_request(void)
+{
+	static const char old[] = "{\"ID\":\"old\"}\0after";
+	struct json_object *req = parse_back(ddbjson_put_if_request("tflocks", "b/k", "{}", 2, old,
+	                                                            sizeof(old) - 1));
+	CHECK_INT(nkeys(req), 5);
+	CHECK_STR(str_at(req, "Item.LockID.S"), "b/k");
+	CHECK_ATTR(req, "Item.Info.S", "{}", 2);
+	CHECK_STR(str_at(req, "ConditionExpression"), "#i = :old");
+	CHECK_INT(nkeys(at(req, "ExpressionAttributeNames")), 1);
+	CHECK_STR(str_at(req, "ExpressionAttributeNames.#i"), "Info");
+	CHECK_INT(nkeys(at(req, "ExpressionAttributeValues")), 1);
+	CHECK_INT(nkeys(at(req, "ExpressionAttributeValues.:old")), 1);
+	CHECK_ATTR(req, "ExpressionAttributeValues.:old.S", old, sizeof(old) - 1);
+	json_object_put(req);
+
+	/* Every byte value survives in both places; an empty old Info is still a condition. */
+	char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (char)i;
+	req = parse_back(ddbjson_put_if_request("tflocks", "b/k", all, sizeof(all), all, sizeof(all)));
+	CHECK_ATTR(req, "Item.Info.S", all, sizeof(all));
+	CHECK_ATTR(req, "ExpressionAttributeValues.:old.S", all, sizeof(all));
+	json_object_put(req);
+	req = parse_back(ddbjson_put_if_request("tflocks", "b/k", "", 0, "", 0));
+	CHECK_STR(str_at(req, "ConditionExpression"), "#i = :old");
+	CHECK_STR(str_at(req, "ExpressionAttributeValues.:old.S"), "");
+	json_object_put(req);
+}
+
 static void test_describe_request(void)
 {
 	struct json_object *req = parse_back(ddbjson_describe_request("tf-locks.prod_1"));
@@ -755,6 +812,8 @@ int main(void)
 	test_scan_request_prefix_and_start();
 	test_get_request();
 	test_delete_request();
+	test_put_create_request();
+	test_put_replace_request();
 	test_describe_request();
 	test_scan_page_with_next_key();
 	test_scan_last_page();

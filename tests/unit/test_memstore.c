@@ -235,6 +235,143 @@ static void test_delete_if_marker(void)
 	memstore_free(ms);
 }
 
+/* put_if: create only where nothing is, replace only the ETag named; each a new version. */
+static void test_put_if(void)
+{
+	struct memstore *ms = memstore_new();
+	memstore_versioning(ms, STORE_VERSIONING_ENABLED);
+	struct store *st = memstore_store(ms);
+	struct store_error err;
+	char etag[STORE_ETAG_MAX], first[STORE_ETAG_MAX];
+	struct store_put create = { .key = "a.tflock", .data = "one\0two", .len = 7,
+	                            .if_none_match = true };
+	CHECK_INT(store_put_if(st, &create, etag, &err), 0);
+	CHECK_STR(etag, memstore_etag(ms, "a.tflock"));
+	CHECK_STR(etag, "\"6431db29cc5cafa293e3c9d84f411be5\"");   /* the MD5 of all 7 bytes */
+	snprintf(first, sizeof(first), "%s", etag);
+	create.data = "other";
+	create.len = 5;
+	CHECK_INT(store_put_if(st, &create, etag, &err), -EEXIST);
+	CHECK_INT(err.status, 412);
+	CHECK_STR(etag, "");
+
+	struct store_put replace = { .key = "a.tflock", .data = "three", .len = 5,
+	                             .if_match = "\"nope\"" };
+	CHECK_INT(store_put_if(st, &replace, etag, &err), -ECANCELED);
+	CHECK_INT(err.status, 412);
+	replace.if_match = first;
+	CHECK_INT(store_put_if(st, &replace, etag, &err), 0);
+	CHECK_STR(etag, memstore_etag(ms, "a.tflock"));
+	CHECK(strcmp(etag, first) != 0);
+	CHECK_INT(store_put_if(st, &replace, etag, &err), -ECANCELED);  /* first is stale now */
+
+	char *data;
+	struct store_object_info info;
+	CHECK_INT(read_version(ms, "a.tflock", NULL, &data, &info), 0);
+	CHECK_STR(data, "three");
+	CHECK_STR(info.version_id, "v2");
+	free(data);
+	struct store_range r = { .key = "a.tflock", .version_id = "v1" };
+	size_t len = 0;
+	CHECK_INT(store_get(st, &r, &data, &len, &info, &err), 0);   /* the NUL kept */
+	CHECK(len == 7 && memcmp(data, "one\0two", 7) == 0);
+	free(data);
+
+	memstore_remove(ms, "a.tflock");
+	replace.if_match = first;
+	CHECK_INT(store_put_if(st, &replace, etag, &err), -ENOENT);
+	CHECK_INT(err.status, 404);
+	CHECK(!memstore_has(ms, "a.tflock"));
+	struct store_put both = { .key = "a.tflock", .data = "x", .len = 1, .if_none_match = true,
+	                          .if_match = first };
+	CHECK_INT(store_put_if(st, &both, etag, &err), -EINVAL);
+	CHECK_INT(memstore_calls(ms, MS_PUT), 7);
+	memstore_free(ms);
+}
+
+/* A put_if whose answer is lost: written or not as memstore_fail says, no ETag either way;
+ * counted, hooked and shown in the stats once made. */
+static void put_first(struct memstore *ms, void *ctx)
+{
+	memstore_put(ms, ctx, "theirs", 0);
+}
+
+static void test_put_if_faults(void)
+{
+	struct memstore *ms = memstore_new();
+	struct store *st = memstore_store(ms);
+	struct store_stats stats;
+	store_stats(st, &stats);
+	CHECK_INT(stats.nops, 3);
+	struct store_error err;
+	char etag[STORE_ETAG_MAX];
+	struct store_put p = { .key = "k", .data = "mine", .len = 4, .if_none_match = true };
+	memstore_fail(ms, MS_PUT, 1, -EIO, 0, false);
+	CHECK_INT(store_put_if(st, &p, etag, &err), -EIO);
+	CHECK_INT(err.status, 0);
+	CHECK_STR(etag, "");
+	CHECK(!memstore_has(ms, "k"));
+	memstore_fail(ms, MS_PUT, 1, -EIO, 503, true);
+	CHECK_INT(store_put_if(st, &p, etag, &err), -EIO);
+	CHECK(store_error_unsure(&err, -EIO));
+	CHECK_STR(etag, "");
+	CHECK_STR(memstore_etag(ms, "k"), "\"918b81db5e91d031548b963c93845e5b\"");
+	memstore_remove(ms, "k");
+	memstore_before(ms, MS_PUT, put_first, "k");
+	CHECK_INT(store_put_if(st, &p, etag, &err), -EEXIST);
+	CHECK_INT(memstore_calls(ms, MS_PUT), 3);
+	store_stats(st, &stats);
+	CHECK_INT(stats.nops, 4);
+	if (stats.nops == 4) {
+		CHECK_STR(stats.ops[3].op, "PUT");
+		CHECK_INT(stats.ops[3].requests, 3);
+	}
+	memstore_free(ms);
+}
+
+/* The table's put_if: create where no item is, replace only on the very Info. */
+static void test_put_item_if(void)
+{
+	struct memstore *ms = memstore_new();
+	struct table *t = memstore_table(ms);
+	struct store_error err;
+	static const char info_a[] = "{\"ID\":\"a\"}\0after a NUL", info_b[] = "{\"ID\":\"b\"}";
+	CHECK_INT(table_put_if(t, "b/k", info_a, sizeof(info_a) - 1, NULL, 0, &err), 0);
+	struct table_item item = { 0 };
+	CHECK_INT(table_get(t, "b/k", &item, &err), 0);
+	CHECK(item.info_len == sizeof(info_a) - 1 && memcmp(item.info, info_a, item.info_len) == 0);
+	table_item_free(&item);
+	CHECK_INT(table_put_if(t, "b/k", info_b, 10, NULL, 0, &err), -EEXIST);
+	CHECK_INT(err.status, 400);
+	/* The Info compared whole: the part before the NUL alone is another Info. */
+	CHECK_INT(table_put_if(t, "b/k", info_b, 10, info_a, 10, &err), -ECANCELED);
+	CHECK_INT(table_put_if(t, "b/k", info_b, 10, info_a, sizeof(info_a) - 1, &err), 0);
+	CHECK_INT(table_get(t, "b/k", &item, &err), 0);
+	CHECK(item.info_len == 10 && memcmp(item.info, info_b, 10) == 0);
+	table_item_free(&item);
+	CHECK_INT(table_put_if(t, "b/k", info_a, 5, info_a, sizeof(info_a) - 1, &err), -ECANCELED);
+	/* Gone: the condition fails as for another Info. */
+	memstore_remove_item(ms, "b/k");
+	CHECK_INT(table_put_if(t, "b/k", info_a, 5, info_b, 10, &err), -ECANCELED);
+	CHECK(!memstore_has_item(ms, "b/k"));
+	/* Any item with that LockID is there, a digest item too; one without Info is not
+	 * the Info named. */
+	memstore_put_digest(ms, "b/k", "0123");
+	CHECK_INT(table_put_if(t, "b/k", info_b, 10, NULL, 0, &err), -EEXIST);
+	CHECK_INT(table_put_if(t, "b/k", info_b, 10, "", 0, &err), -ECANCELED);
+
+	memstore_fail(ms, MS_PUTITEM, 1, -EIO, 0, true);
+	CHECK_INT(table_put_if(t, "b/new", info_b, 10, NULL, 0, &err), -EIO);
+	CHECK(memstore_has_item(ms, "b/new"));
+	CHECK_INT(memstore_calls(ms, MS_PUTITEM), 9);
+	struct store_stats stats;
+	table_stats(t, &stats);
+	CHECK_INT(stats.nops, 4);
+	if (stats.nops == 4)
+		CHECK_STR(stats.ops[3].op, "PutItem");
+	memstore_free(ms);
+}
+
 /* Pages of memstore_page_size, each one call: counted, hooked, failed, stopped. */
 static void add_version(struct memstore *ms, void *ctx)
 {
@@ -335,6 +472,9 @@ int main(void)
 	test_enabled();
 	test_suspended();
 	test_delete_if_marker();
+	test_put_if();
+	test_put_if_faults();
+	test_put_item_if();
 	test_pages_and_faults();
 	return check_report("memstore");
 }
