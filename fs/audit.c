@@ -88,7 +88,11 @@ static json_object *record_json(const struct audit_record *r, const char *comman
 	add(o, "time", when);
 	json_object_object_add(o, "uid", json_object_new_int64(r->uid));
 	json_object_object_add(o, "pid", json_object_new_int64(r->pid));
-	add(o, "command", command);
+	/* An unlock's record names the command that removed the file (rm); a lock made's
+	 * says "lock", and the process that wrote the file. */
+	add(o, "command", r->action ? r->action : command);
+	if (r->action)
+		add(o, "process", command);
 	add(o, "path", r->lock->path);
 	/* The state the lock guards: the lock file's path without ".tflock". */
 	char *state = r->lock->path ? strdup(r->lock->path) : NULL;
@@ -113,11 +117,11 @@ void audit_write(struct audit *a, const struct audit_record *r)
 {
 	char command[32];
 	command_of(r->pid, command, sizeof(command));
-	syslog(LOG_AUTHPRIV | LOG_NOTICE, "unlock %s%s%s: %s (lock %s, %s, %s) by uid %d pid %d (%s): %s",
-	       r->result, r->error ? " " : "", errno_name(r->error), r->lock->path ? r->lock->path : "",
+	syslog(LOG_AUTHPRIV | LOG_NOTICE, "%s %s%s%s: %s (lock %s, %s, %s) by uid %d pid %d (%s): %s",
+	       r->action ? r->action : "unlock", r->result, r->error ? " " : "", errno_name(r->error), r->lock->path ? r->lock->path : "",
 	       r->lock->id ? r->lock->id : "", r->lock->who ? r->lock->who : "", r->lock->backend ? r->lock->backend : "",
 	       (int)r->uid, (int)r->pid, command, r->reason ? r->reason : "");
-	log_info("unlock %s: %s: %s", r->result, r->lock->path ? r->lock->path : "", r->reason ? r->reason : "");
+	log_info("%s %s: %s: %s", r->action ? r->action : "unlock", r->result, r->lock->path ? r->lock->path : "", r->reason ? r->reason : "");
 	if (a->fd < 0)
 		return;
 	json_object *o = record_json(r, command);

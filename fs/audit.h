@@ -1,4 +1,5 @@
-/* One audit record per unlock attempt: to syslog, and as a JSON line to -o audit_log=FILE. */
+/* One audit record per unlock attempt (and per lock made): to syslog, and as a JSON line to
+ * -o audit_log=FILE. */
 #ifndef TFS_FS_AUDIT_H
 #define TFS_FS_AUDIT_H
 #include <sys/types.h>
@@ -15,7 +16,9 @@ struct audit_record {
 	uid_t uid;
 	pid_t pid;              /* the caller; its command name is read from /proc */
 	const struct lock_shown *lock;  /* the lock as shown, with its key and path */
-	const char *result;     /* "unlocked", "refused", "failed" or "partial" */
+	const char *action;     /* NULL for an unlock; "lock" for a lock made (-o lock_create) */
+	const char *result;     /* "unlocked", "refused", "failed" or "partial"; for a lock
+	                         * made, "locked", "refused" or "failed" */
 	int error;              /* positive errno, 0 when unlocked */
 	const char *reason;
 };

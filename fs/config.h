@@ -8,6 +8,7 @@
 /* Who may unlock, and when. */
 struct unlock_policy {
 	bool off;               /* -o unlock=off or -o ro: every unlock refused (EROFS) */
+	bool create;            /* -o lock_create: writing a .tflock file takes a lock */
 	double min_age_s;       /* -o unlock_min_age: younger locks refused (EPERM) */
 	uid_t owner;            /* who mounted: may unlock */
 	bool has_unlock_gid;    /* -o unlock_gid: members of this group may unlock too */

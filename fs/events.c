@@ -39,12 +39,14 @@ struct events_reader {
 	bool interrupted;
 };
 
-/* A lock the guard removed: path, kind, tag. */
+/* A lock the guard removed (path, kind, tag: told "unlocked" once), or one this mount
+ * made (path, kind, its ID in tag: "locked" and "changed" not told while it lasts). */
 struct suppress {
 	char *path;
 	enum evsnap_kind kind;
 	char *tag;
 	size_t tag_len;
+	bool made;
 	int looks_left;
 };
 
@@ -185,19 +187,31 @@ static void state_serial(struct events *ev, const struct evsnap_item *it, char *
 	free(data);
 }
 
-/* Was this unlock the guard's own, already told? Then it is forgotten. */
-static bool suppressed(struct events *ev, const struct evsnap_item *it)
+static bool matches(const struct suppress *s, const char *event, const struct evsnap_item *it)
+{
+	if (s->kind != it->kind || strcmp(s->path, it->path) != 0)
+		return false;
+	if (s->made)
+		return strcmp(event, "unlocked") != 0 && it->id && strcmp(it->id, s->tag) == 0;
+	return strcmp(event, "unlocked") == 0 && s->tag_len == it->tag_len &&
+	       memcmp(s->tag, it->tag, it->tag_len) == 0;
+}
+
+/* Was this change the guard's own, already told? An unlock is then forgotten; a lock
+ * made stays until it ages (its Info may be written again). */
+static bool suppressed(struct events *ev, const char *event, const struct evsnap_item *it)
 {
 	bool found = false;
 	pthread_mutex_lock(&ev->lock);
 	for (size_t i = 0; i < ev->nsup && !found; i++) {
 		struct suppress *s = &ev->sup[i];
-		if (s->kind == it->kind && strcmp(s->path, it->path) == 0 &&
-		    s->tag_len == it->tag_len && memcmp(s->tag, it->tag, it->tag_len) == 0) {
+		if (!matches(s, event, it))
+			continue;
+		found = true;
+		if (!s->made) {
 			free(s->path);
 			free(s->tag);
 			ev->sup[i] = ev->sup[--ev->nsup];
-			found = true;
 		}
 	}
 	pthread_mutex_unlock(&ev->lock);
@@ -224,7 +238,7 @@ static void on_change(void *ctx, const struct evsnap_change *c)
 {
 	struct events *ev = ctx;
 	const struct evsnap_item *it = c->item;
-	if (strcmp(c->event, "unlocked") == 0 && suppressed(ev, it))
+	if (it->kind != EVSNAP_STATE && suppressed(ev, c->event, it))
 		return;
 	char detail[300] = "";
 	struct event_fields f = { .event = c->event, .path = it->path, .detail = detail,
@@ -544,9 +558,10 @@ void events_interrupt_clear(struct events_reader *r)
 /* ---- the guard ---- */
 
 static void suppress_add(struct events *ev, const char *path, enum evsnap_kind kind,
-                         const char *tag, size_t tag_len)
+                         const char *tag, size_t tag_len, bool made)
 {
 	struct suppress s = { .kind = kind, .tag_len = tag_len, .looks_left = SUPPRESS_LOOKS,
+	                      .made = made,
 	                      .path = strdup(path), .tag = malloc(tag_len + 1) };
 	pthread_mutex_lock(&ev->lock);
 	if (s.path && s.tag && ev->nsup < SUPPRESS_MAX) {
@@ -564,21 +579,27 @@ void events_guard(struct events *ev, const struct lock_shown *shown, const char 
                   uid_t uid, int error)
 {
 	bool unlocked = strcmp(result, "unlocked") == 0, partial = strcmp(result, "partial") == 0;
-	if (!ev || (!unlocked && !partial && strcmp(result, "refused") != 0) || !shown->path)
+	bool locked = strcmp(result, "locked") == 0;
+	if (!ev || (!unlocked && !partial && !locked && strcmp(result, "refused") != 0) ||
+	    !shown->path)
 		return;
 	char *path = lock_state_key(shown->path);
 	if (!path)
 		return;
 	if (unlocked && shown->s3_held)
-		suppress_add(ev, path, EVSNAP_LOCKFILE, shown->etag, strlen(shown->etag));
+		suppress_add(ev, path, EVSNAP_LOCKFILE, shown->etag, strlen(shown->etag), false);
 	if (unlocked && shown->ddb_held)
-		suppress_add(ev, path, EVSNAP_DDB, shown->ddb_info, shown->ddb_info_len);
+		suppress_add(ev, path, EVSNAP_DDB, shown->ddb_info, shown->ddb_info_len, false);
+	for (int i = 0; locked && shown->id && i < 2; i++)
+		if (i == 0 ? shown->s3_held : shown->ddb_held)
+			suppress_add(ev, path, i == 0 ? EVSNAP_LOCKFILE : EVSNAP_DDB, shown->id,
+			             strlen(shown->id), true);
 	char detail[96];
 	const char *name = error ? strerrorname_np(error) : NULL;
 	snprintf(detail, sizeof(detail), "uid=%u%s%s%s", (unsigned)uid, partial ? " partial" : "",
 	         name ? " " : "", name ? name : "");
 	struct event_fields f = {
-		.event = unlocked || partial ? "unlocked" : "refused", .path = path,
+		.event = unlocked || partial ? "unlocked" : locked ? "locked" : "refused", .path = path,
 		.backend = shown->backend, .lock_id = shown->id, .who = shown->who,
 		.operation = shown->operation, .detail = detail,
 	};

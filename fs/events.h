@@ -62,8 +62,9 @@ void events_interrupt(struct events_reader *r);
 void events_interrupt_clear(struct events_reader *r);
 
 /* An unlock through the mount, as the guard audits it: result "unlocked", "partial",
- * "refused" or "failed" (only the first three are told), error a positive errno. An
- * unlocked lock is not told again when the next look finds it gone. ev may be NULL. */
+ * "refused" or "failed" (only the first three are told), error a positive errno; or a
+ * lock made through the mount, "locked". An unlocked lock is not told again when the
+ * next look finds it gone, nor a lock made when a look finds it. ev may be NULL. */
 void events_guard(struct events *ev, const struct lock_shown *shown, const char *result,
                   uid_t uid, int error);
 

@@ -314,8 +314,7 @@ static int check_and_delete(struct attempt *a)
 	return rc;
 }
 
-/* The mount's owner, or a member of unlock_gid. */
-static bool may_unlock(const struct unlock_policy *p, const struct guard_caller *c)
+bool guard_caller_allowed(const struct unlock_policy *p, const struct guard_caller *c)
 {
 	if (c->uid == p->owner)
 		return true;
@@ -329,6 +328,16 @@ static bool may_unlock(const struct unlock_policy *p, const struct guard_caller 
 	return false;
 }
 
+void guard_policy_reason(const struct unlock_policy *p, const char *verb, char *buf, size_t len)
+{
+	if (p->has_unlock_gid)
+		snprintf(buf, len, "only the mount's owner (uid %u) and group %u (-o unlock_gid) may %s",
+		         (unsigned)p->owner, (unsigned)p->unlock_gid, verb);
+	else
+		snprintf(buf, len, "only the mount's owner (uid %u) may %s; -o unlock_gid=GROUP lets a "
+		         "group %s too", (unsigned)p->owner, verb, verb);
+}
+
 int guard_unlink(struct guard *g, uint64_t parent, const char *name,
                  const struct guard_caller *caller)
 {
@@ -340,13 +349,8 @@ int guard_unlink(struct guard *g, uint64_t parent, const char *name,
 	if (g->policy->off) {
 		say(&a, "unlocking is turned off on this mount (-o unlock=off or ro)");
 		rc = refuse(&a, EROFS);
-	} else if (!may_unlock(g->policy, caller)) {
-		if (g->policy->has_unlock_gid)
-			say(&a, "only the mount's owner (uid %u) and group %u (-o unlock_gid) may unlock",
-			    (unsigned)g->policy->owner, (unsigned)g->policy->unlock_gid);
-		else
-			say(&a, "only the mount's owner (uid %u) may unlock; -o unlock_gid=GROUP lets a "
-			    "group unlock too", (unsigned)g->policy->owner);
+	} else if (!guard_caller_allowed(g->policy, caller)) {
+		guard_policy_reason(g->policy, "unlock", a.reason, sizeof(a.reason));
 		rc = refuse(&a, EPERM);
 	} else {
 		rc = check_and_delete(&a);

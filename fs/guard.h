@@ -55,4 +55,10 @@ struct guard {
  * Each attempt is one audit record. Returns 0 or the negative errno. */
 int guard_unlink(struct guard *g, uint64_t parent, const char *name,
                  const struct guard_caller *caller);
+
+/* May caller unlock (or make a lock): the mount's owner, or a member of unlock_gid? */
+bool guard_caller_allowed(const struct unlock_policy *p, const struct guard_caller *c);
+
+/* "only the mount's owner (uid 0) may unlock; ..." for an audit reason. */
+void guard_policy_reason(const struct unlock_policy *p, const char *verb, char *buf, size_t len);
 #endif

@@ -16,6 +16,7 @@
 struct lock_source {
 	struct store *store;
 	struct locktable *table;    /* NULL: no -o dynamodb_table */
+	const char *bucket;         /* its name, for a lock's Path */
 };
 
 /* One backend's lock. */

@@ -20,8 +20,8 @@ struct locktable {
 	pthread_mutex_t lock;           /* guards current, refs and health */
 	pthread_mutex_t scan_lock;      /* one Scan at a time */
 	struct lt_snapshot *current;
-	unsigned deletes;               /* deletes sent by this mount so far */
-	unsigned current_deletes;       /* ... when current's Scan began */
+	unsigned writes;                /* deletes and puts sent by this mount so far */
+	unsigned current_writes;        /* ... when current's Scan began */
 	bool unhealthy;
 	char health[640];
 };
@@ -217,7 +217,7 @@ static const struct lt_snapshot *hold_if_young(struct locktable *lt, double max_
 	pthread_mutex_lock(&lt->lock);
 	struct lt_snapshot *s = lt->current;
 	/* A snapshot older than this mount's last delete may still show the lock removed. */
-	if (s && lt->current_deletes == lt->deletes && clock_mono() - s->taken_at < max_age_s)
+	if (s && lt->current_writes == lt->writes && clock_mono() - s->taken_at < max_age_s)
 		s->refs++;
 	else
 		s = NULL;
@@ -236,14 +236,14 @@ const struct lt_snapshot *locktable_snapshot(struct locktable *lt, enum lt_use u
 	/* Another thread may have scanned while this one waited. */
 	if (!(s = hold_if_young(lt, max_age_s))) {
 		pthread_mutex_lock(&lt->lock);
-		unsigned deletes = lt->deletes;
+		unsigned writes = lt->writes;
 		pthread_mutex_unlock(&lt->lock);
 		struct lt_snapshot *fresh = take_snapshot(lt);
 		if (fresh) {
 			pthread_mutex_lock(&lt->lock);
 			struct lt_snapshot *old = lt->current;
 			lt->current = fresh;
-			lt->current_deletes = deletes;
+			lt->current_writes = writes;
 			fresh->refs++;
 			bool free_old = old && --old->refs == 0;
 			pthread_mutex_unlock(&lt->lock);
@@ -310,6 +310,15 @@ int locktable_get_lock(struct locktable *lt, const char *state_key, char **info,
 	return rc;
 }
 
+/* Whatever a write of this mount did, the snapshot no longer says what the table holds:
+ * the next readdir must not bring back a lock it has just removed, nor miss one it made. */
+static void wrote(struct locktable *lt)
+{
+	pthread_mutex_lock(&lt->lock);
+	lt->writes++;
+	pthread_mutex_unlock(&lt->lock);
+}
+
 int locktable_delete_lock(struct locktable *lt, const char *state_key, const char *info,
                           size_t info_len, struct store_error *err)
 {
@@ -318,10 +327,19 @@ int locktable_delete_lock(struct locktable *lt, const char *state_key, const cha
 		return -ENOMEM;
 	int rc = table_delete_if_info(lt->table, lock_id, info, info_len, err);
 	free(lock_id);
-	/* Whatever happened, the snapshot no longer says what the table holds: the next
-	 * readdir must not bring back a lock this mount has just removed. */
-	pthread_mutex_lock(&lt->lock);
-	lt->deletes++;
-	pthread_mutex_unlock(&lt->lock);
+	wrote(lt);
+	return rc;
+}
+
+int locktable_put_lock(struct locktable *lt, const char *state_key, const char *info,
+                       size_t info_len, const char *if_info, size_t if_info_len,
+                       struct store_error *err)
+{
+	char *lock_id = NULL;
+	if (asprintf(&lock_id, "%s%s", lt->prefix, state_key) < 0)
+		return -ENOMEM;
+	int rc = table_put_if(lt->table, lock_id, info, info_len, if_info, if_info_len, err);
+	free(lock_id);
+	wrote(lt);
 	return rc;
 }

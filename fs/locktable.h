@@ -64,6 +64,13 @@ int locktable_get_lock(struct locktable *lt, const char *state_key, char **info,
 int locktable_delete_lock(struct locktable *lt, const char *state_key, const char *info,
                           size_t info_len, struct store_error *err);
 
+/* Writes the lock item of state_key with this Info: only when there is none (if_info
+ * NULL; -EEXIST otherwise), or only while its Info is exactly if_info (-ECANCELED
+ * otherwise). Returns 0 or a negative errno with *err filled. */
+int locktable_put_lock(struct locktable *lt, const char *state_key, const char *info,
+                       size_t info_len, const char *if_info, size_t if_info_len,
+                       struct store_error *err);
+
 /* One line on the table's health: "ok" or what went wrong last and what to do. */
 void locktable_health(struct locktable *lt, char *buf, size_t len);
 #endif

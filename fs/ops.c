@@ -9,16 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "fs/freeze.h"
 #include "fs/lock.h"
 #include "fs/reader.h"
 #include "fs/xattr.h"
 
 /* An open file: a state streamed from S3, or a lock file's text as it was at open, or a
- * reader of /.tfstatefs/events; or an open directory's entries. */
+ * reader of /.tfstatefs/events, or the writer of a lock made (-o lock_create); or an open
+ * directory's entries. */
 struct handle {
 	struct handle *prev, *next;     /* in the list of what is open */
 	struct reader *reader;
 	struct events_reader *stream;
+	struct freeze_writer *writer;
 	char *text;
 	size_t len;
 	struct tree_dir *dir;
@@ -62,6 +65,7 @@ static void handle_free(struct handle *h)
 	handle_untrack(h);
 	reader_close(h->reader);
 	events_close(h->stream);
+	freeze_close(h->writer);
 	tree_dir_free(h->dir);
 	free(h->text);
 	free(h);
@@ -94,7 +98,10 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 		st->st_nlink = 2;
 		st->st_size = 4096;
 	} else {
-		st->st_mode = S_IFREG | (0444 & ~fs->cfg->umask);
+		/* With -o lock_create, the owner may open a lock file to write: the open then says
+		 * EEXIST (the lock is there), not EACCES. */
+		mode_t mode = a->is_lock && fs->cfg->unlock.create ? 0644 : 0444;
+		st->st_mode = S_IFREG | (mode & ~fs->cfg->umask);
 		st->st_nlink = 1;
 		st->st_size = (off_t)a->size;
 		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
@@ -283,11 +290,20 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	return rc;
 }
 
+/* A write to a lock file that exists is never an overwrite: with -o lock_create it is
+ * refused as the lock being there already, else as any write. */
+static int write_open_error(struct tfs *fs, fuse_ino_t ino)
+{
+	struct tree_attr a;
+	bool lock = !(ino & HISTFS_INO_BIT) && tree_getattr(fs->tree, ino, &a) == 0 && a.is_lock;
+	return lock && fs->cfg->unlock.create ? EEXIST : EROFS;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs *fs = tfs_of(req);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
+		fuse_reply_err(req, write_open_error(fs, ino));
 		return;
 	}
 	struct handle *h = calloc(1, sizeof(*h));
@@ -431,11 +447,35 @@ static void refuse(fuse_req_t req)
 	fuse_reply_err(req, EROFS);
 }
 
+/* Is a lock made through this mount being written at ino (its file still open)? */
+static bool being_made(fuse_ino_t ino)
+{
+	bool found = false;
+	pthread_mutex_lock(&opened.lock);
+	for (struct handle *h = opened.first; h && !found; h = h->next)
+		found = h->writer && freeze_writer_ino(h->writer) == ino;
+	pthread_mutex_unlock(&opened.lock);
+	return found;
+}
+
+/* Only the times of a lock file being made may be set, and are not kept: touch sets them
+ * after the create, and must not fail when the lock was taken. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
-	(void)ino, (void)attr, (void)to_set, (void)fi;
-	refuse(req);
+	(void)attr, (void)fi;
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+	                  FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	struct tfs *fs = tfs_of(req);
+	struct tree_attr a;
+	if ((to_set & ~times) || (ino & HISTFS_INO_BIT) || !being_made(ino) ||
+	    tree_getattr(fs->tree, ino, &a) < 0) {
+		refuse(req);
+		return;
+	}
+	struct stat st;
+	attr_to_stat(fs, &a, &st);
+	fuse_reply_attr(req, &st, ttl_for(fs, true));
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -470,6 +510,19 @@ static void forget_emptied(struct tfs *fs, const struct tree_place *up, size_t n
 	}
 }
 
+#define CALLER_GROUPS 64
+
+/* Who sends req; groups holds CALLER_GROUPS. */
+static struct guard_caller caller_of(fuse_req_t req, gid_t *groups)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n = fuse_req_getgroups(req, CALLER_GROUPS, groups);
+	return (struct guard_caller){
+		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
+		.ngroups = n > 0 ? (size_t)(n < CALLER_GROUPS ? n : CALLER_GROUPS) : 0,
+	};
+}
+
 /* Removing a lock file is a guarded force-unlock; nothing else can be removed. */
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -477,13 +530,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		refuse(req);
 		return;
 	}
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t groups[64];
-	int n = fuse_req_getgroups(req, 64, groups);
-	struct guard_caller caller = {
-		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
-		.ngroups = n > 0 ? (size_t)(n < 64 ? n : 64) : 0,
-	};
+	gid_t groups[CALLER_GROUPS];
+	struct guard_caller caller = caller_of(req, groups);
 	struct tfs *fs = tfs_of(req);
 	struct tree_place up[UNLINK_PLACES];
 	size_t n_up = tree_places(fs->tree, parent, up, UNLINK_PLACES);
@@ -518,11 +566,51 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	refuse(req);
 }
 
+/* Creating a lock file takes a lock (-o lock_create); nothing else can be created. */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
-	(void)parent, (void)name, (void)mode, (void)fi;
-	refuse(req);
+	(void)mode;
+	struct tfs *fs = tfs_of(req);
+	if (parent & HISTFS_INO_BIT) {
+		refuse(req);
+		return;
+	}
+	gid_t groups[CALLER_GROUPS];
+	struct guard_caller caller = caller_of(req, groups);
+	struct handle *h = calloc(1, sizeof(*h));
+	struct tree_attr a;
+	int rc = h ? freeze_create(fs->guard, parent, name, &caller, &a, &h->writer) : -ENOMEM;
+	if (rc < 0) {
+		free(h);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct fuse_entry_param e = { .ino = a.ino, .attr_timeout = ttl_for(fs, true),
+	                              .entry_timeout = ttl_for(fs, true) };
+	attr_to_stat(fs, &a, &e.attr);
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	handle_track(h);
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_create(req, &e, fi) != 0)
+		handle_free(h);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	if (!h || !h->writer) {
+		refuse(req);
+		return;
+	}
+	ssize_t n = freeze_write(h->writer, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -585,6 +673,7 @@ static const struct fuse_lowlevel_ops tfs_ops = {
 	.rename = op_rename,
 	.link = op_link,
 	.create = op_create,
+	.write = op_write,
 	.setxattr = op_setxattr,
 	.removexattr = op_removexattr,
 	.fallocate = op_fallocate,

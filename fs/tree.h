@@ -148,6 +148,10 @@ size_t tree_places(struct tree *t, uint64_t ino, struct tree_place *out, size_t 
 /* Is ino in the tree (not removed or swept out since it was learnt)? */
 bool tree_holds(struct tree *t, uint64_t ino);
 
+/* The S3 key and the mount's path of lock file name in directory parent (which need not
+ * exist), both malloc'd. Returns 0, -ENOENT (no such directory), -EROFS (a directory of
+ * /.tfstatefs) or -ENOMEM. */
+int tree_lock_key(struct tree *t, uint64_t parent, const char *name, char **key, char **path);
 /* The lock file name in parent is gone (removed or found missing): drop it from the tree,
  * and the directories above it that held nothing else. */
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name);

@@ -539,6 +539,30 @@ int tree_lock_fields(struct tree *t, uint64_t ino, struct lock_shown *out)
 	return rc;
 }
 
+int tree_lock_key(struct tree *t, uint64_t parent, const char *name, char **key, char **path)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = node_find_ino(t, parent);
+	int rc = !dir || !dir->is_dir || dir->detached ? -ENOENT : dir->virt ? -EROFS : 0;
+	char *dirpath = rc == 0 ? node_path(dir) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	*key = *path = NULL;
+	if (rc < 0)
+		return rc;
+	if (!dirpath || asprintf(path, "%s%s%s", dirpath, *dirpath ? "/" : "", name) < 0) {
+		free(dirpath);
+		*path = NULL;
+		return -ENOMEM;
+	}
+	free(dirpath);
+	if (!(*key = keymap_path_to_key(t->map, *path))) {
+		free(*path);
+		*path = NULL;
+		return -EROFS;
+	}
+	return 0;
+}
+
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);

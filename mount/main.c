@@ -186,7 +186,7 @@ static char *status_text(const struct mount_state *m, const struct unlock_policy
 	/* Where the credentials come from and whether an SSE-C key is set, never a secret. */
 	int n = asprintf(&text, "version\t%s\nbucket\t%s\nprefix\t%s\ns3_endpoint\t%s\nregion\t%s\n"
 	                 "credentials\t%s\nsse_customer_key\t%s\n"
-	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\n"
+	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\nlock_create\t%s\n"
 	                 "unlock_min_age_seconds\t%.0f\nunlock_owner_uid\t%u\nunlock_gid\t%s\n"
 	                 "cache_ttl\t%g\nlock_ttl\t%g\nwatch_interval\t%g\nevents_log\t%s\n",
 	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
@@ -194,6 +194,7 @@ static char *status_text(const struct mount_state *m, const struct unlock_policy
 	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
 	                 m->ddb ? ddb_client_table(m->ddb) : "none",
 	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->off ? "off" : "on",
+	                 p->create && !p->off ? "on" : "off",
 	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl,
 	                 m->opts.watch_interval, m->opts.events_log ? m->opts.events_log : "none");
 	return n < 0 ? NULL : text;
@@ -224,6 +225,7 @@ static void build_config(struct mount_state *m)
 		.events_log = m->opts.events_log,
 		.unlock = {
 			.off = m->opts.read_only || (m->opts.unlock && strcmp(m->opts.unlock, "off") == 0),
+			.create = m->opts.lock_create,
 			.min_age_s = m->opts.min_age_s,
 			.owner = getuid(),
 			.has_unlock_gid = m->opts.unlock_gid != OPTION_UNSET,
@@ -406,6 +408,7 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 	if (s3_store_new(m->s3, &m->store) < 0)
 		return -1;
 	m->locks.store = m->store;
+	m->locks.bucket = m->opts.bucket;
 	if (connect_table(m) < 0)
 		return -1;
 	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {

@@ -35,6 +35,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("insecure_tls", insecure_tls, 1),
 	OPT("unlock_min_age=%s", unlock_min_age, 0),
 	OPT("unlock=%s", unlock, 0),
+	OPT("lock_create", lock_create, 1),
 	OPT("unlock_gid=%s", unlock_group, 0),
 	OPT("audit_log=%s", audit_log, 0),
 	OPT("events_log=%s", events_log, 0),
@@ -287,11 +288,11 @@ void options_print_help(const char *progname)
 	       "\n"
 	       "Unlocking (rm of a .tflock file):\n"
 	       "  -o unlock_min_age=DURATION refuse locks younger than this (90s, 15m, 2h, 1d)\n"
-	       "  -o unlock=off, -o ro       refuse every unlock\n"
+	       "  -o unlock=off, -o ro       refuse every unlock (and every lock_create)\n"
 	       "  -o unlock_gid=GROUP        this group may unlock too (else the owner only)\n"
+	       "  -o lock_create             writing a .tflock file takes a lock (a freeze)\n"
 	       "  -o audit_log=FILE          also write each attempt as a JSON line to FILE\n"
-	       "  -o watch_interval=SECONDS  how often .tfstatefs/events looks for changes (5)\n"
-	       "  -o events_log=FILE         append every lock event to FILE as a JSON line\n"
+	       "  -o watch_interval=S,events_log=FILE  look for lock events every S s (5); log them\n"
 	       "\n"
 	       "Running:\n"
 	       "  -f, -s, -d                 foreground; single-threaded; with FUSE and S3 debug\n"

@@ -30,6 +30,7 @@ struct tfs_options {
 	char *unlock_min_age;   /* DURATION as given; min_age_s once parsed */
 	double min_age_s;
 	char *unlock;           /* "on" or "off" */
+	int lock_create;        /* -o lock_create: writing a .tflock file takes a lock */
 	int read_only;          /* -o ro: handled here, so that refused unlocks are audited */
 	char *audit_log;
 	char *events_log;       /* -o events_log=FILE */

@@ -1,0 +1,173 @@
+/* The lock is taken when the file is created, and its Info replaced with each write: a
+ * create that returns has taken it, and a write that fails has said why. */
+#include "fs/freeze.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fs/lockmake.h"
+
+struct freeze_writer {
+	struct guard *g;
+	uint64_t parent, ino;
+	char *name;
+	char *path;             /* the lock file's path in the mount */
+	uid_t uid;
+	pid_t pid;
+	struct lock_made made;
+	char *text;             /* what was written, as it was written */
+	size_t len;
+	bool gone;              /* the lock is no longer this writer's */
+};
+
+/* A lock made, as the audit and the events name it; strings borrowed from w. */
+static void shown_of(const struct freeze_writer *w, struct lock_shown *s)
+{
+	const struct lock_made *m = &w->made;
+	*s = (struct lock_shown){
+		.key = m->key, .path = w->path, .s3_held = m->s3_held, .ddb_held = m->ddb_held,
+		.ddb_info = m->json, .ddb_info_len = m->json_len, .id = m->id, .who = m->who,
+		.operation = (char *)"tfstatefs freeze", .created = m->created,
+		.backend = m->s3_held && m->ddb_held ? "s3 dynamodb" : m->ddb_held ? "dynamodb" : "s3",
+	};
+	memcpy(s->etag, m->etag, sizeof(s->etag));
+}
+
+/* One audit record, one event (for a lock taken or refused). */
+static int finish(struct freeze_writer *w, const char *result, int error, const char *reason)
+{
+	struct lock_shown s;
+	shown_of(w, &s);
+	struct audit_record r = { .uid = w->uid, .pid = w->pid, .lock = &s, .action = "lock",
+	                          .result = result, .error = error, .reason = reason };
+	audit_write(w->g->audit, &r);
+	events_guard(w->g->events, &s, result, w->uid, error);
+	return -error;
+}
+
+static void writer_free(struct freeze_writer *w)
+{
+	if (!w)
+		return;
+	lock_made_clear(&w->made);
+	free(w->name);
+	free(w->path);
+	free(w->text);
+	free(w);
+}
+
+/* Whether the policy lets caller make a lock; the errno and the reason when it does not. */
+static int refusal(const struct unlock_policy *p, const struct guard_caller *c, char *why,
+                   size_t len)
+{
+	if (p->off) {
+		snprintf(why, len, "locks cannot be made on this mount (-o unlock=off or ro)");
+		return EROFS;
+	}
+	if (!guard_caller_allowed(p, c)) {
+		guard_policy_reason(p, "make a lock", why, len);
+		return EPERM;
+	}
+	return 0;
+}
+
+/* The lock file as the tree shows it from now on, fetched as any lock is. */
+static int show_in_tree(struct guard *g, uint64_t parent, const char *name,
+                        struct tree_attr *attr)
+{
+	tree_lock_stale(g->tree, parent, name);
+	return tree_lookup(g->tree, parent, name, attr);
+}
+
+int freeze_create(struct guard *g, uint64_t parent, const char *name,
+                  const struct guard_caller *caller, struct tree_attr *attr,
+                  struct freeze_writer **out)
+{
+	if (!g->policy->create || !lock_name(name))
+		return -EROFS;
+	struct freeze_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	*w = (struct freeze_writer){ .g = g, .parent = parent, .name = strdup(name),
+	                             .uid = caller->uid, .pid = caller->pid };
+	char why[512] = "";
+	char *who = NULL;
+	int rc = w->name ? tree_lock_key(g->tree, parent, name, &w->made.key, &w->path) : -ENOMEM;
+	int error = rc < 0 ? 0 : refusal(g->policy, caller, why, sizeof(why));
+	if (rc == 0 && error) {
+		rc = finish(w, "refused", error, why);
+	} else if (rc == 0) {
+		char *key = w->made.key;
+		w->made.key = NULL;
+		who = lockmake_who(caller->uid);
+		rc = who ? lock_make(g->locks, key, who, "", 0, &w->made, why, sizeof(why)) : -ENOMEM;
+		free(key);
+		if (rc == 0)
+			finish(w, "locked", 0, "made with If-None-Match: * (and attribute_not_exists)");
+		else
+			finish(w, rc == -EEXIST ? "refused" : "failed", -rc, why);
+	}
+	free(who);
+	if (rc == 0 && (rc = show_in_tree(g, parent, name, attr)) == 0) {
+		w->ino = attr->ino;
+		*out = w;
+		return 0;
+	}
+	writer_free(w);
+	return rc == -EEXIST || rc == -EROFS || rc == -EPERM || rc == -ENOMEM ? rc : -EIO;
+}
+
+/* The text so far with buf at off, into w->text. */
+static int take_bytes(struct freeze_writer *w, const char *buf, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off > w->len || (size_t)off + size > 2 * LOCKMAKE_INFO_MAX + 4096)
+		return off < 0 || (size_t)off > w->len ? -EINVAL : -EFBIG;
+	char *text = realloc(w->text, (size_t)off + size + 1);
+	if (!text)
+		return -ENOMEM;
+	memcpy(text + off, buf, size);
+	w->text = text;
+	w->len = (size_t)off + size;
+	return 0;
+}
+
+ssize_t freeze_write(struct freeze_writer *w, const char *buf, size_t size, off_t off)
+{
+	if (w->gone)
+		return -EBUSY;
+	const char *info = NULL;
+	size_t len = 0;
+	char why[512] = "";
+	int rc = take_bytes(w, buf, size, off);
+	if (rc == 0)
+		rc = lockmake_info_check(w->text, w->len, &info, &len);
+	if (rc == -EFBIG || rc == -EILSEQ || rc == -EINVAL) {
+		/* The writer is told it failed: the lock it would believe not taken goes. */
+		snprintf(why, sizeof(why), "%s: the lock made at the create is removed again",
+		         rc == -EFBIG ? "the text is over 1024 bytes" : rc == -EILSEQ
+		         ? "the text is not UTF-8 text" : "a write not at the end of the text");
+		lock_made_undo(w->g->locks, &w->made);
+		tree_lock_forget(w->g->tree, w->parent, w->name);
+		w->gone = true;
+		finish(w, "failed", -rc, why);
+		return rc;
+	}
+	if (rc == 0)
+		rc = lock_made_set_info(w->g->locks, &w->made, info, len, why, sizeof(why));
+	if (rc == -EBUSY) {
+		w->gone = true;
+		finish(w, "failed", EBUSY, why);
+	}
+	return rc < 0 ? (rc == -ENOMEM || rc == -EBUSY ? rc : -EIO) : (ssize_t)size;
+}
+
+uint64_t freeze_writer_ino(const struct freeze_writer *w)
+{
+	return w->ino;
+}
+
+void freeze_close(struct freeze_writer *w)
+{
+	writer_free(w);
+}

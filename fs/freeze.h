@@ -1,0 +1,32 @@
+/* Freezing a state through the mount (-o lock_create): creating "<state>.tflock" takes a
+ * real Terraform lock, what is written to it becomes its Info, and each attempt is
+ * audited and told as an event, under the policy of unlocking. */
+#ifndef TFS_FS_FREEZE_H
+#define TFS_FS_FREEZE_H
+#include <sys/types.h>
+#include "fs/guard.h"
+#include "fs/tree.h"
+
+struct freeze_writer;
+
+/* Creates lock file name in directory parent for caller: takes the lock at once, with an
+ * empty Info, so that the create itself tells whether it was taken. Returns 0 (*attr: the
+ * new lock file, counted as one kernel lookup; *out: its writer), -EROFS (not a lock
+ * file's name, lock_create off, unlock=off or ro), -EPERM (the caller may not unlock),
+ * -EEXIST (a lock is there: nothing was written), or -EIO after retries. */
+int freeze_create(struct guard *g, uint64_t parent, const char *name,
+                  const struct guard_caller *caller, struct tree_attr *attr,
+                  struct freeze_writer **out);
+
+/* The bytes of one write(2) at offset off: the text written so far becomes the lock's
+ * Info (trimmed). Returns size, -EINVAL (not at or before the end of what was written),
+ * -EFBIG (the Info would be over LOCKMAKE_INFO_MAX), -EILSEQ (not UTF-8 text), -EBUSY
+ * (the lock changed hands since it was made), or -EIO. A refused text removes the lock
+ * made (nothing is left that the writer was told failed). */
+ssize_t freeze_write(struct freeze_writer *w, const char *buf, size_t size, off_t off);
+
+/* The inode of the lock file w writes. */
+uint64_t freeze_writer_ino(const struct freeze_writer *w);
+
+void freeze_close(struct freeze_writer *w);
+#endif
