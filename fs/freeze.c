@@ -155,6 +155,12 @@ ssize_t freeze_write(struct freeze_writer *w, const char *buf, size_t size, off_
 	}
 	if (rc == 0)
 		rc = lock_made_set_info(w->g->locks, &w->made, info, len, why, sizeof(why));
+	if (rc == 0) {
+		/* What the file shows, and what its rm will remove, is the lock as written now. */
+		struct tree_attr a;
+		tree_lock_stale(w->g->tree, w->parent, w->name);
+		tree_resolve(w->g->tree, w->path, &a);
+	}
 	if (rc == -EBUSY) {
 		w->gone = true;
 		finish(w, "failed", EBUSY, why);
