@@ -58,18 +58,11 @@ static void command_of(pid_t pid, char *out, size_t len)
 	}
 }
 
+/* "EBUSY" and the like; "" for none, "EIO" for what has no name. */
 static const char *errno_name(int e)
 {
-	switch (e) {
-	case 0: return "";
-	case EBUSY: return "EBUSY";
-	case EPERM: return "EPERM";
-	case EROFS: return "EROFS";
-	case ENOENT: return "ENOENT";
-	case EACCES: return "EACCES";
-	case ENOMEM: return "ENOMEM";
-	default: return "EIO";
-	}
+	const char *name = e ? strerrorname_np(e) : "";
+	return name ? name : "EIO";
 }
 
 /* A text field: "" when absent (the audit log's documented form). */

@@ -316,6 +316,33 @@ static void test_guard_unlock_told_once(void)
 	watch_free(&w);
 }
 
+/* A lock made through the mount is told at once, "locked" by its uid; the looks that then
+ * find it, and its Info replaced (another ETag, the same ID), tell nothing more; its
+ * release by someone else is told. */
+static void test_made_lock_told_once(void)
+{
+	struct watch w;
+	watch_new(&w, false, 0, NULL);
+	struct events_reader *r = NULL;
+	CHECK_INT(events_open(w.ev, &r), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	memstore_put(w.ms, "app/terraform.tfstate.tflock", LOCK_A, 0);
+	struct lock_shown s = { .path = "app/terraform.tfstate.tflock", .backend = "s3",
+	                        .s3_held = true, .id = "aaaa", .who = "alice@ci",
+	                        .operation = "tfstatefs freeze" };
+	events_guard(w.ev, &s, "locked", 1000, 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	memstore_put(w.ms, "app/terraform.tfstate.tflock",
+	             "{\"ID\":\"aaaa\",\"Who\":\"alice@ci\",\"Info\":\"surgery\"}", 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "locked\tapp/terraform.tfstate\ts3\taaaa\talice@ci\ttfstatefs freeze\tuid=1000\n");
+	memstore_remove(w.ms, "app/terraform.tfstate.tflock");
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "unlocked\tapp/terraform.tfstate\ts3\taaaa\talice@ci\t-\t-\n");
+	events_close(r);
+	watch_free(&w);
+}
+
 /* The log: one JSON object a line, the same events. */
 static void test_log_lines_are_json(void)
 {
@@ -403,5 +430,6 @@ int main(void)
 	test_guard_unlock_told_once();
 	test_log_lines_are_json();
 	test_polls_count_looks_done();
+	test_made_lock_told_once();
 	return check_report("events");
 }

@@ -1,0 +1,359 @@
+/* Unit tests for fs/lockmake.c and fs/freeze.c: a lock made by creating its file (-o
+ * lock_create) is Terraform's JSON in the S3 lockfile and the DynamoDB item, taken only
+ * where none is, undone when the second backend refuses, its Info replaced by each write
+ * only while it is still the one made; unclear answers are read back; the policy refuses;
+ * every attempt is audited. */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "fs/freeze.h"
+#include "fs/keymap.h"
+#include "fs/lockmake.h"
+#include "fs/locktable.h"
+#include "check.h"
+#include "memstore.h"
+
+#define BUCKET   "tfstate"
+#define STATE    "team/app/terraform.tfstate"
+#define LOCK     STATE ".tflock"
+#define NAME     "terraform.tfstate.tflock"
+#define ITEM     BUCKET "/" STATE
+#define OWNER    1000u
+#define FOREIGN  "{\"ID\":\"ffff\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\"," \
+                 "\"Who\":\"ci@runner\",\"Version\":\"1.11.4\"," \
+                 "\"Created\":\"2026-12-01T10:00:00Z\",\"Path\":\"" ITEM "\"}"
+
+struct fx {
+	struct memstore *ms;
+	struct locktable *lt;
+	struct lock_source locks;
+	struct keymap map;
+	struct tfs_config cfg;
+	struct tree *tree;
+	struct audit *audit;
+	char audit_path[64];
+	struct guard g;
+	uint64_t dir;
+};
+
+static void fx_init(struct fx *f, bool with_table)
+{
+	memset(f, 0, sizeof(*f));
+	f->ms = memstore_new();
+	memstore_put(f->ms, STATE, "{\"version\":4,\"serial\":1}", 0);
+	f->cfg = (struct tfs_config){ .cache_ttl = 60, .lock_ttl = 60, .lock_list_ttl = 60,
+	                              .uid = OWNER, .gid = OWNER, .umask = 022,
+	                              .unlock = { .owner = OWNER, .create = true } };
+	f->locks = (struct lock_source){ .store = memstore_store(f->ms), .bucket = BUCKET };
+	if (with_table) {
+		CHECK_INT(locktable_new(memstore_table(f->ms), BUCKET, &f->cfg, &f->lt), 0);
+		f->locks.table = f->lt;
+	}
+	CHECK_INT(keymap_init(&f->map, NULL, NULL), 0);
+	CHECK_INT(tree_new(&f->locks, &f->map, &f->cfg, &f->tree), 0);
+	strcpy(f->audit_path, "/tmp/test_freeze_audit.XXXXXX");
+	int fd = mkstemp(f->audit_path);
+	if (fd >= 0)
+		close(fd);
+	CHECK_INT(audit_open(f->audit_path, &f->audit), 0);
+	f->g = (struct guard){ .tree = f->tree, .locks = &f->locks, .audit = f->audit,
+	                       .policy = &f->cfg.unlock };
+	struct tree_attr a;
+	CHECK_INT(tree_lookup(f->tree, TREE_ROOT_INO, "team", &a), 0);
+	CHECK_INT(tree_lookup(f->tree, a.ino, "app", &a), 0);
+	f->dir = a.ino;
+}
+
+static void fx_free(struct fx *f)
+{
+	tree_free(f->tree);
+	keymap_free(&f->map);
+	locktable_free(f->lt);
+	audit_close(f->audit);
+	unlink(f->audit_path);
+	memstore_free(f->ms);
+}
+
+static int create_as(struct fx *f, uid_t uid, struct freeze_writer **w)
+{
+	struct guard_caller c = { .uid = uid, .gid = uid, .pid = getpid() };
+	struct tree_attr a;
+	*w = NULL;
+	int rc = freeze_create(&f->g, f->dir, NAME, &c, &a, w);
+	if (rc == 0)
+		CHECK(a.is_lock);
+	return rc;
+}
+
+/* The lock object's bytes, or NULL. */
+static char *object(struct fx *f)
+{
+	struct store_range r = { .key = LOCK };
+	struct store_object_info info;
+	struct store_error err;
+	char *data = NULL;
+	size_t n = 0;
+	if (store_get(memstore_store(f->ms), &r, &data, &n, &info, &err) < 0)
+		return NULL;
+	char *s = strndup(data, n);
+	free(data);
+	return s;
+}
+
+/* The table's Info for the state, or NULL. */
+static char *item(struct fx *f)
+{
+	struct table_item it = { 0 };
+	struct store_error err;
+	if (table_get(memstore_table(f->ms), ITEM, &it, &err) < 0)
+		return NULL;
+	char *s = it.info ? strndup(it.info, it.info_len) : NULL;
+	table_item_free(&it);
+	return s;
+}
+
+static const char *field(json_object *o, const char *name)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, name, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* The last audit record's field name (malloc'd), and how many records there are. */
+static char *audited(struct fx *f, const char *name, int *records)
+{
+	FILE *in = fopen(f->audit_path, "r");
+	char *buf = NULL, *last = NULL;
+	size_t cap = 0;
+	*records = 0;
+	while (in && getline(&buf, &cap, in) > 0) {
+		(*records)++;
+		free(last);
+		last = strdup(buf);
+	}
+	if (in)
+		fclose(in);
+	free(buf);
+	json_object *o = last ? json_tokener_parse(last) : NULL;
+	const char *v = field(o, name);
+	char *out = v ? strdup(v) : NULL;
+	json_object_put(o);
+	free(last);
+	return out;
+}
+
+static void check_audit(struct fx *f, int records, const char *result, const char *err)
+{
+	int n;
+	char *r = audited(f, "result", &n), *e = audited(f, "errno", &n);
+	char *cmd = audited(f, "command", &n);
+	CHECK_INT(n, records);
+	CHECK_STR(r, result);
+	CHECK_STR(e, err);
+	CHECK_STR(cmd, "lock");
+	free(r);
+	free(e);
+	free(cmd);
+}
+
+/* The lock made is Terraform's JSON, in both backends, shown by the tree at once. */
+static void test_create_takes_both(void)
+{
+	struct fx f;
+	fx_init(&f, true);
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), 0);
+	char *s3 = object(&f), *ddb = item(&f);
+	CHECK(s3 && ddb && strcmp(s3, ddb) == 0);
+	json_object *o = s3 ? json_tokener_parse(s3) : NULL;
+	char *who = lockmake_who(OWNER);
+	CHECK_STR(field(o, "Path"), ITEM);
+	CHECK_STR(field(o, "Operation"), "tfstatefs freeze");
+	CHECK_STR(field(o, "Info"), "");
+	CHECK_STR(field(o, "Who"), who);
+	CHECK(field(o, "ID") && strlen(field(o, "ID")) == 36 && field(o, "ID")[14] == '4');
+	CHECK(field(o, "Created") && strlen(field(o, "Created")) == 30);
+	CHECK(s3 && strncmp(s3, "{\"ID\":", 6) == 0);      /* Terraform's field order */
+	char *text = NULL;
+	size_t len = 0;
+	CHECK_INT(tree_lock_read(f.tree, freeze_writer_ino(w), &text, &len), 0);
+	CHECK(text && strstr(text, "Operation: tfstatefs freeze\n") && strstr(text, "s3 dynamodb"));
+	check_audit(&f, 1, "locked", "");
+	free(text);
+	free(who);
+	json_object_put(o);
+	free(s3);
+	free(ddb);
+	freeze_close(w);
+	fx_free(&f);
+}
+
+/* A lock in either backend: EEXIST, and nothing of the new one is left. */
+static void test_create_refused_where_a_lock_is(void)
+{
+	struct fx f;
+	fx_init(&f, true);
+	memstore_put(f.ms, LOCK, FOREIGN, 0);
+	char etag[STORE_ETAG_MAX];
+	snprintf(etag, sizeof(etag), "%s", memstore_etag(f.ms, LOCK));
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), -EEXIST);
+	CHECK_STR(memstore_etag(f.ms, LOCK), etag);
+	CHECK(!memstore_has_item(f.ms, ITEM));
+	check_audit(&f, 1, "refused", "EEXIST");
+	fx_free(&f);
+
+	fx_init(&f, true);          /* the table alone holds one: the lockfile is undone */
+	memstore_put_lock(f.ms, ITEM, FOREIGN);
+	CHECK_INT(create_as(&f, OWNER, &w), -EEXIST);
+	CHECK(!memstore_has(f.ms, LOCK));
+	char *ddb = item(&f);
+	CHECK_STR(ddb, FOREIGN);
+	free(ddb);
+	check_audit(&f, 1, "refused", "EEXIST");
+	fx_free(&f);
+}
+
+/* Each write replaces the Info in both backends: the text so far, trimmed. */
+static void test_writes_set_the_info(void)
+{
+	struct fx f;
+	fx_init(&f, true);
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), 0);
+	CHECK_INT(freeze_write(w, "state surgery\n", 14, 0), 14);
+	CHECK_INT(freeze_write(w, "ask alice (INC-4711) \xc3\xa9\n", 24, 14), 24);
+	char *s3 = object(&f), *ddb = item(&f);
+	json_object *o = s3 ? json_tokener_parse(s3) : NULL;
+	CHECK_STR(field(o, "Info"), "state surgery\nask alice (INC-4711) \xc3\xa9");
+	CHECK(s3 && ddb && strcmp(s3, ddb) == 0);
+	CHECK_INT(freeze_write(w, "x", 1, 99), -EINVAL);   /* past the end */
+	json_object_put(o);
+	free(s3);
+	free(ddb);
+	freeze_close(w);
+	fx_free(&f);
+}
+
+/* Text refused: the write fails and the lock made goes, in both backends. */
+static void test_refused_text_removes_the_lock(void)
+{
+	static const struct { const char *text; size_t len; int rc; } cases[] = {
+		{ "\xff\xfe", 2, -EILSEQ }, { "bell\a", 5, -EILSEQ }, { NULL, 1100, -EFBIG },
+	};
+	char big[1100];
+	memset(big, 'x', sizeof(big));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fx f;
+		fx_init(&f, true);
+		struct freeze_writer *w;
+		CHECK_INT(create_as(&f, OWNER, &w), 0);
+		const char *t = cases[i].text ? cases[i].text : big;
+		CHECK_INT(freeze_write(w, t, cases[i].len, 0), cases[i].rc);
+		CHECK(!memstore_has(f.ms, LOCK));
+		CHECK(!memstore_has_item(f.ms, ITEM));
+		CHECK_INT(freeze_write(w, "ok", 2, 0), -EBUSY);  /* nothing is this writer's now */
+		check_audit(&f, 2, "failed", cases[i].rc == -EFBIG ? "EFBIG" : "EILSEQ");
+		freeze_close(w);
+		fx_free(&f);
+	}
+}
+
+/* A lock that changed hands after it was made is never overwritten: EBUSY. */
+static void test_changed_hands_is_ebusy(void)
+{
+	struct fx f;
+	fx_init(&f, false);
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), 0);
+	memstore_put(f.ms, LOCK, FOREIGN, 0);         /* force-unlocked and taken by another */
+	CHECK_INT(freeze_write(w, "mine", 4, 0), -EBUSY);
+	char *s3 = object(&f);
+	CHECK_STR(s3, FOREIGN);
+	free(s3);
+	check_audit(&f, 2, "failed", "EBUSY");
+	freeze_close(w);
+	fx_free(&f);
+}
+
+/* No answer to the create: read back, it is ours (taken) or nothing (sent again). */
+static void test_unclear_create_is_read_back(void)
+{
+	for (int applied = 0; applied < 2; applied++) {
+		struct fx f;
+		fx_init(&f, true);
+		memstore_fail(f.ms, MS_PUT, 1, -EIO, 0, applied);
+		memstore_fail(f.ms, MS_PUTITEM, 1, -EIO, 0, applied);
+		struct freeze_writer *w;
+		CHECK_INT(create_as(&f, OWNER, &w), 0);
+		CHECK_INT(memstore_calls(f.ms, MS_PUT), applied ? 1 : 2);
+		CHECK_INT(memstore_calls(f.ms, MS_PUTITEM), applied ? 1 : 2);
+		char *s3 = object(&f), *ddb = item(&f);
+		CHECK(s3 && ddb && strcmp(s3, ddb) == 0);
+		free(s3);
+		free(ddb);
+		freeze_close(w);
+		fx_free(&f);
+	}
+}
+
+/* The policy of unlocking: off (EROFS), not the owner (EPERM), each audited; without
+ * lock_create nothing is tried or audited. */
+static void test_policy(void)
+{
+	struct fx f;
+	struct freeze_writer *w;
+	fx_init(&f, false);
+	f.cfg.unlock.off = true;
+	CHECK_INT(create_as(&f, OWNER, &w), -EROFS);
+	check_audit(&f, 1, "refused", "EROFS");
+	f.cfg.unlock.off = false;
+	CHECK_INT(create_as(&f, 4242, &w), -EPERM);
+	check_audit(&f, 2, "refused", "EPERM");
+	f.cfg.unlock.create = false;
+	CHECK_INT(create_as(&f, OWNER, &w), -EROFS);
+	int n;
+	free(audited(&f, "result", &n));
+	CHECK_INT(n, 2);
+	CHECK(!memstore_has(f.ms, LOCK));
+	CHECK_INT(memstore_calls(f.ms, MS_PUT), 0);
+	fx_free(&f);
+}
+
+static void test_info_check(void)
+{
+	const char *start;
+	size_t len;
+	CHECK_INT(lockmake_info_check("  hi there \n", 12, &start, &len), 0);
+	CHECK_INT(len, 8);
+	CHECK(strncmp(start, "hi there", 8) == 0);
+	CHECK_INT(lockmake_info_check("\n\n", 2, &start, &len), 0);
+	CHECK_INT(len, 0);
+	CHECK_INT(lockmake_info_check("a\tb\nc", 5, &start, &len), 0);
+	const char *utf8 = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92";
+	CHECK_INT(lockmake_info_check(utf8, strlen(utf8), &start, &len), 0);
+	static const char *const bad[] = { "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	                                   "\xc3", "a\x01", "del\x7f" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(lockmake_info_check(bad[i], strlen(bad[i]), &start, &len), -EILSEQ);
+	char big[LOCKMAKE_INFO_MAX + 3];
+	memset(big, 'x', sizeof(big));
+	big[0] = big[sizeof(big) - 1] = ' ';
+	CHECK_INT(lockmake_info_check(big, sizeof(big), &start, &len), -EFBIG);
+	CHECK_INT(lockmake_info_check(big + 1, LOCKMAKE_INFO_MAX, &start, &len), 0);
+}
+
+int main(void)
+{
+	test_create_takes_both();
+	test_create_refused_where_a_lock_is();
+	test_writes_set_the_info();
+	test_refused_text_removes_the_lock();
+	test_changed_hands_is_ebusy();
+	test_unclear_create_is_read_back();
+	test_policy();
+	test_info_check();
+	return check_report("freeze");
+}
