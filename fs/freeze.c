@@ -28,7 +28,7 @@ static void shown_of(const struct freeze_writer *w, struct lock_shown *s)
 	*s = (struct lock_shown){
 		.key = m->key, .path = w->path, .s3_held = m->s3_held, .ddb_held = m->ddb_held,
 		.ddb_info = m->json, .ddb_info_len = m->json_len, .id = m->id, .who = m->who,
-		.operation = (char *)"tfstatefs freeze", .created = m->created,
+		.operation = (char *)LOCKMAKE_OPERATION, .created = m->created,
 		.backend = m->s3_held && m->ddb_held ? "s3 dynamodb" : m->ddb_held ? "dynamodb" : "s3",
 	};
 	memcpy(s->etag, m->etag, sizeof(s->etag));

@@ -17,8 +17,6 @@
 #define TFSTATEFS_VERSION "dev"
 #endif
 
-/* What Terraform prints as the holder's operation and version: these say who made it. */
-#define LOCKMAKE_OPERATION "tfstatefs freeze"
 #define LOCKMAKE_VERSION "tfstatefs " TFSTATEFS_VERSION
 
 /* An unclear answer is checked by reading, and a write found not done is sent again. */

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include "fs/lock.h"
 
+/* What Terraform prints as the holder's operation (and, with the version, "tfstatefs
+ * 0.1.0"): these say who made the lock. */
+#define LOCKMAKE_OPERATION "tfstatefs freeze"
+
 /* The Info text a lock may carry, in bytes, after trimming. */
 #define LOCKMAKE_INFO_MAX 1024
 
