@@ -97,25 +97,42 @@ static const char *versioning_name(enum store_versioning v)
 	       ? "Suspended" : "off";
 }
 
+/* Asks the bucket whether it keeps versions and counts what its lock keys leave there. */
+static struct versions_seen look_at_versions(struct reports *r)
+{
+	struct versions_seen seen = { .at = clock_mono() };
+	struct hist_lock *locks = NULL;
+	size_t n = 0;
+	seen.known = history_versioning(r->cfg.history, &seen.versioning) == 0;
+	seen.counted = seen.known &&
+	               history_all_locks(r->cfg.history, false, &locks, &n, &seen.clutter) == 0;
+	hist_locks_free(locks, n);
+	return seen;
+}
+
 /* Whether the bucket keeps versions, and what its lock keys leave behind there: the
- * clutter a lifecycle rule has to clean up. */
+ * clutter a lifecycle rule has to clean up. Looked at again once cache_ttl has passed. */
 static void put_versioning(struct reports *r, FILE *out)
 {
 	if (!r->cfg.history)
 		return;
-	enum store_versioning v;
-	struct hist_lock *locks = NULL;
-	size_t n = 0;
-	struct hist_clutter c;
-	if (history_versioning(r->cfg.history, &v) < 0) {
+	pthread_mutex_lock(&r->lock);
+	struct versions_seen seen = r->versions;
+	pthread_mutex_unlock(&r->lock);
+	if (!seen.counted || clock_mono() - seen.at >= r->cfg.cfg->cache_ttl) {
+		seen = look_at_versions(r);
+		pthread_mutex_lock(&r->lock);
+		r->versions = seen;
+		pthread_mutex_unlock(&r->lock);
+	}
+	if (!seen.known) {
 		fputs("versioning\tunknown\n", out);
 		return;
 	}
-	fprintf(out, "versioning\t%s\n", versioning_name(v));
-	if (history_all_locks(r->cfg.history, false, &locks, &n, &c) == 0)
+	fprintf(out, "versioning\t%s\n", versioning_name(seen.versioning));
+	if (seen.counted)
 		fprintf(out, "lock_versions_noncurrent\t%llu\nlock_delete_markers\t%llu\n",
-		        c.noncurrent_lock_versions, c.lock_delete_markers);
-	hist_locks_free(locks, n);
+		        seen.clutter.noncurrent_lock_versions, seen.clutter.lock_delete_markers);
 }
 
 static int render_status(struct reports *r, FILE *out)

@@ -15,10 +15,21 @@ struct md5_memo {
 	struct md5_memo *next;
 };
 
+/* What status says of the bucket's versions, kept for cache_ttl: counting the clutter
+ * lists every version of the prefix (a request per 1,000). */
+struct versions_seen {
+	bool known;
+	double at;                  /* monotonic seconds */
+	enum store_versioning versioning;
+	bool counted;
+	struct hist_clutter clutter;
+};
+
 struct reports {
 	struct reports_config cfg;
-	pthread_mutex_t lock;       /* guards memo */
+	pthread_mutex_t lock;       /* guards memo and versions */
 	struct md5_memo *memo[MEMO_BUCKETS];
+	struct versions_seen versions;
 };
 
 /* A kind of request as stats and metrics name it: "LIST" -> "list", "GetItem" -> "getitem". */

@@ -688,6 +688,40 @@ static void test_status_says_how_the_table_is(void)
 	mount_free(&m);
 }
 
+/* The versions' clutter is counted once per cache_ttl: each count lists every version of
+ * the prefix (268 requests at 200,000 versions), and a script may read status in a loop. */
+static void test_status_counts_versions_once_per_cache_ttl(void)
+{
+	struct mount m;
+	mount_new(&m, false, NULL);
+	struct history *h = NULL;
+	CHECK_INT(history_new(memstore_store(m.ms), &m.map, &h), 0);
+	reports_free(m.r);
+	struct reports_config rc = { .locks = &m.locks, .map = &m.map, .cfg = &m.cfg,
+	                             .tree = m.tree, .budget = m.budget, .unlocks = &m.unlocks,
+	                             .history = h };
+	CHECK_INT(reports_new(&rc, &m.r), 0);
+	memstore_versioning(m.ms, STORE_VERSIONING_ENABLED);
+	memstore_put(m.ms, "a/terraform.tfstate.tflock", "{}", 0);
+	memstore_remove(m.ms, "a/terraform.tfstate.tflock");
+	const char *want = SETTINGS "versioning\tEnabled\nlock_versions_noncurrent\t1\n"
+	                   "lock_delete_markers\t1\n";
+	for (int i = 0; i < 3; i++) {
+		char *text = render(&m, "status");
+		CHECK_STR(text, want);
+		free(text);
+	}
+	CHECK_INT(memstore_calls(m.ms, MS_LISTVERSIONS), 1);
+	CHECK_INT(memstore_calls(m.ms, MS_VERSIONING), 1);
+	m.cfg.cache_ttl = 0;        /* older than cache_ttl: counted again */
+	char *text = render(&m, "status");
+	CHECK_STR(text, want);
+	free(text);
+	CHECK_INT(memstore_calls(m.ms, MS_LISTVERSIONS), 2);
+	mount_free(&m);
+	history_free(h);
+}
+
 /* ---- stats ---- */
 
 /* The value of counter name in a stats text, or -1 when it has no such line. */
@@ -1035,6 +1069,7 @@ int main(void)
 	test_migration_without_the_table();
 	test_migration_digest_of_the_bytes_once_per_version();
 	test_status_says_how_the_table_is();
+	test_status_counts_versions_once_per_cache_ttl();
 	test_stats_count_what_was_asked();
 	test_directory_markers_are_not_states();
 	test_metrics_locks_in_both_backends();
