@@ -34,7 +34,7 @@ $(BUILD)/tests/memstore.o: tests/unit/memstore.c tests/unit/memstore.h store/sto
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/tests/memstore.o $(BUILD)/libtfstatefs.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/guardfx.h $(BUILD)/tests/memstore.o $(BUILD)/libtfstatefs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DTESTDATA='"$(CURDIR)/tests/data"' -o $@ $< $(BUILD)/tests/memstore.o \
 		$(BUILD)/libtfstatefs.a $(LDLIBS)

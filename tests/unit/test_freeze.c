@@ -14,67 +14,23 @@
 #include "fs/lockmake.h"
 #include "fs/locktable.h"
 #include "check.h"
+#include "guardfx.h"
 #include "memstore.h"
 
-#define BUCKET   "tfstate"
-#define STATE    "team/app/terraform.tfstate"
+#define BUCKET   FX_BUCKET
+#define STATE    FX_STATE
 #define LOCK     STATE ".tflock"
 #define NAME     "terraform.tfstate.tflock"
 #define ITEM     BUCKET "/" STATE
-#define OWNER    1000u
+#define OWNER    FX_OWNER
 #define FOREIGN  "{\"ID\":\"ffff\",\"Operation\":\"OperationTypeApply\",\"Info\":\"\"," \
                  "\"Who\":\"ci@runner\",\"Version\":\"1.11.4\"," \
                  "\"Created\":\"2026-12-01T10:00:00Z\",\"Path\":\"" ITEM "\"}"
 
-struct fx {
-	struct memstore *ms;
-	struct locktable *lt;
-	struct lock_source locks;
-	struct keymap map;
-	struct tfs_config cfg;
-	struct tree *tree;
-	struct audit *audit;
-	char audit_path[64];
-	struct guard g;
-	uint64_t dir;
-};
-
 static void fx_init(struct fx *f, bool with_table)
 {
-	memset(f, 0, sizeof(*f));
-	f->ms = memstore_new();
-	memstore_put(f->ms, STATE, "{\"version\":4,\"serial\":1}", 0);
-	f->cfg = (struct tfs_config){ .cache_ttl = 60, .lock_ttl = 60, .lock_list_ttl = 60,
-	                              .uid = OWNER, .gid = OWNER, .umask = 022,
-	                              .unlock = { .owner = OWNER, .create = true } };
-	f->locks = (struct lock_source){ .store = memstore_store(f->ms), .bucket = BUCKET };
-	if (with_table) {
-		CHECK_INT(locktable_new(memstore_table(f->ms), BUCKET, &f->cfg, &f->lt), 0);
-		f->locks.table = f->lt;
-	}
-	CHECK_INT(keymap_init(&f->map, NULL, NULL), 0);
-	CHECK_INT(tree_new(&f->locks, &f->map, &f->cfg, &f->tree), 0);
-	strcpy(f->audit_path, "/tmp/test_freeze_audit.XXXXXX");
-	int fd = mkstemp(f->audit_path);
-	if (fd >= 0)
-		close(fd);
-	CHECK_INT(audit_open(f->audit_path, &f->audit), 0);
-	f->g = (struct guard){ .tree = f->tree, .locks = &f->locks, .audit = f->audit,
-	                       .policy = &f->cfg.unlock };
-	struct tree_attr a;
-	CHECK_INT(tree_lookup(f->tree, TREE_ROOT_INO, "team", &a), 0);
-	CHECK_INT(tree_lookup(f->tree, a.ino, "app", &a), 0);
-	f->dir = a.ino;
-}
-
-static void fx_free(struct fx *f)
-{
-	tree_free(f->tree);
-	keymap_free(&f->map);
-	locktable_free(f->lt);
-	audit_close(f->audit);
-	unlink(f->audit_path);
-	memstore_free(f->ms);
+	fx_setup(f, with_table, NULL, NULL);
+	f->cfg.unlock.create = true;
 }
 
 static int create_as(struct fx *f, uid_t uid, struct freeze_writer **w)

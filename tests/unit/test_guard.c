@@ -18,14 +18,15 @@
 #include "fs/tree.h"
 #include "check.h"
 #include "memstore.h"
+#include "guardfx.h"
 
-#define BUCKET      "tfstate"
-#define STATE_KEY   "team/app/terraform.tfstate"
+#define BUCKET      FX_BUCKET
+#define STATE_KEY   FX_STATE
 #define LOCK_KEY    STATE_KEY ".tflock"
 #define LOCK_NAME   "terraform.tfstate.tflock"
 #define ITEM_ID     BUCKET "/" STATE_KEY            /* the DynamoDB lock item's LockID */
 #define DIGEST_ID   ITEM_ID "-md5"
-#define OWNER       1000u                           /* who mounted */
+#define OWNER       FX_OWNER                        /* who mounted */
 #define OTHER       2000u                           /* someone else */
 #define UNLOCKERS   3000u                           /* -o unlock_gid */
 
@@ -44,66 +45,31 @@
 	"\"Who\":\"runner@ci-42\",\"Version\":\"1.11.4\",\"Created\":\"2026-11-28T09:38:48.157714841Z\"," \
 	"\"Path\":\"" ITEM_ID "\"}"
 
-/* ---- the fixture: a bucket with one state, a lock table, a tree, a guard, an audit file ---- */
+/* ---- the fixture (guardfx.h), with the locks each test starts from ---- */
 
-struct fx {
-	struct memstore *ms;
-	struct locktable *lt;
-	struct lock_source locks;
-	struct keymap map;
-	struct tfs_config cfg;
-	struct tree *tree;
-	struct audit *audit;
-	char audit_path[64];
-	struct guard g;
-	uint64_t dir;           /* team/app */
-	uint64_t lock_ino;      /* its lock file, once shown */
+struct start {
+	bool with_table;
+	const char *s3, *ddb;   /* the lock each backend holds (NULL: none) */
 };
+
+static void fill(struct fx *f, const void *ctx)
+{
+	const struct start *st = ctx;
+	memstore_put(f->ms, "team/other/terraform.tfstate", "{\"version\":4}", 0);
+	if (st->s3)
+		memstore_put(f->ms, LOCK_KEY, st->s3, 0);
+	if (st->with_table) {
+		memstore_put_digest(f->ms, DIGEST_ID, "0123456789abcdef0123456789abcdef");
+		if (st->ddb)
+			memstore_put_lock(f->ms, ITEM_ID, st->ddb);
+	}
+}
 
 /* s3, ddb: the lock each backend holds (NULL: none). with_table: -o dynamodb_table. */
 static void fx_init(struct fx *f, bool with_table, const char *s3, const char *ddb)
 {
-	memset(f, 0, sizeof(*f));
-	f->ms = memstore_new();
-	memstore_put(f->ms, STATE_KEY, "{\"version\":4,\"serial\":7}", 0);
-	memstore_put(f->ms, "team/other/terraform.tfstate", "{\"version\":4}", 0);
-	if (s3)
-		memstore_put(f->ms, LOCK_KEY, s3, 0);
-	f->cfg = (struct tfs_config){ .cache_ttl = 60, .lock_ttl = 60, .lock_list_ttl = 60,
-	                              .uid = OWNER, .gid = OWNER, .umask = 022,
-	                              .unlock = { .owner = OWNER } };
-	f->locks.store = memstore_store(f->ms);
-	if (with_table) {
-		memstore_put_digest(f->ms, DIGEST_ID, "0123456789abcdef0123456789abcdef");
-		if (ddb)
-			memstore_put_lock(f->ms, ITEM_ID, ddb);
-		CHECK_INT(locktable_new(memstore_table(f->ms), BUCKET, &f->cfg, &f->lt), 0);
-		f->locks.table = f->lt;
-	}
-	CHECK_INT(keymap_init(&f->map, NULL, NULL), 0);
-	CHECK_INT(tree_new(&f->locks, &f->map, &f->cfg, &f->tree), 0);
-	strcpy(f->audit_path, "/tmp/test_guard_audit.XXXXXX");
-	int fd = mkstemp(f->audit_path);
-	CHECK(fd >= 0);
-	if (fd >= 0)
-		close(fd);
-	CHECK_INT(audit_open(f->audit_path, &f->audit), 0);
-	f->g = (struct guard){ .tree = f->tree, .locks = &f->locks, .audit = f->audit,
-	                       .policy = &f->cfg.unlock };
-	struct tree_attr a;
-	CHECK_INT(tree_lookup(f->tree, TREE_ROOT_INO, "team", &a), 0);
-	CHECK_INT(tree_lookup(f->tree, a.ino, "app", &a), 0);
-	f->dir = a.ino;
-}
-
-static void fx_free(struct fx *f)
-{
-	tree_free(f->tree);
-	keymap_free(&f->map);
-	locktable_free(f->lt);
-	audit_close(f->audit);
-	unlink(f->audit_path);
-	memstore_free(f->ms);
+	struct start st = { .with_table = with_table, .s3 = s3, .ddb = ddb };
+	fx_setup(f, with_table, fill, &st);
 }
 
 /* Shows the lock file, as `ls -l` or `stat` does: a lookup. Returns its errno. */
