@@ -87,24 +87,34 @@ def seed(stack, bucket, n, reuse=False):
     return sorted(locks)
 
 
-def floor(stack, bucket, workdir):
-    """ListObjectsV2 paged sequentially with curl, nothing else: (seconds, pages). The
-    token goes in the URL already percent-encoded, parameters in canonical order: curl
-    7.88's --aws-sigv4 signs the query as it finds it."""
-    cfg = os.path.join(workdir, "curl.cfg")   # the secret stays off the command line
+def curl_config(stack, workdir):
+    """A curl config file with the keys: the secret stays off the command line."""
+    cfg = os.path.join(workdir, "curl.cfg")
     with open(cfg, "w") as f:
         f.write('user = "%s:%s"\n' % (stack.env["AWS_ACCESS_KEY_ID"],
                                         stack.env["AWS_SECRET_ACCESS_KEY"]))
     os.chmod(cfg, 0o600)
+    return cfg
+
+
+def curl_get(stack, cfg, bucket, query):
+    """One signed GET of the bucket with query (parameters in canonical order, values
+    already percent-encoded: curl 7.88's --aws-sigv4 signs the query as it finds it)."""
+    return subprocess.run(["curl", "-sS", "--fail", "-K", cfg, "--aws-sigv4",
+                           "aws:amz:us-east-1:s3", "-H", "x-amz-content-sha256: " + EMPTY_SHA256,
+                           "%s/%s?%s" % (stack.endpoint, bucket, query)],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def floor(stack, bucket, workdir):
+    """ListObjectsV2 paged sequentially with curl, nothing else: (seconds, pages)."""
+    cfg = curl_config(stack, workdir)
     token, pages, t0 = None, 0, time.time()
     while True:
         query = "list-type=2&max-keys=1000"
         if token:
             query = "continuation-token=%s&%s" % (urllib.parse.quote(token, safe=""), query)
-        out = subprocess.run(["curl", "-sS", "--fail", "-K", cfg, "--aws-sigv4",
-                              "aws:amz:us-east-1:s3", "-H", "x-amz-content-sha256: " + EMPTY_SHA256,
-                              "%s/%s?%s" % (stack.endpoint, bucket, query)],
-                             capture_output=True, text=True, check=True).stdout
+        out = curl_get(stack, cfg, bucket, query)
         pages += 1
         m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", out)
         if "<IsTruncated>true</IsTruncated>" not in out or not m:

@@ -40,7 +40,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import EMPTY_SHA256, Stack, mount_tfstatefs, read_env  # noqa: E402
+from bench import Stack, curl_config, curl_get, mount_tfstatefs, read_env  # noqa: E402
 
 LOCK_EVERY = 10
 SEED_THREADS = 64
@@ -197,21 +197,14 @@ def versions_floor(stack, bucket, workdir):
     """ListObjectVersions of the whole bucket paged sequentially with curl, nothing else:
     (seconds, pages), what status and lock-history cannot list in less. Parameters in
     canonical order, the markers already percent-encoded (as bench.floor does)."""
-    cfg = os.path.join(workdir, "curl.cfg")
-    with open(cfg, "w") as f:
-        f.write('user = "%s:%s"\n' % (stack.env["AWS_ACCESS_KEY_ID"],
-                                      stack.env["AWS_SECRET_ACCESS_KEY"]))
-    os.chmod(cfg, 0o600)
+    cfg = curl_config(stack, workdir)
     marker, pages, t0 = None, 0, time.time()
     while True:
         query = "max-keys=1000&versions="
         if marker:
             query = "key-marker=%s&max-keys=1000&version-id-marker=%s&versions=" % tuple(
                 urllib.parse.quote(m, safe="") for m in marker)
-        out = subprocess.run(["curl", "-sS", "--fail", "-K", cfg, "--aws-sigv4",
-                              "aws:amz:us-east-1:s3", "-H", "x-amz-content-sha256: " + EMPTY_SHA256,
-                              "%s/%s?%s" % (stack.endpoint, bucket, query)],
-                             capture_output=True, text=True, check=True).stdout
+        out = curl_get(stack, cfg, bucket, query)
         pages += 1
         k = re.search(r"<NextKeyMarker>([^<]*)</NextKeyMarker>", out)
         v = re.search(r"<NextVersionIdMarker>([^<]*)</NextVersionIdMarker>", out)
