@@ -34,15 +34,21 @@ static void shown_of(const struct freeze_writer *w, struct lock_shown *s)
 	memcpy(s->etag, m->etag, sizeof(s->etag));
 }
 
-/* One audit record, one event (for a lock taken or refused). */
+/* One audit record for an attempt on lock s, and one event (for a lock taken or refused). */
+static void tell(struct guard *g, const struct lock_shown *s, uid_t uid, pid_t pid,
+                 const char *result, int error, const char *reason)
+{
+	struct audit_record r = { .uid = uid, .pid = pid, .lock = s, .action = "lock",
+	                          .result = result, .error = error, .reason = reason };
+	audit_write(g->audit, &r);
+	events_guard(g->events, s, result, uid, error);
+}
+
 static int finish(struct freeze_writer *w, const char *result, int error, const char *reason)
 {
 	struct lock_shown s;
 	shown_of(w, &s);
-	struct audit_record r = { .uid = w->uid, .pid = w->pid, .lock = &s, .action = "lock",
-	                          .result = result, .error = error, .reason = reason };
-	audit_write(w->g->audit, &r);
-	events_guard(w->g->events, &s, result, w->uid, error);
+	tell(w->g, &s, w->uid, w->pid, result, error, reason);
 	return -error;
 }
 
@@ -116,6 +122,26 @@ int freeze_create(struct guard *g, uint64_t parent, const char *name,
 	}
 	writer_free(w);
 	return rc == -EEXIST || rc == -EROFS || rc == -EPERM || rc == -ENOMEM ? rc : -EIO;
+}
+
+int freeze_open(struct guard *g, uint64_t ino, const struct guard_caller *caller)
+{
+	if (!g->policy->create)
+		return -EROFS;
+	char why[512] = "";
+	int error = refusal(g->policy, caller, why, sizeof(why));
+	struct lock_shown s;
+	int rc = tree_lock_fields(g->tree, ino, &s);
+	if (rc < 0)
+		return error ? -error : rc == -ENOMEM ? rc : -ENOENT;
+	if (!error) {
+		error = EEXIST;
+		snprintf(why, sizeof(why), "a lock is there (%s, by %s): it is never written over",
+		         s.id ? s.id : "?", s.who ? s.who : "?");
+	}
+	tell(g, &s, caller->uid, caller->pid, "refused", error, why);
+	lock_shown_clear(&s);
+	return -error;
 }
 
 /* The text so far with buf at off, into w->text. */

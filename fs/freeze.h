@@ -18,6 +18,13 @@ int freeze_create(struct guard *g, uint64_t parent, const char *name,
                   const struct guard_caller *caller, struct tree_attr *attr,
                   struct freeze_writer **out);
 
+/* The open for writing of lock file ino, a lock the tree shows, by caller: a lock that
+ * exists is never written over. Returns -EROFS without lock_create (not audited, as any
+ * write); else the refusal, audited and told as a create's is: -EROFS (unlock=off or
+ * ro), -EPERM (the caller may not unlock), -EEXIST; or -ENOENT when the lock the kernel
+ * still shows is gone (a create, once it has forgotten it, takes the lock). */
+int freeze_open(struct guard *g, uint64_t ino, const struct guard_caller *caller);
+
 /* The bytes of one write(2) at offset off: the text written so far becomes the lock's
  * Info (trimmed). Returns size, -EINVAL (not at or before the end of what was written),
  * -EFBIG (the Info would be over LOCKMAKE_INFO_MAX), -EILSEQ (not UTF-8 text), -EBUSY

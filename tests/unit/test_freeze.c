@@ -216,6 +216,42 @@ static void test_create_refused_where_a_lock_is(void)
 	fx_free(&f);
 }
 
+/* The open for writing of a lock file shown: never an overwrite; refused as a create is
+ * (the policy first, then EEXIST), and audited with the lock that is there. */
+static void test_open_of_a_lock_shown_is_refused(void)
+{
+	struct fx f;
+	fx_init(&f, false);
+	memstore_put(f.ms, LOCK, FOREIGN, 0);
+	char etag[STORE_ETAG_MAX];
+	snprintf(etag, sizeof(etag), "%s", memstore_etag(f.ms, LOCK));
+	struct tree_attr a;
+	CHECK_INT(tree_lookup(f.tree, f.dir, NAME, &a), 0);
+	struct guard_caller owner = { .uid = OWNER, .gid = OWNER, .pid = getpid() };
+	struct guard_caller other = { .uid = 4242, .gid = 4242, .pid = getpid() };
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EEXIST);
+	check_audit(&f, 1, "refused", "EEXIST");
+	int n;
+	char *id = audited(&f, "lock_id", &n), *key = audited(&f, "key", &n);
+	CHECK_STR(id, "ffff");
+	CHECK_STR(key, LOCK);
+	free(id);
+	free(key);
+	CHECK_INT(freeze_open(&f.g, a.ino, &other), -EPERM);
+	check_audit(&f, 2, "refused", "EPERM");
+	f.cfg.unlock.off = true;
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EROFS);
+	check_audit(&f, 3, "refused", "EROFS");
+	f.cfg.unlock.off = false;
+	f.cfg.unlock.create = false;
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EROFS);
+	free(audited(&f, "result", &n));
+	CHECK_INT(n, 3);
+	CHECK_STR(memstore_etag(f.ms, LOCK), etag);
+	CHECK_INT(memstore_calls(f.ms, MS_PUT), 0);
+	fx_free(&f);
+}
+
 /* Each write replaces the Info in both backends: the text so far, trimmed. */
 static void test_writes_set_the_info(void)
 {
@@ -349,6 +385,7 @@ int main(void)
 {
 	test_create_takes_both();
 	test_create_refused_where_a_lock_is();
+	test_open_of_a_lock_shown_is_refused();
 	test_writes_set_the_info();
 	test_refused_text_removes_the_lock();
 	test_changed_hands_is_ebusy();
