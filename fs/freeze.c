@@ -108,6 +108,10 @@ int freeze_create(struct guard *g, uint64_t parent, const char *name,
 		w->made.key = NULL;
 		who = lockmake_who(caller->uid);
 		rc = who ? lock_make(g->locks, key, who, "", 0, &w->made, why, sizeof(why)) : -ENOMEM;
+		if (!w->made.key) {     /* not made: the audit still names the lock object */
+			w->made.key = key;
+			key = NULL;
+		}
 		free(key);
 		if (rc == 0)
 			finish(w, "locked", 0, "made with If-None-Match: * (and attribute_not_exists)");

@@ -203,6 +203,10 @@ static void test_create_refused_where_a_lock_is(void)
 	CHECK_STR(memstore_etag(f.ms, LOCK), etag);
 	CHECK(!memstore_has_item(f.ms, ITEM));
 	check_audit(&f, 1, "refused", "EEXIST");
+	int n;
+	char *key = audited(&f, "key", &n);
+	CHECK_STR(key, LOCK);       /* the lock object tried, though none was made */
+	free(key);
 	fx_free(&f);
 
 	fx_init(&f, true);          /* the table alone holds one: the lockfile is undone */
