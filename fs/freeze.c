@@ -19,7 +19,13 @@ struct freeze_writer {
 	char *text;             /* what was written, as it was written */
 	size_t len;
 	bool gone;              /* the lock is no longer this writer's */
+	bool removed;           /* a refused text removed it: the kernel is to forget the file */
 };
+
+static const char *backend_of(bool s3, bool ddb)
+{
+	return s3 && ddb ? "s3 dynamodb" : ddb ? "dynamodb" : "s3";
+}
 
 /* A lock made, as the audit and the events name it; strings borrowed from w. */
 static void shown_of(const struct freeze_writer *w, struct lock_shown *s)
@@ -29,7 +35,7 @@ static void shown_of(const struct freeze_writer *w, struct lock_shown *s)
 		.key = m->key, .path = w->path, .s3_held = m->s3_held, .ddb_held = m->ddb_held,
 		.ddb_info = m->json, .ddb_info_len = m->json_len, .id = m->id, .who = m->who,
 		.operation = (char *)LOCKMAKE_OPERATION, .created = m->created,
-		.backend = m->s3_held && m->ddb_held ? "s3 dynamodb" : m->ddb_held ? "dynamodb" : "s3",
+		.backend = backend_of(m->s3_held, m->ddb_held),
 	};
 	memcpy(s->etag, m->etag, sizeof(s->etag));
 }
@@ -50,6 +56,25 @@ static int finish(struct freeze_writer *w, const char *result, int error, const 
 	shown_of(w, &s);
 	tell(w->g, &s, w->uid, w->pid, result, error, reason);
 	return -error;
+}
+
+/* Removes the lock w made after a failure its writer is told of, so that nothing is left
+ * that the writer believes not taken: audited as failed (error, why), and told as
+ * unlocked to the readers of events that were told it locked. */
+static void undo(struct freeze_writer *w, int error, const char *why)
+{
+	struct lock_shown held;
+	shown_of(w, &held);
+	lock_made_undo(w->g->locks, &w->made);
+	tree_lock_forget(w->g->tree, w->parent, w->name);
+	w->gone = true;
+	tell(w->g, &held, w->uid, w->pid, "failed", error, why);
+	struct lock_shown went = held;
+	went.s3_held = held.s3_held && !w->made.s3_held;
+	went.ddb_held = held.ddb_held && !w->made.ddb_held;
+	went.backend = backend_of(went.s3_held, went.ddb_held);
+	if (went.s3_held || went.ddb_held)
+		events_guard(w->g->events, &went, "unlocked", w->uid, error);
 }
 
 static void writer_free(struct freeze_writer *w)
@@ -177,10 +202,8 @@ ssize_t freeze_write(struct freeze_writer *w, const char *buf, size_t size, off_
 		snprintf(why, sizeof(why), "%s: the lock made at the create is removed again",
 		         rc == -EFBIG ? "the text is over 1024 bytes" : rc == -EILSEQ
 		         ? "the text is not UTF-8 text" : "a write not at the end of the text");
-		lock_made_undo(w->g->locks, &w->made);
-		tree_lock_forget(w->g->tree, w->parent, w->name);
-		w->gone = true;
-		finish(w, "failed", -rc, why);
+		undo(w, -rc, why);
+		w->removed = true;
 		return rc;
 	}
 	if (rc == 0)
@@ -201,6 +224,16 @@ ssize_t freeze_write(struct freeze_writer *w, const char *buf, size_t size, off_
 uint64_t freeze_writer_ino(const struct freeze_writer *w)
 {
 	return w->ino;
+}
+
+bool freeze_writer_removed(struct freeze_writer *w, uint64_t *parent, const char **name)
+{
+	if (!w->removed)
+		return false;
+	w->removed = false;
+	*parent = w->parent;
+	*name = w->name;
+	return true;
 }
 
 void freeze_close(struct freeze_writer *w)

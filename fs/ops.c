@@ -610,11 +610,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		refuse(req);
 		return;
 	}
+	struct tfs *fs = tfs_of(req);
 	ssize_t n = freeze_write(h->writer, buf, size, off);
+	/* The lock went with a refused text: the kernel forgets the file (after the reply, as
+	 * forget_emptied), so that the next create takes a lock instead of opening this one.
+	 * Copied first: once replied to, the file may be released, and h freed, at once. */
+	uint64_t parent;
+	const char *name;
+	char *forget = freeze_writer_removed(h->writer, &parent, &name) ? strdup(name) : NULL;
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	if (forget && fs->se)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, forget, strlen(forget));
+	free(forget);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

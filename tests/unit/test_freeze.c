@@ -277,7 +277,26 @@ static void test_writes_set_the_info(void)
 	fx_free(&f);
 }
 
-/* Text refused: the write fails and the lock made goes, in both backends. */
+/* What the events log at path told: "event backend detail" a line. */
+static char *told(const char *path)
+{
+	char *all = NULL, line[4096];
+	size_t len = 0;
+	FILE *out = open_memstream(&all, &len), *in = fopen(path, "r");
+	while (in && out && fgets(line, sizeof(line), in)) {
+		json_object *o = json_tokener_parse(line);
+		fprintf(out, "%s %s %s\n", field(o, "event"), field(o, "backend"), field(o, "detail"));
+		json_object_put(o);
+	}
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	return all;
+}
+
+/* Text refused: the write fails and the lock made goes, in both backends; the readers of
+ * events, told it locked, are told it unlocked, and why. */
 static void test_refused_text_removes_the_lock(void)
 {
 	static const struct { const char *text; size_t len; int rc; } cases[] = {
@@ -288,14 +307,34 @@ static void test_refused_text_removes_the_lock(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fx f;
 		fx_init(&f, true);
+		char log[] = "/tmp/test_freeze_events.XXXXXX";
+		int fd = mkstemp(log);
+		if (fd >= 0)
+			close(fd);
+		struct events_config ec = { .locks = &f.locks, .map = &f.map, .interval = 1,
+		                            .log_path = log };
+		CHECK_INT(events_new(&ec, &f.g.events), 0);
 		struct freeze_writer *w;
 		CHECK_INT(create_as(&f, OWNER, &w), 0);
 		const char *t = cases[i].text ? cases[i].text : big;
 		CHECK_INT(freeze_write(w, t, cases[i].len, 0), cases[i].rc);
 		CHECK(!memstore_has(f.ms, LOCK));
 		CHECK(!memstore_has_item(f.ms, ITEM));
+		uint64_t parent;
+		const char *name;
+		CHECK(freeze_writer_removed(w, &parent, &name));   /* the kernel is to forget it */
+		CHECK(parent == f.dir && strcmp(name, NAME) == 0);
+		CHECK(!freeze_writer_removed(w, &parent, &name));  /* once */
 		CHECK_INT(freeze_write(w, "ok", 2, 0), -EBUSY);  /* nothing is this writer's now */
-		check_audit(&f, 2, "failed", cases[i].rc == -EFBIG ? "EFBIG" : "EILSEQ");
+		const char *err = cases[i].rc == -EFBIG ? "EFBIG" : "EILSEQ";
+		check_audit(&f, 2, "failed", err);
+		events_free(f.g.events);
+		char want[128], *got = told(log);
+		snprintf(want, sizeof(want), "locked s3 dynamodb uid=%u\nunlocked s3 dynamodb uid=%u %s\n",
+		         OWNER, OWNER, err);
+		CHECK_STR(got, want);
+		free(got);
+		unlink(log);
 		freeze_close(w);
 		fx_free(&f);
 	}
