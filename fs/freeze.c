@@ -142,9 +142,15 @@ int freeze_create(struct guard *g, uint64_t parent, const char *name,
 			finish(w, "locked", 0, "made with If-None-Match: * (and attribute_not_exists)");
 		else
 			finish(w, rc == -EEXIST ? "refused" : "failed", -rc, why);
+		if (rc == 0 && (rc = show_in_tree(g, parent, name, attr)) < 0) {
+			/* The create fails: the lock made must not stay. */
+			snprintf(why, sizeof(why), "the lock made could not be read back to be shown "
+			         "(%s): it is removed again", strerror(-rc));
+			undo(w, -rc, why);
+		}
 	}
 	free(who);
-	if (rc == 0 && (rc = show_in_tree(g, parent, name, attr)) == 0) {
+	if (rc == 0) {
 		w->ino = attr->ino;
 		*out = w;
 		return 0;

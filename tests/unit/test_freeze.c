@@ -256,6 +256,22 @@ static void test_open_of_a_lock_shown_is_refused(void)
 	fx_free(&f);
 }
 
+/* A lock made that cannot be read back to be shown fails the create: it is removed again
+ * (a create that fails leaves nothing), and audited as failed after it was locked. */
+static void test_create_not_shown_is_undone(void)
+{
+	struct fx f;
+	fx_init(&f, true);
+	memstore_fail(f.ms, MS_GET, 20, -EIO, 500, false);
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), -EIO);
+	CHECK(w == NULL);
+	CHECK(!memstore_has(f.ms, LOCK));
+	CHECK(!memstore_has_item(f.ms, ITEM));
+	check_audit(&f, 2, "failed", "EIO");
+	fx_free(&f);
+}
+
 /* Each write replaces the Info in both backends: the text so far, trimmed. */
 static void test_writes_set_the_info(void)
 {
@@ -429,6 +445,7 @@ int main(void)
 	test_create_takes_both();
 	test_create_refused_where_a_lock_is();
 	test_open_of_a_lock_shown_is_refused();
+	test_create_not_shown_is_undone();
 	test_writes_set_the_info();
 	test_refused_text_removes_the_lock();
 	test_changed_hands_is_ebusy();
