@@ -351,6 +351,30 @@ static void test_made_lock_told_once(void)
 	watch_free(&w);
 }
 
+static void remove_object(struct memstore *ms, void *key)
+{
+	memstore_remove(ms, key);
+}
+
+/* A lockfile gone between a look's listing and its read was not there: nothing is told,
+ * not a lock held by "?" that the next looks tell changed or unlocked. */
+static void test_lock_gone_since_the_listing_is_not_told(void)
+{
+	struct watch w;
+	watch_new(&w, false, 0, NULL);
+	struct events_reader *r = NULL;
+	CHECK_INT(events_open(w.ev, &r), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	char key[] = "app/terraform.tfstate.tflock";
+	memstore_put(w.ms, key, LOCK_A, 0);
+	memstore_before(w.ms, MS_GET, remove_object, key);
+	CHECK_INT(events_poll(w.ev), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "");
+	events_close(r);
+	watch_free(&w);
+}
+
 /* The log: one JSON object a line, the same events. */
 static void test_log_lines_are_json(void)
 {
@@ -439,5 +463,6 @@ int main(void)
 	test_log_lines_are_json();
 	test_polls_count_looks_done();
 	test_made_lock_told_once();
+	test_lock_gone_since_the_listing_is_not_told();
 	return check_report("events");
 }
