@@ -39,13 +39,15 @@ struct events_reader {
 	bool interrupted;
 };
 
-/* A lock the guard removed (path, kind, tag: told "unlocked" once), or one this mount
- * made (path, kind, its ID in tag: "locked" and "changed" not told while it lasts). */
+/* A lock the guard removed (path, kind, tag, and its ID when known: told "unlocked"
+ * once), or one this mount made (path, kind, its ID in tag: "locked" and "changed" not
+ * told while it lasts). */
 struct suppress {
 	char *path;
 	enum evsnap_kind kind;
 	char *tag;
 	size_t tag_len;
+	char *id;
 	bool made;
 	int looks_left;
 };
@@ -193,8 +195,11 @@ static bool matches(const struct suppress *s, const char *event, const struct ev
 		return false;
 	if (s->made)
 		return strcmp(event, "unlocked") != 0 && it->id && strcmp(it->id, s->tag) == 0;
-	return strcmp(event, "unlocked") == 0 && s->tag_len == it->tag_len &&
-	       memcmp(s->tag, it->tag, it->tag_len) == 0;
+	/* The same lock by its ID too: the last look may have seen an older version of it
+	 * (a lock made here whose Info was written since), with another tag. */
+	return strcmp(event, "unlocked") == 0 &&
+	       ((s->tag_len == it->tag_len && memcmp(s->tag, it->tag, it->tag_len) == 0) ||
+	        (s->id && it->id && strcmp(s->id, it->id) == 0));
 }
 
 /* Was this change the guard's own, already told? An unlock is then forgotten; a lock
@@ -211,6 +216,7 @@ static bool suppressed(struct events *ev, const char *event, const struct evsnap
 		if (!s->made) {
 			free(s->path);
 			free(s->tag);
+			free(s->id);
 			ev->sup[i] = ev->sup[--ev->nsup];
 		}
 	}
@@ -229,6 +235,7 @@ static void age_suppressions(struct events *ev)
 		}
 		free(s->path);
 		free(s->tag);
+		free(s->id);
 		ev->sup[i] = ev->sup[--ev->nsup];
 	}
 	pthread_mutex_unlock(&ev->lock);
@@ -397,6 +404,7 @@ void events_free(struct events *ev)
 	for (size_t i = 0; i < ev->nsup; i++) {
 		free(ev->sup[i].path);
 		free(ev->sup[i].tag);
+		free(ev->sup[i].id);
 	}
 	evsnap_clear(&ev->base);
 	if (ev->log_fd >= 0)
@@ -558,21 +566,22 @@ void events_interrupt_clear(struct events_reader *r)
 /* ---- the guard ---- */
 
 static void suppress_add(struct events *ev, const char *path, enum evsnap_kind kind,
-                         const char *tag, size_t tag_len, bool made)
+                         const char *tag, size_t tag_len, const char *id, bool made)
 {
 	struct suppress s = { .kind = kind, .tag_len = tag_len, .looks_left = SUPPRESS_LOOKS,
-	                      .made = made,
+	                      .made = made, .id = id ? strdup(id) : NULL,
 	                      .path = strdup(path), .tag = malloc(tag_len + 1) };
 	pthread_mutex_lock(&ev->lock);
-	if (s.path && s.tag && ev->nsup < SUPPRESS_MAX) {
+	if (s.path && s.tag && (s.id || !id) && ev->nsup < SUPPRESS_MAX) {
 		memcpy(s.tag, tag, tag_len);
 		s.tag[tag_len] = '\0';
 		ev->sup[ev->nsup++] = s;
-		s.path = s.tag = NULL;
+		s.path = s.tag = s.id = NULL;
 	}
 	pthread_mutex_unlock(&ev->lock);
 	free(s.path);
 	free(s.tag);
+	free(s.id);
 }
 
 void events_guard(struct events *ev, const struct lock_shown *shown, const char *result,
@@ -587,13 +596,15 @@ void events_guard(struct events *ev, const struct lock_shown *shown, const char 
 	if (!path)
 		return;
 	if (unlocked && shown->s3_held)
-		suppress_add(ev, path, EVSNAP_LOCKFILE, shown->etag, strlen(shown->etag), false);
+		suppress_add(ev, path, EVSNAP_LOCKFILE, shown->etag, strlen(shown->etag), shown->id,
+		             false);
 	if (unlocked && shown->ddb_held)
-		suppress_add(ev, path, EVSNAP_DDB, shown->ddb_info, shown->ddb_info_len, false);
+		suppress_add(ev, path, EVSNAP_DDB, shown->ddb_info, shown->ddb_info_len, shown->id,
+		             false);
 	for (int i = 0; locked && shown->id && i < 2; i++)
 		if (i == 0 ? shown->s3_held : shown->ddb_held)
 			suppress_add(ev, path, i == 0 ? EVSNAP_LOCKFILE : EVSNAP_DDB, shown->id,
-			             strlen(shown->id), true);
+			             strlen(shown->id), NULL, true);
 	char detail[96];
 	const char *name = error ? strerrorname_np(error) : NULL;
 	snprintf(detail, sizeof(detail), "uid=%u%s%s%s", (unsigned)uid, partial ? " partial" : "",

@@ -215,13 +215,21 @@ static int read_holders(struct taking *t, const struct lock_source *src, const s
 			if (rc == 0) {
 				rc = set_holder(it, &part.info);
 				lock_part_clear(&part);
+			} else if (rc == -ENOENT) {
+				item_clear(it);     /* gone since the listing: not there (dropped below) */
+				rc = 0;
 			} else if (rc != -ENOMEM) {
-				rc = 0;     /* gone since the listing, or unreadable (logged): no holder */
+				rc = 0;     /* unreadable (logged): there, with no holder */
 			}
 		}
 		if (rc < 0)
 			return rc;
 	}
+	size_t kept = 0;
+	for (size_t i = 0; i < t->s->count; i++)
+		if (t->s->items[i].path)
+			t->s->items[kept++] = t->s->items[i];
+	t->s->count = kept;
 	return 0;
 }
 

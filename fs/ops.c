@@ -99,8 +99,9 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 		st->st_size = 4096;
 	} else {
 		/* With -o lock_create, the owner may open a lock file to write: the open then says
-		 * EEXIST (the lock is there), not EACCES. */
-		mode_t mode = a->is_lock && fs->cfg->unlock.create ? 0644 : 0444;
+		 * EEXIST (the lock is there), not EACCES. Under unlock=off or ro no lock is made. */
+		const struct unlock_policy *p = &fs->cfg->unlock;
+		mode_t mode = a->is_lock && p->create && !p->off ? 0644 : 0444;
 		st->st_mode = S_IFREG | (mode & ~fs->cfg->umask);
 		st->st_nlink = 1;
 		st->st_size = (off_t)a->size;
@@ -290,20 +291,36 @@ static int open_handle(struct tfs *fs, fuse_ino_t ino, struct handle *h)
 	return rc;
 }
 
-/* A write to a lock file that exists is never an overwrite: with -o lock_create it is
- * refused as the lock being there already, else as any write. */
-static int write_open_error(struct tfs *fs, fuse_ino_t ino)
+#define CALLER_GROUPS 64
+
+/* Who sends req; groups holds CALLER_GROUPS. */
+static struct guard_caller caller_of(fuse_req_t req, gid_t *groups)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int n = fuse_req_getgroups(req, CALLER_GROUPS, groups);
+	return (struct guard_caller){
+		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
+		.ngroups = n > 0 ? (size_t)(n < CALLER_GROUPS ? n : CALLER_GROUPS) : 0,
+	};
+}
+
+/* A write to a lock file that exists is never an overwrite: with -o lock_create it is a
+ * lock made refused (the policy's errno or EEXIST, audited), else refused as any write. */
+static int write_open_error(fuse_req_t req, struct tfs *fs, fuse_ino_t ino)
 {
 	struct tree_attr a;
-	bool lock = !(ino & HISTFS_INO_BIT) && tree_getattr(fs->tree, ino, &a) == 0 && a.is_lock;
-	return lock && fs->cfg->unlock.create ? EEXIST : EROFS;
+	if ((ino & HISTFS_INO_BIT) || tree_getattr(fs->tree, ino, &a) != 0 || !a.is_lock)
+		return EROFS;
+	gid_t groups[CALLER_GROUPS];
+	struct guard_caller caller = caller_of(req, groups);
+	return -freeze_open(fs->guard, ino, &caller);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct tfs *fs = tfs_of(req);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, write_open_error(fs, ino));
+		fuse_reply_err(req, write_open_error(req, fs, ino));
 		return;
 	}
 	struct handle *h = calloc(1, sizeof(*h));
@@ -510,19 +527,6 @@ static void forget_emptied(struct tfs *fs, const struct tree_place *up, size_t n
 	}
 }
 
-#define CALLER_GROUPS 64
-
-/* Who sends req; groups holds CALLER_GROUPS. */
-static struct guard_caller caller_of(fuse_req_t req, gid_t *groups)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int n = fuse_req_getgroups(req, CALLER_GROUPS, groups);
-	return (struct guard_caller){
-		.uid = ctx->uid, .gid = ctx->gid, .pid = ctx->pid, .groups = groups,
-		.ngroups = n > 0 ? (size_t)(n < CALLER_GROUPS ? n : CALLER_GROUPS) : 0,
-	};
-}
-
 /* Removing a lock file is a guarded force-unlock; nothing else can be removed. */
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -606,11 +610,21 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		refuse(req);
 		return;
 	}
+	struct tfs *fs = tfs_of(req);
 	ssize_t n = freeze_write(h->writer, buf, size, off);
+	/* The lock went with a refused text: the kernel forgets the file (after the reply, as
+	 * forget_emptied), so that the next create takes a lock instead of opening this one.
+	 * Copied first: once replied to, the file may be released, and h freed, at once. */
+	uint64_t parent;
+	const char *name;
+	char *forget = freeze_writer_removed(h->writer, &parent, &name) ? strdup(name) : NULL;
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
+	if (forget && fs->se)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, forget, strlen(forget));
+	free(forget);
 }
 
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,

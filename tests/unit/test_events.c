@@ -295,25 +295,33 @@ static void test_interrupt_and_shutdown(void)
 	watch_free(&w);
 }
 
-/* The guard's unlock is told once: the next look finding the lock gone says nothing. */
+/* The guard's unlock is told once: the next look finding the lock gone says nothing, also
+ * when that look last saw an older version of the lock (a lock made here, its Info
+ * written since: another ETag, the same ID). */
 static void test_guard_unlock_told_once(void)
 {
-	struct watch w;
-	watch_new(&w, false, 0, NULL);
-	memstore_put(w.ms, "app/terraform.tfstate.tflock", LOCK_A, 0);
-	struct events_reader *r = NULL;
-	CHECK_INT(events_open(w.ev, &r), 0);
-	CHECK_INT(events_poll(w.ev), 0);
-	struct lock_shown s = { .path = "app/terraform.tfstate.tflock", .backend = "s3",
-	                        .s3_held = true, .id = "aaaa", .who = "alice@ci",
-	                        .operation = "OperationTypeApply" };
-	snprintf(s.etag, sizeof(s.etag), "%s", memstore_etag(w.ms, "app/terraform.tfstate.tflock"));
-	memstore_remove(w.ms, "app/terraform.tfstate.tflock");
-	events_guard(w.ev, &s, "unlocked", 1000, 0);
-	CHECK_INT(events_poll(w.ev), 0);
-	check_drain(r, "unlocked\tapp/terraform.tfstate\ts3\taaaa\talice@ci\tOperationTypeApply\tuid=1000\n");
-	events_close(r);
-	watch_free(&w);
+	for (int rewritten = 0; rewritten < 2; rewritten++) {
+		struct watch w;
+		watch_new(&w, false, 0, NULL);
+		memstore_put(w.ms, "app/terraform.tfstate.tflock", LOCK_A, 0);
+		struct events_reader *r = NULL;
+		CHECK_INT(events_open(w.ev, &r), 0);
+		CHECK_INT(events_poll(w.ev), 0);
+		if (rewritten)
+			memstore_put(w.ms, "app/terraform.tfstate.tflock",
+			             "{\"ID\":\"aaaa\",\"Who\":\"alice@ci\",\"Info\":\"surgery\"}", 0);
+		struct lock_shown s = { .path = "app/terraform.tfstate.tflock", .backend = "s3",
+		                        .s3_held = true, .id = "aaaa", .who = "alice@ci",
+		                        .operation = "OperationTypeApply" };
+		snprintf(s.etag, sizeof(s.etag), "%s",
+		         memstore_etag(w.ms, "app/terraform.tfstate.tflock"));
+		memstore_remove(w.ms, "app/terraform.tfstate.tflock");
+		events_guard(w.ev, &s, "unlocked", 1000, 0);
+		CHECK_INT(events_poll(w.ev), 0);
+		check_drain(r, "unlocked\tapp/terraform.tfstate\ts3\taaaa\talice@ci\tOperationTypeApply\tuid=1000\n");
+		events_close(r);
+		watch_free(&w);
+	}
 }
 
 /* A lock made through the mount is told at once, "locked" by its uid; the looks that then
@@ -339,6 +347,30 @@ static void test_made_lock_told_once(void)
 	memstore_remove(w.ms, "app/terraform.tfstate.tflock");
 	CHECK_INT(events_poll(w.ev), 0);
 	check_drain(r, "unlocked\tapp/terraform.tfstate\ts3\taaaa\talice@ci\t-\t-\n");
+	events_close(r);
+	watch_free(&w);
+}
+
+static void remove_object(struct memstore *ms, void *key)
+{
+	memstore_remove(ms, key);
+}
+
+/* A lockfile gone between a look's listing and its read was not there: nothing is told,
+ * not a lock held by "?" that the next looks tell changed or unlocked. */
+static void test_lock_gone_since_the_listing_is_not_told(void)
+{
+	struct watch w;
+	watch_new(&w, false, 0, NULL);
+	struct events_reader *r = NULL;
+	CHECK_INT(events_open(w.ev, &r), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	char key[] = "app/terraform.tfstate.tflock";
+	memstore_put(w.ms, key, LOCK_A, 0);
+	memstore_before(w.ms, MS_GET, remove_object, key);
+	CHECK_INT(events_poll(w.ev), 0);
+	CHECK_INT(events_poll(w.ev), 0);
+	check_drain(r, "");
 	events_close(r);
 	watch_free(&w);
 }
@@ -431,5 +463,6 @@ int main(void)
 	test_log_lines_are_json();
 	test_polls_count_looks_done();
 	test_made_lock_told_once();
+	test_lock_gone_since_the_listing_is_not_told();
 	return check_report("events");
 }

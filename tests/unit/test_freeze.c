@@ -159,6 +159,10 @@ static void test_create_refused_where_a_lock_is(void)
 	CHECK_STR(memstore_etag(f.ms, LOCK), etag);
 	CHECK(!memstore_has_item(f.ms, ITEM));
 	check_audit(&f, 1, "refused", "EEXIST");
+	int n;
+	char *key = audited(&f, "key", &n);
+	CHECK_STR(key, LOCK);       /* the lock object tried, though none was made */
+	free(key);
 	fx_free(&f);
 
 	fx_init(&f, true);          /* the table alone holds one: the lockfile is undone */
@@ -169,6 +173,58 @@ static void test_create_refused_where_a_lock_is(void)
 	CHECK_STR(ddb, FOREIGN);
 	free(ddb);
 	check_audit(&f, 1, "refused", "EEXIST");
+	fx_free(&f);
+}
+
+/* The open for writing of a lock file shown: never an overwrite; refused as a create is
+ * (the policy first, then EEXIST), and audited with the lock that is there. */
+static void test_open_of_a_lock_shown_is_refused(void)
+{
+	struct fx f;
+	fx_init(&f, false);
+	memstore_put(f.ms, LOCK, FOREIGN, 0);
+	char etag[STORE_ETAG_MAX];
+	snprintf(etag, sizeof(etag), "%s", memstore_etag(f.ms, LOCK));
+	struct tree_attr a;
+	CHECK_INT(tree_lookup(f.tree, f.dir, NAME, &a), 0);
+	struct guard_caller owner = { .uid = OWNER, .gid = OWNER, .pid = getpid() };
+	struct guard_caller other = { .uid = 4242, .gid = 4242, .pid = getpid() };
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EEXIST);
+	check_audit(&f, 1, "refused", "EEXIST");
+	int n;
+	char *id = audited(&f, "lock_id", &n), *key = audited(&f, "key", &n);
+	CHECK_STR(id, "ffff");
+	CHECK_STR(key, LOCK);
+	free(id);
+	free(key);
+	CHECK_INT(freeze_open(&f.g, a.ino, &other), -EPERM);
+	check_audit(&f, 2, "refused", "EPERM");
+	f.cfg.unlock.off = true;
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EROFS);
+	check_audit(&f, 3, "refused", "EROFS");
+	f.cfg.unlock.off = false;
+	f.cfg.unlock.create = false;
+	CHECK_INT(freeze_open(&f.g, a.ino, &owner), -EROFS);
+	free(audited(&f, "result", &n));
+	CHECK_INT(n, 3);
+	CHECK_STR(memstore_etag(f.ms, LOCK), etag);
+	CHECK_INT(memstore_calls(f.ms, MS_PUT), 0);
+	fx_free(&f);
+}
+
+/* A lock made that cannot be read back to be shown fails the create: it is removed again
+ * (a create that fails leaves nothing), and audited as failed after it was locked. */
+static void test_create_not_shown_is_undone(void)
+{
+	struct fx f;
+	fx_init(&f, true);
+	memstore_fail(f.ms, MS_GET, 20, -EIO, 500, false);
+	struct freeze_writer *w;
+	CHECK_INT(create_as(&f, OWNER, &w), -EIO);
+	CHECK(w == NULL);
+	CHECK(!memstore_has(f.ms, LOCK));
+	CHECK(!memstore_has_item(f.ms, ITEM));
+	check_audit(&f, 2, "failed", "EIO");
 	fx_free(&f);
 }
 
@@ -193,7 +249,26 @@ static void test_writes_set_the_info(void)
 	fx_free(&f);
 }
 
-/* Text refused: the write fails and the lock made goes, in both backends. */
+/* What the events log at path told: "event backend detail" a line. */
+static char *told(const char *path)
+{
+	char *all = NULL, line[4096];
+	size_t len = 0;
+	FILE *out = open_memstream(&all, &len), *in = fopen(path, "r");
+	while (in && out && fgets(line, sizeof(line), in)) {
+		json_object *o = json_tokener_parse(line);
+		fprintf(out, "%s %s %s\n", field(o, "event"), field(o, "backend"), field(o, "detail"));
+		json_object_put(o);
+	}
+	if (in)
+		fclose(in);
+	if (out)
+		fclose(out);
+	return all;
+}
+
+/* Text refused: the write fails and the lock made goes, in both backends; the readers of
+ * events, told it locked, are told it unlocked, and why. */
 static void test_refused_text_removes_the_lock(void)
 {
 	static const struct { const char *text; size_t len; int rc; } cases[] = {
@@ -204,14 +279,34 @@ static void test_refused_text_removes_the_lock(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct fx f;
 		fx_init(&f, true);
+		char log[] = "/tmp/test_freeze_events.XXXXXX";
+		int fd = mkstemp(log);
+		if (fd >= 0)
+			close(fd);
+		struct events_config ec = { .locks = &f.locks, .map = &f.map, .interval = 1,
+		                            .log_path = log };
+		CHECK_INT(events_new(&ec, &f.g.events), 0);
 		struct freeze_writer *w;
 		CHECK_INT(create_as(&f, OWNER, &w), 0);
 		const char *t = cases[i].text ? cases[i].text : big;
 		CHECK_INT(freeze_write(w, t, cases[i].len, 0), cases[i].rc);
 		CHECK(!memstore_has(f.ms, LOCK));
 		CHECK(!memstore_has_item(f.ms, ITEM));
+		uint64_t parent;
+		const char *name;
+		CHECK(freeze_writer_removed(w, &parent, &name));   /* the kernel is to forget it */
+		CHECK(parent == f.dir && strcmp(name, NAME) == 0);
+		CHECK(!freeze_writer_removed(w, &parent, &name));  /* once */
 		CHECK_INT(freeze_write(w, "ok", 2, 0), -EBUSY);  /* nothing is this writer's now */
-		check_audit(&f, 2, "failed", cases[i].rc == -EFBIG ? "EFBIG" : "EILSEQ");
+		const char *err = cases[i].rc == -EFBIG ? "EFBIG" : "EILSEQ";
+		check_audit(&f, 2, "failed", err);
+		events_free(f.g.events);
+		char want[128], *got = told(log);
+		snprintf(want, sizeof(want), "locked s3 dynamodb uid=%u\nunlocked s3 dynamodb uid=%u %s\n",
+		         OWNER, OWNER, err);
+		CHECK_STR(got, want);
+		free(got);
+		unlink(log);
 		freeze_close(w);
 		fx_free(&f);
 	}
@@ -305,6 +400,8 @@ int main(void)
 {
 	test_create_takes_both();
 	test_create_refused_where_a_lock_is();
+	test_open_of_a_lock_shown_is_refused();
+	test_create_not_shown_is_undone();
 	test_writes_set_the_info();
 	test_refused_text_removes_the_lock();
 	test_changed_hands_is_ebusy();
