@@ -13,6 +13,7 @@ import uuid
 
 from test_dynamodb import ddb, ddb_options, item, put_lock, table  # noqa: F401 (fixtures)
 from test_examples import EXAMPLES, lock_keys, seed
+from terraform_helper import Terraform, needs_terraform
 from test_locks import cat, get, lock_body
 
 WHO = "%s@%s" % (pwd.getpwuid(os.getuid()).pw_name, socket.gethostname())
@@ -257,6 +258,27 @@ def test_thaw_keeps_in_the_record_the_locks_it_could_not_remove(s3, bucket, moun
         assert [x for x in lines if not x.startswith("#")] == [
             "%s\t%s\ta/terraform.tfstate" % (ids["a/terraform.tfstate"], m.path)], lines
     assert r.stdout == "0 thawed, 0 already gone, 0 left, 1 failed\n", r.stdout
+
+
+@needs_terraform
+def test_terraform_is_stopped_by_a_freeze_and_runs_again_after_thaw(
+        stack, s3, bucket, mount, tmp_path):
+    key = "team/app/terraform.tfstate"
+    tf = Terraform(stack, tmp_path / "tf", bucket, key)
+    tf.init()
+    tf.apply(1)
+    m = mount(bucket, ["lock_create"])
+    work = tmp_path / "work"
+    work.mkdir()
+    r = run("freeze", "-m", REASON, m.path, "team", cwd=work, check_rc=0)
+    [lock_id] = frozen_ids(r.stdout).values()
+    r = tf.run("plan", "-lock-timeout=0s", "-input=false", "-no-color", check=False)
+    assert r.returncode != 0 and "Error acquiring the state lock" in r.stderr, r.stderr
+    for shown in (lock_id, REASON, "tfstatefs freeze", WHO):
+        assert shown in r.stderr, (shown, r.stderr)
+    run("thaw", cwd=work, check_rc=0)
+    r = tf.apply(2)
+    assert lock_keys(s3, bucket) == set()
 
 
 # ---------------------------------------------------------------- what is frozen
