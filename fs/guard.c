@@ -110,6 +110,8 @@ static int refuse_changed(struct attempt *a, const struct lock_view *now)
 	say(a, "the lock changed hands since it was shown: shown ID %s (%s), now the %s lock%s has "
 	    "ID %s held by %s; read the lock file again", a->shown.id, a->shown.backend,
 	    s3 ? "S3" : "DynamoDB", shown_as, or_q(p->info.id), or_q(p->info.who));
+	/* The next read of the file shows the new holder, not the old one for lock_ttl. */
+	tree_lock_expire(a->g->tree, a->parent, a->name);
 	return refuse(a, EBUSY);
 }
 

@@ -156,6 +156,9 @@ int tree_lock_key(struct tree *t, uint64_t parent, const char *name, char **key,
  * and the directories above it that held nothing else. */
 void tree_lock_forget(struct tree *t, uint64_t parent, const char *name);
 
+/* Lock file name in parent holds another lock than the one it shows (an unlock found it
+ * changed): fetch it again when next looked at; what was shown stays shown until then. */
+void tree_lock_expire(struct tree *t, uint64_t parent, const char *name);
 /* Part of lock file name in parent was removed: fetch it again when next looked at, and
  * show what is left from then on. */
 void tree_lock_stale(struct tree *t, uint64_t parent, const char *name);

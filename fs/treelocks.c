@@ -575,6 +575,16 @@ void tree_lock_forget(struct tree *t, uint64_t parent, const char *name)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void tree_lock_expire(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? node_child(t, dir, name) : NULL;
+	if (n && n->is_lock)
+		n->lock_checked = -1e18;
+	pthread_mutex_unlock(&t->lock);
+}
+
 void tree_lock_stale(struct tree *t, uint64_t parent, const char *name)
 {
 	pthread_mutex_lock(&t->lock);

@@ -274,6 +274,25 @@ static void test_changed_since_shown(void)
 	}
 }
 
+/* After an EBUSY, reading the file shows the new holder at once, not the old one for the
+ * rest of lock_ttl (60 s here): "read the lock file again" must work. An rm that follows
+ * without that read is refused again; after it, it removes the lock then shown. */
+static void test_after_ebusy_the_file_shows_the_new_holder(void)
+{
+	struct fx f;
+	fx_init(&f, false, LOCK_A, NULL);
+	CHECK_INT(fx_show(&f), 0);
+	memstore_put(f.ms, LOCK_KEY, LOCK_B, 0);
+	CHECK_INT(fx_rm(&f), -EBUSY);
+	CHECK_INT(fx_rm(&f), -EBUSY);               /* not read since: still refused */
+	char *text = fx_cat(&f);
+	CHECK(text && strstr(text, "ID:        " ID_B "\n"));
+	free(text);
+	CHECK_INT(fx_rm(&f), 0);
+	CHECK(!memstore_has(f.ms, LOCK_KEY));
+	fx_free(&f);
+}
+
 /* The S3 lockfile is replaced between the guard's re-read and its delete: If-Match fails. */
 static void test_changed_before_s3_delete(void)
 {
@@ -654,6 +673,7 @@ int main(void)
 	test_unlock_dynamodb_lock();
 	test_unlock_both_backends();
 	test_changed_since_shown();
+	test_after_ebusy_the_file_shows_the_new_holder();
 	test_changed_before_s3_delete();
 	test_changed_before_ddb_delete();
 	test_lock_where_none_was_shown();
