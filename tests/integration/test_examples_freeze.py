@@ -213,26 +213,22 @@ def test_thaw_leaves_a_lock_that_replaced_ours(s3, bucket, mount, tmp_path):
 def test_thaw_never_removes_a_lock_that_changed_hands_while_the_mount_shows_ours(
         s3, bucket, mount, tmp_path):
     """With lock_ttl=600 the mount shows our lock from its cache while the bucket holds
-    another: the guarded rm refuses (EBUSY), the file still shows ours, and thaw keeps the
-    lock in its record (for a thaw once the mount shows the new holder) and removes
-    nothing."""
+    another: the guarded rm refuses (EBUSY) and removes nothing; read again, the file shows
+    the new holder, and thaw leaves it, saying whose it is now."""
     seed(s3, bucket, {"a/terraform.tfstate": None})
     m = mount(bucket, ["lock_create", "lock_ttl=600", "cache_ttl=600"])
     r = run("freeze", m.path, "a", cwd=tmp_path, check_rc=0)
     [lock_id] = frozen_ids(r.stdout).values()
-    [name] = records(tmp_path)
     s3.delete_object(Bucket=bucket, Key="a/terraform.tfstate.tflock")
     theirs = lock_body(bucket, "a/terraform.tfstate", who="eve@ci-3")
     s3.put_object(Bucket=bucket, Key="a/terraform.tfstate.tflock", Body=theirs)
     assert lock_id in cat(m.p("a/terraform.tfstate.tflock")).decode(), "the mount shows ours"
     r = run("thaw", cwd=tmp_path, check_rc=1)
     assert get(s3, bucket, "a/terraform.tfstate.tflock")[0] == theirs
-    assert r.stdout == "0 thawed, 0 already gone, 0 left, 1 failed\n", r.stdout
-    assert r.stderr.splitlines() == [
-        "failed a/terraform.tfstate: EBUSY: the lock changed hands since it was read, but the "
-        "mount still shows ours (for lock_ttl): thaw again later",
-        "record: %s keeps the 1 lock(s) that failed: thaw it again" % name], r.stderr
-    assert records(tmp_path) == [name]
+    their_id = json.loads(theirs)["ID"]
+    assert r.stdout == ("left a/terraform.tfstate: now locked by eve@ci-3 (ID %s), not ours\n"
+                        "0 thawed, 0 already gone, 1 left, 0 failed\n" % their_id), r.stdout
+    assert records(tmp_path) == []
 
 
 def test_thaw_keeps_in_the_record_the_locks_it_could_not_remove(s3, bucket, mount, tmp_path):
