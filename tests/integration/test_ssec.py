@@ -122,6 +122,25 @@ def test_a_lock_is_removed_with_the_key(s3, bucket, mount, states):
     assert LOCK not in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
 
 
+def test_a_lock_made_is_written_with_the_key(s3, bucket, mount, states):
+    """-o lock_create: the lock made is an SSE-C object, as Terraform writes it with
+    sse_customer_key; without the key it cannot be read."""
+    other = "team/new/terraform.tfstate"
+    put_ssec(s3, bucket, other, b'{"version":4,"serial":1}')
+    m = mount(bucket, ["lock_create"], env={"AWS_SSE_CUSTOMER_KEY": KEY_B64})
+    r = subprocess.run(["sh", "-c", "echo 'frozen for INC-1' > '%s'" % m.p(other + ".tflock")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr + m.log()
+    got = s3.get_object(Bucket=bucket, Key=other + ".tflock", SSECustomerAlgorithm="AES256",
+                        SSECustomerKey=KEY)
+    assert got["SSECustomerKeyMD5"] == KEY_MD5
+    assert json.loads(got["Body"].read())["Info"] == "frozen for INC-1"
+    with pytest.raises(Exception):
+        s3.get_object(Bucket=bucket, Key=other + ".tflock")
+    assert "Info:      frozen for INC-1" in cat(m.p(other + ".tflock")).decode()
+    assert rm(m.p(other + ".tflock")).returncode == 0
+
+
 # ------------------------------------------------------- missing or wrong key
 
 def test_without_the_key_reading_is_eacces_with_one_line_saying_what_to_do(
