@@ -34,10 +34,11 @@
  * winning, so one stray line does not hide every profile.
  */
 
-/* The header a lookup wants: "[name]", or with profile_prefix "[profile name]". */
+/* The header a lookup wants: "[name]", or with a prefix "[profile name]",
+ * "[sso-session name]". */
 struct ini_want {
 	const char *name;
-	int profile_prefix;
+	const char *prefix;	/* NULL: the bare name */
 };
 
 struct ini_state {
@@ -121,16 +122,18 @@ const char *awsfiles_get(const struct awsfiles_section *s, const char *key)
 	return NULL;
 }
 
-/* botocore splits "[profile  name ]" with shlex, so any run of blanks is fine there. */
+/* botocore splits "[profile  name ]" (and "[sso-session name]") with shlex, so any run of
+ * blanks is fine there. */
 static int header_matches(const struct ini_want *w, const char *hdr)
 {
-	size_t n;
+	size_t n, plen;
 
-	if (!w->profile_prefix)
+	if (!w->prefix)
 		return strcmp(hdr, w->name) == 0;
-	if (strncmp(hdr, "profile", 7) != 0 || !is_blank(hdr[7]))
+	plen = strlen(w->prefix);
+	if (strncmp(hdr, w->prefix, plen) != 0 || !is_blank(hdr[plen]))
 		return 0;
-	hdr += 7;
+	hdr += plen;
 	while (is_blank(*hdr))
 		hdr++;
 	n = strlen(hdr);
@@ -267,7 +270,7 @@ static int ini_load(const char *path, const struct ini_want *w, struct awsfiles_
 
 char *aws_ini_get(const char *path, const char *section, const char *key)
 {
-	struct ini_want w = { section, 0 };
+	struct ini_want w = { section, NULL };
 	struct awsfiles_section sec;
 	const char *v;
 	char *out;
@@ -383,17 +386,23 @@ void awsfiles_profile_free(struct awsfiles_profile *p)
 /* What ssh says of its keys, said of the profile's files: a secret others can read is
  * no secret, and a file others can write chooses the keys and the credential_process
  * commands this mount runs. A warning, not a refusal, as the AWS tools read them anyway. */
-static void file_warnings(const char *kind, const char *path, const struct awsfiles_section *sec)
+void awsfiles_warn_mode(const char *kind, const char *path, mode_t mode, uid_t owner,
+			int secret)
 {
-	if (!sec->found)
-		return;
-	if ((sec->mode & 022) || (sec->owner != geteuid() && sec->owner != 0))
+	if ((mode & 022) || (owner != geteuid() && owner != 0))
 		log_warn("%s %s can be written by others (mode %04o, owner uid %u): they choose the "
 		         "credentials and credential_process commands this mount uses; chmod go-w it",
-		         kind, path, (unsigned)(sec->mode & 07777), (unsigned)sec->owner);
-	if ((sec->mode & 044) && awsfiles_get(sec, "aws_secret_access_key"))
-		log_warn("%s %s holds a secret key others can read (mode %04o): chmod 600 it", kind,
-		         path, (unsigned)(sec->mode & 07777));
+		         kind, path, (unsigned)(mode & 07777), (unsigned)owner);
+	if ((mode & 044) && secret)
+		log_warn("%s %s holds a secret others can read (mode %04o): chmod 600 it", kind,
+		         path, (unsigned)(mode & 07777));
+}
+
+static void file_warnings(const char *kind, const char *path, const struct awsfiles_section *sec)
+{
+	if (sec->found)
+		awsfiles_warn_mode(kind, path, sec->mode, sec->owner,
+				   awsfiles_get(sec, "aws_secret_access_key") != NULL);
 }
 
 /* The profile's section in each file: "[NAME]" in the credentials file, "[profile NAME]"
@@ -401,7 +410,7 @@ static void file_warnings(const char *kind, const char *path, const struct awsfi
  * prefer "[profile default]" when both exist (botocore takes the later one). */
 int awsfiles_profile_load(const struct awsfiles_where *w, struct awsfiles_profile *p)
 {
-	struct ini_want plain = { w->profile, 0 }, prefixed = { w->profile, 1 };
+	struct ini_want plain = { w->profile, NULL }, prefixed = { w->profile, "profile" };
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -421,6 +430,37 @@ int awsfiles_profile_load(const struct awsfiles_where *w, struct awsfiles_profil
 	file_warnings(p->f[AWSFILES_CRED].kind, p->f[AWSFILES_CRED].path, &p->f[AWSFILES_CRED].sec);
 	file_warnings(p->f[AWSFILES_CONF].kind, p->f[AWSFILES_CONF].path, &p->f[AWSFILES_CONF].sec);
 	return 0;
+}
+
+int awsfiles_sso_session_load(const struct awsfiles_where *w, const char *name,
+			      struct awsfiles_section *out)
+{
+	struct ini_want want = { name, "sso-session" };
+	int rc = ini_load(w->conf_path, &want, out);
+
+	if (rc == 0)
+		file_warnings("config file", w->conf_path ? w->conf_path : "~/.aws/config", out);
+	return rc;
+}
+
+void awsfiles_section_free(struct awsfiles_section *s)
+{
+	sec_free(s);
+}
+
+/* botocore's expanduser("~/.aws/sso/cache"): HOME, not AWS_CONFIG_FILE's directory. */
+int awsfiles_sso_cache_dir(char **out)
+{
+	char *home = NULL;
+	int rc = home_dir(&home);
+
+	*out = NULL;
+	if (rc == 0 && home && asprintf(out, "%s/.aws/sso/cache", home) < 0) {
+		*out = NULL;
+		rc = -ENOMEM;
+	}
+	free(home);
+	return rc;
 }
 
 /* ---- the region ---- */

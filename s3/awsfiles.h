@@ -71,6 +71,21 @@ void awsfiles_where_free(struct awsfiles_where *w);
 int awsfiles_profile_load(const struct awsfiles_where *w, struct awsfiles_profile *p);
 void awsfiles_profile_free(struct awsfiles_profile *p);
 
+/* [sso-session name] of the config file into *out (.found 0 when absent), with the
+ * warnings of awsfiles_profile_load. Returns 0 or -ENOMEM; awsfiles_section_free() frees. */
+int awsfiles_sso_session_load(const struct awsfiles_where *w, const char *name,
+			      struct awsfiles_section *out);
+void awsfiles_section_free(struct awsfiles_section *s);
+
+/* Where the AWS CLI caches SSO tokens: ~/.aws/sso/cache (malloc'd; NULL when there is no
+ * home directory). Returns 0 or -ENOMEM. */
+int awsfiles_sso_cache_dir(char **out);
+
+/* Warns of a file others can write, or read while it holds a secret:
+ * kind and path name it, mode and owner are its stat's. */
+void awsfiles_warn_mode(const char *kind, const char *path, mode_t mode, uid_t owner,
+			int secret);
+
 /* The profile's "region" (src as for awsfiles_where_init), the config file's first.
  * Returns a malloc'd string, or NULL when neither file sets it. */
 char *awsfiles_region(const struct aws_config_sources *src);

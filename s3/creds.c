@@ -4,6 +4,7 @@
 #include "s3/awsfiles.h"
 #include "s3/credsrc.h"
 #include "s3/endpoints.h"
+#include "s3/sso.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -291,13 +292,91 @@ static int profile_role(struct chain *c, const struct awsfiles_profile *p, const
 	return rc;
 }
 
-/* SSO profiles read a token cache and a portal this release does not speak. */
-static int sso_unsupported(struct chain *c, const char *label, const char *name)
+/* ---- SSO profiles ---- */
+
+/* The first of keys (NULL-terminated) that neither section has, else NULL. */
+static const char *sso_missing(const struct awsfiles_profile *p, const struct awsfiles_section *sess,
+			       const char *const *keys)
 {
-	return cred_fail(c->err, -ENOTSUP,
-		    "%s uses AWS SSO (IAM Identity Center), which tfstatefs does not read yet; "
-		    "export its keys first: eval \"$(aws configure export-credentials --profile %s "
-		    "--format env)\", and mount without -o profile=", label, name);
+	for (; *keys; keys++)
+		if (!pget(p, *keys) && !(sess && awsfiles_get(sess, *keys)))
+			return *keys;
+	return NULL;
+}
+
+/* sso_start_url and sso_region from the session, which the profile may repeat but not
+ * contradict (botocore refuses that too). */
+static int sso_session_keys(struct chain *c, const struct awsfiles_profile *p,
+			    const struct awsfiles_section *sess, const char *label)
+{
+	static const char *const keys[] = { "sso_start_url", "sso_region" };
+	const char *name = pget(p, "sso_session");
+	if (!sess->found)
+		return cred_fail(c->err, -EINVAL, "%s: sso_session = %s, but config file %s has no "
+			    "[sso-session %s] section", label, name,
+			    c->w.conf_path ? c->w.conf_path : "~/.aws/config", name);
+	for (size_t i = 0; i < 2; i++) {
+		const char *mine = pget(p, keys[i]), *theirs = awsfiles_get(sess, keys[i]);
+		if (!theirs)
+			return cred_fail(c->err, -EINVAL, "%s: [sso-session %s] has no %s", label, name,
+				    keys[i]);
+		if (mine && strcmp(mine, theirs) != 0)
+			return cred_fail(c->err, -EINVAL, "%s: %s differs from the one of [sso-session "
+				    "%s]; keep one", label, keys[i], name);
+	}
+	return 0;
+}
+
+static int sso_fill(struct sso_profile *sp, const struct awsfiles_profile *p,
+		    const struct awsfiles_section *sess, const char *name)
+{
+	const char *url = sess ? awsfiles_get(sess, "sso_start_url") : pget(p, "sso_start_url");
+	const char *region = sess ? awsfiles_get(sess, "sso_region") : pget(p, "sso_region");
+	sp->profile = strdup(name);
+	sp->session = sess ? strdup(pget(p, "sso_session")) : NULL;
+	sp->start_url = strdup(url);
+	sp->region = strdup(region);
+	sp->account_id = strdup(pget(p, "sso_account_id"));
+	sp->role_name = strdup(pget(p, "sso_role_name"));
+	return sp->profile && (!sess || sp->session) && sp->start_url && sp->region &&
+	       sp->account_id && sp->role_name ? 0 : -ENOMEM;
+}
+
+/* An SSO profile, either form: sso_session naming an [sso-session] section, or the legacy
+ * sso_start_url and sso_region in the profile; both with sso_account_id and sso_role_name. */
+static int profile_sso(struct chain *c, const struct awsfiles_profile *p, const char *name,
+		       const char *label, struct cred_source **out)
+{
+	static const char *const need[] = { "sso_start_url", "sso_region", "sso_account_id",
+					    "sso_role_name", NULL };
+	struct awsfiles_section sess = { 0 }, *sp_sess = NULL;
+	struct cred_source *s = NULL;
+	int rc = 0;
+	if (pget(p, "sso_session")) {
+		sp_sess = &sess;
+		rc = awsfiles_sso_session_load(&c->w, pget(p, "sso_session"), &sess);
+		if (rc == 0)
+			rc = sso_session_keys(c, p, &sess, label);
+	}
+	const char *missing = rc == 0 ? sso_missing(p, sp_sess, need) : NULL;
+	if (missing)
+		rc = cred_fail(c->err, -EINVAL, "%s is an SSO profile without %s; add it (aws configure "
+			    "sso --profile %s writes the profile)", label, missing, name);
+	if (rc == 0) {
+		s = cred_source_new(CRED_SSO, label);
+		rc = s && (s->sso = calloc(1, sizeof(*s->sso))) ? sso_fill(s->sso, p, sp_sess, name)
+								: -ENOMEM;
+	}
+	if (rc == 0 && (rc = sso_profile_complete(s->sso, c->cfg->ca_file)) == -ENOENT)
+		rc = cred_fail(c->err, -ENOENT, "%s: no home directory for the SSO token cache "
+			    "(~/.aws/sso/cache); set HOME", label);
+	awsfiles_section_free(&sess);
+	if (rc < 0) {
+		cred_source_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }
 
 /* One profile's part of botocore's chain, in its order: assume-role and web identity, SSO,
@@ -313,7 +392,7 @@ static int profile_source(struct chain *c, const struct awsfiles_profile *p, con
 	if (pget(p, "role_arn"))
 		rc = profile_role(c, p, name, hops, label, out);
 	else if (pget(p, "sso_session") || pget(p, "sso_start_url"))
-		rc = sso_unsupported(c, label, name);
+		rc = profile_sso(c, p, name, label, out);
 	else if ((rc = file_keys(c, &p->f[AWSFILES_CRED], name, out)) == -ENOENT &&
 		 pget(p, "credential_process")) {
 		struct cred_source *s = cred_source_new(CRED_PROCESS, label);

@@ -1,5 +1,6 @@
 /* Fetching credentials from one source of the chain: static keys, credential_process, STS
- * (AssumeRole, AssumeRoleWithWebIdentity), the container endpoint, EC2 instance metadata. */
+ * (AssumeRole, AssumeRoleWithWebIdentity), the container endpoint, EC2 instance metadata;
+ * SSO is in sso.c. */
 #include "s3/credsrc.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "s3/aws.h"
 #include "s3/http.h"
 #include "s3/sigv4.h"
+#include "s3/sso.h"
 #include "s3/xml.h"
 #include "util/timeparse.h"
 
@@ -63,12 +65,13 @@ void cred_source_free(struct cred_source *s)
 	free(s->sts.region);
 	free(s->sts.ca_file);
 	free(s->tried_before);
+	sso_profile_free(s->sso);
 	free(s);
 }
 
 /* ---- the JSON of the container endpoint, IMDS and credential_process ---- */
 
-static const char *jstr(struct json_object *o, const char *name)
+const char *cred_json_str(struct json_object *o, const char *name)
 {
 	struct json_object *v = NULL;
 	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
@@ -80,10 +83,10 @@ static int parse_fields(struct json_object *o, bool process, struct aws_credenti
                         const char **what)
 {
 	struct json_object *version = NULL;
-	const char *id = jstr(o, "AccessKeyId"), *secret = jstr(o, "SecretAccessKey");
-	const char *token = jstr(o, "Token"), *exp = jstr(o, "Expiration");
+	const char *id = cred_json_str(o, "AccessKeyId"), *secret = cred_json_str(o, "SecretAccessKey");
+	const char *token = cred_json_str(o, "Token"), *exp = cred_json_str(o, "Expiration");
 	if (!token)
-		token = jstr(o, "SessionToken");
+		token = cred_json_str(o, "SessionToken");
 	*what = NULL;
 	if (process && (!json_object_object_get_ex(o, "Version", &version) ||
 	                json_object_get_int(version) != 1))
@@ -130,8 +133,7 @@ int cred_json_parse(const char *body, size_t len, bool process, struct aws_crede
 
 /* ---- HTTP for the sources ---- */
 
-/* One exchange on a pool made for it: sources are asked once an hour or so. */
-static int http_once(const char *ca_file, long connect_ms, const struct http_request *req,
+int cred_http_once(const char *ca_file, long connect_ms, const struct http_request *req,
                      struct http_response *resp)
 {
 	struct http_pool *pool = NULL;
@@ -145,8 +147,7 @@ static int http_once(const char *ca_file, long connect_ms, const struct http_req
 	return rc;
 }
 
-/* What an exchange came to, for a message: the transport error or the status. */
-static void answer_says(int rc, const struct http_response *resp, char *buf, size_t len)
+void cred_answer_says(int rc, const struct http_response *resp, char *buf, size_t len)
 {
 	if (rc < 0)
 		snprintf(buf, len, "no answer: %s", resp->curl_error[0] ? resp->curl_error : strerror(-rc));
@@ -201,9 +202,9 @@ static int fetch_container(const struct cred_source *s, struct aws_credentials *
 	struct http_request req = { .method = "GET", .url = s->url, .headers = token ? &h : NULL,
 	                            .nheaders = token ? 1 : 0, .max_body = 64 << 10 };
 	struct http_response resp;
-	rc = http_once(NULL, 2000, &req, &resp);
+	rc = cred_http_once(NULL, 2000, &req, &resp);
 	char says[320];
-	answer_says(rc, &resp, says, sizeof(says));
+	cred_answer_says(rc, &resp, says, sizeof(says));
 	if (rc == 0 && resp.status == 200)
 		rc = creds_from_json(s, &resp, out, err);
 	else
@@ -225,7 +226,7 @@ static int imds_get(const struct cred_source *s, const char *token, const char *
 	struct http_header h = { "X-aws-ec2-metadata-token", token };
 	struct http_request req = { .method = "GET", .url = url, .headers = &h, .nheaders = 1,
 	                            .max_body = 64 << 10 };
-	int rc = http_once(NULL, 1000, &req, resp);
+	int rc = cred_http_once(NULL, 1000, &req, resp);
 	return rc == 0 && resp->status != 200 ? -EIO : rc;
 }
 
@@ -237,8 +238,8 @@ static int imds_token(const struct cred_source *s, char **token, char **err)
 	struct http_request req = { .method = "PUT", .url = url, .headers = &h, .nheaders = 1,
 	                            .body = "", .body_len = 0, .max_body = TOKEN_MAX };
 	struct http_response resp;
-	int rc = http_once(NULL, 1000, &req, &resp);
-	answer_says(rc, &resp, says, sizeof(says));
+	int rc = cred_http_once(NULL, 1000, &req, &resp);
+	cred_answer_says(rc, &resp, says, sizeof(says));
 	if (rc == 0 && resp.status == 200 && resp.body_len) {
 		*token = resp.body;
 		resp.body = NULL;
@@ -259,12 +260,12 @@ static int fetch_imds(const struct cred_source *s, struct aws_credentials *out, 
 	if (rc < 0)
 		return rc;
 	rc = imds_get(s, token, base, &resp);
-	answer_says(rc, &resp, says, sizeof(says));
+	cred_answer_says(rc, &resp, says, sizeof(says));
 	size_t role_len = rc == 0 && resp.body ? strcspn(resp.body, "\r\n") : 0;
 	if (rc == 0 && role_len && asprintf(&path, "%s%.*s", base, (int)role_len, resp.body) >= 0) {
 		http_response_free(&resp);
 		rc = imds_get(s, token, path, &resp);
-		answer_says(rc, &resp, says, sizeof(says));
+		cred_answer_says(rc, &resp, says, sizeof(says));
 		rc = rc == 0 ? creds_from_json(s, &resp, out, err)
 		             : cred_fail(err, -EIO, "%s: reading %s failed (%s)", s->label, path, says);
 	} else if (rc == 0) {
@@ -344,7 +345,7 @@ static int sts_answer(const struct cred_source *s, int rc, const struct http_res
 {
 	struct sts_answer a;
 	char says[320];
-	answer_says(rc, resp, says, sizeof(says));
+	cred_answer_says(rc, resp, says, sizeof(says));
 	if (rc < 0)
 		return cred_fail(err, -EIO, "%s: STS at %s did not answer (%s)", s->label, s->sts.endpoint, says);
 	if (s3_xml_parse_sts(resp->body ? resp->body : "", resp->body_len, &a) < 0)
@@ -383,7 +384,7 @@ static int fetch_web_identity(const struct cred_source *s, struct aws_credential
 	                            .nheaders = 1, .body = body, .body_len = body ? strlen(body) : 0,
 	                            .max_body = 64 << 10 };
 	struct http_response resp = { 0 };
-	rc = body ? http_once(s->sts.ca_file, 5000, &req, &resp) : -ENOMEM;
+	rc = body ? cred_http_once(s->sts.ca_file, 5000, &req, &resp) : -ENOMEM;
 	if (rc != -ENOMEM)
 		rc = sts_answer(s, rc, &resp, out, err);
 	http_response_free(&resp);
@@ -479,6 +480,9 @@ int cred_source_fetch(const struct cred_source *s, struct aws_credentials *out, 
 		break;
 	case CRED_IMDS:
 		rc = fetch_imds(s, out, err);
+		break;
+	case CRED_SSO:
+		rc = sso_fetch(s->sso, s->label, out, err);
 		break;
 	default:
 		rc = -EINVAL;

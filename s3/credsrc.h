@@ -3,6 +3,7 @@
 #ifndef TFS_S3_CREDSRC_H
 #define TFS_S3_CREDSRC_H
 #include <stdbool.h>
+#include <stddef.h>
 #include "s3/credprov.h"
 
 enum cred_kind {
@@ -12,7 +13,10 @@ enum cred_kind {
 	CRED_WEB_IDENTITY,  /* STS AssumeRoleWithWebIdentity with a token file's token */
 	CRED_CONTAINER,     /* the ECS / EKS Pod Identity endpoint */
 	CRED_IMDS,          /* EC2 instance metadata, IMDSv2 */
+	CRED_SSO,           /* IAM Identity Center: the CLI's token cache, then the portal */
 };
+
+struct sso_profile;
 
 /* Where STS is: every source that calls it shares these. */
 struct sts_target {
@@ -36,6 +40,7 @@ struct cred_source {
 	char *auth_token;               /* CRED_CONTAINER: Authorization value, or NULL */
 	char *auth_token_file;          /* CRED_CONTAINER: read at each fetch, wins over auth_token */
 	struct sts_target sts;          /* CRED_ASSUME_ROLE, CRED_WEB_IDENTITY */
+	struct sso_profile *sso;        /* CRED_SSO (sso.h), owned */
 	char *tried_before;             /* the chain's sources that had nothing, when this one
 	                                 * was reached as the last resort (for messages) */
 };
@@ -58,4 +63,20 @@ int cred_source_fetch(const struct cred_source *s, struct aws_credentials *out, 
  * Returns 0, or -EPROTO with *what saying which field is missing or wrong (static text). */
 int cred_json_parse(const char *body, size_t len, bool process, struct aws_credentials *out,
                     const char **what);
+
+/* o's member name when it is a string, else NULL. */
+struct json_object;
+const char *cred_json_str(struct json_object *o, const char *name);
+
+/* ---- HTTP for the sources ---- */
+struct http_request;
+struct http_response;
+
+/* One exchange on a pool made for it: sources are asked once an hour or so. ca_file may
+ * be NULL; connect_ms bounds the connection. Returns http_perform's result, *resp filled. */
+int cred_http_once(const char *ca_file, long connect_ms, const struct http_request *req,
+                   struct http_response *resp);
+
+/* What an exchange came to, for a message: the transport error or the HTTP status. */
+void cred_answer_says(int rc, const struct http_response *resp, char *buf, size_t len);
 #endif

@@ -25,6 +25,26 @@ static int check_passed, check_failed;
 	                               __FILE__, __LINE__, #got, g_, w_); } \
 } while (0)
 
+/* Substring check that shows the whole text when it fails. */
+#define CHECK_HAS(got, sub) do { \
+	const char *h_ = (got); \
+	if (h_ && strstr(h_, (sub))) check_passed++; \
+	else { check_failed++; fprintf(stderr, "%s:%d: CHECK_HAS failed: %s lacks \"%s\"\n  got: %s\n", \
+	                               __FILE__, __LINE__, #got, (sub), h_ ? h_ : "(null)"); } \
+} while (0)
+
+/* Writes text to path (a test's fixture), the failure counted. */
+static inline void check_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
 /* Call last in main(): prints the tally and gives the exit code. */
 static inline int check_report(const char *suite)
 {
