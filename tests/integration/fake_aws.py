@@ -9,8 +9,11 @@ credential chain is tested with real signatures, from the keys' source to S3.
       fake.endpoint + "/sts"             STS           (sts_endpoint, AWS_ENDPOINT_URL_STS)
       fake.endpoint                      IMDSv2, under /latest/ (AWS_EC2_METADATA_SERVICE_ENDPOINT)
       fake.endpoint + "/container/creds" container     (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+      fake.endpoint + "/sso"             the SSO portal (AWS_ENDPOINT_URL_SSO)
+      fake.endpoint + "/oidc"            SSO OIDC       (AWS_ENDPOINT_URL_SSO_OIDC)
     fake.static_key                      {"AccessKeyId": "AKIA...", "SecretAccessKey": ...}
     fake.issue(ttl_seconds, label)       new temporary keys, with SessionToken and Expiration
+    fake.sso_login(ttl, refreshable)     what `aws sso login` caches: a token it accepts
     fake.requests, fake.assumed, fake.expired_uses, fake.credentials[key].uses
     fake.close()
 
@@ -27,6 +30,13 @@ STS answers AssumeRole (signed, checked the same way with service "sts") and
 AssumeRoleWithWebIdentity (unsigned; the token must be fake.web_identity_token) with
 STS's XML; IMDS wants a v2 session token on every GET; the container endpoint wants
 fake.container_token in Authorization when that is set. Each hands out new keys.
+
+The SSO portal answers GET /sso/federation/credentials?account_id=&role_name= (unsigned)
+when x-amz-sso_bearer_token is a token it handed out (sso_login or a refresh) and has not
+expired or been revoked, for ACCOUNT and a role in fake.sso_roles: 401 and 403 as the
+portal words them otherwise. SSO OIDC answers POST /oidc/token with grantType
+refresh_token, the client registration and refresh token of an sso_login; the refresh
+token is replaced each time, as SSO OIDC does.
 
 Not played: presigned URLs (query-string auth), aws-chunked (STREAMING-*) uploads,
 virtual-hosted bucket names, and buckets named "sts", "latest" or "container".
@@ -338,6 +348,10 @@ def route(path):
         return "imds"
     if path == "/container" or path.startswith("/container/"):
         return "container"
+    if path.startswith("/sso/"):
+        return "sso"
+    if path.startswith("/oidc/"):
+        return "oidc"
     return "s3"
 
 
@@ -367,6 +381,12 @@ class FakeAws:
         self.container_token = None            # the Authorization the container endpoint wants
         self.container_ttl = 3600
         self.rewrite_target = None             # f(method, target) -> the target sent on
+        self.sso_roles = {"ReadState"}         # the roles of ACCOUNT the portal hands keys for
+        self.sso_role_ttl = 3600               # lifetime of the portal's role keys
+        self.sso_token_ttl = 3600              # expiresIn of a refreshed access token
+        self.sso_tokens = {}                   # access token -> datetime it expires
+        self.sso_clients = {}                  # refresh token -> (clientId, clientSecret)
+        self.sso_refreshes = 0                 # CreateToken calls that gave a token
         # What the tests read:
         self.credentials = {}                  # access key -> Credential
         self.requests = []                     # every request, as a dict (see _record)
@@ -404,6 +424,31 @@ class FakeAws:
         with self.lock:
             self.credentials[cred.access_key] = cred
         return cred.as_dict()
+
+    def sso_login(self, ttl_seconds=3600, refreshable=True, region="eu-central-1",
+                  start_url="https://d-123.awsapps.com/start"):
+        """The cache file `aws sso login` writes, as a dict: a token this fake accepts for
+        ttl_seconds (0 or less: already expired), with a client registration and refresh
+        token when refreshable."""
+        now = utcnow().replace(microsecond=0)
+        token = "aoa" + secrets.token_urlsafe(48)
+        cache = {"startUrl": start_url, "region": region, "accessToken": token,
+                 "expiresAt": iso(now + datetime.timedelta(seconds=ttl_seconds))}
+        with self.lock:
+            self.sso_tokens[token] = now + datetime.timedelta(seconds=ttl_seconds)
+            if refreshable:
+                refresh = "aor" + secrets.token_urlsafe(48)
+                client = ("cid-" + secrets.token_hex(8), "csecret-" + secrets.token_urlsafe(24))
+                self.sso_clients[refresh] = client
+                cache.update(refreshToken=refresh, clientId=client[0], clientSecret=client[1],
+                             registrationExpiresAt=iso(now + datetime.timedelta(days=90)))
+        return cache
+
+    def sso_revoke(self):
+        """Every access and refresh token refused from now on (a sign-out)."""
+        with self.lock:
+            self.sso_tokens.clear()
+            self.sso_clients.clear()
 
     def expire(self, access_key):
         """Make keys expire now, whatever their Expiration said."""
@@ -451,7 +496,7 @@ class FakeAws:
         a client that has its answer always finds its request in self.requests."""
         service = route(req.path)
         handle = {"s3": self._s3, "sts": self._sts, "imds": self._imds,
-                  "container": self._container}[service]
+                  "container": self._container, "sso": self._sso, "oidc": self._oidc}[service]
         try:
             status, headers, body = handle(req)
         except Exception:
@@ -693,6 +738,47 @@ class FakeAws:
         creds = self.issue(self.container_ttl, label="container")
         return json_answer(200, dict(cred_json(creds),
                                      RoleArn="arn:aws:iam::%s:role/tfstatefs-task-role" % ACCOUNT))
+
+    # ---- IAM Identity Center: the portal and SSO OIDC
+
+    def _sso(self, req):
+        if req.method != "GET" or req.path != "/sso/federation/credentials":
+            return text(404)
+        query = urllib.parse.parse_qs(req.query)
+        token = req.headers.get("x-amz-sso_bearer_token")
+        with self.lock:
+            expires = self.sso_tokens.get(token)
+        if expires is None or expires <= utcnow():
+            return json_answer(401, {"message": "Session token not found or invalid"})
+        if query.get("account_id") != [ACCOUNT] or query.get("role_name", [""])[0] \
+                not in self.sso_roles:
+            return json_answer(403, {"message": "No access"})
+        creds = self.issue(self.sso_role_ttl, label="sso")
+        return json_answer(200, {"roleCredentials": {
+            "accessKeyId": creds["AccessKeyId"], "secretAccessKey": creds["SecretAccessKey"],
+            "sessionToken": creds["SessionToken"],
+            "expiration": int(creds["Expiration"].timestamp() * 1000)}})
+
+    def _oidc(self, req):
+        if req.method != "POST" or req.path != "/oidc/token":
+            return text(404)
+        try:
+            body = json.loads(req.body)
+        except ValueError:
+            return json_answer(400, {"error": "invalid_request"})
+        refresh = body.get("refreshToken")
+        with self.lock:
+            client = self.sso_clients.pop(refresh, None)
+        if body.get("grantType") != "refresh_token" or client is None \
+                or client != (body.get("clientId"), body.get("clientSecret")):
+            return json_answer(400, {"error": "invalid_grant"})
+        token, new_refresh = "aoa" + secrets.token_urlsafe(48), "aor" + secrets.token_urlsafe(48)
+        with self.lock:
+            self.sso_tokens[token] = utcnow() + datetime.timedelta(seconds=self.sso_token_ttl)
+            self.sso_clients[new_refresh] = client
+            self.sso_refreshes += 1
+        return json_answer(200, {"accessToken": token, "expiresIn": self.sso_token_ttl,
+                                 "refreshToken": new_refresh, "tokenType": "Bearer"})
 
 
 def read_chunked(f):
