@@ -3,6 +3,7 @@
 #ifndef TFS_FS_CONFIG_H
 #define TFS_FS_CONFIG_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Who may unlock, and when. */
@@ -27,6 +28,10 @@ struct tfs_config {
 	mode_t umask;           /* directories 0777 & ~umask, files 0444 & ~umask */
 	struct unlock_policy unlock;
 	const char *status;     /* /.tfstatefs/status: the settings, "name\tvalue" lines */
+	/* How the credentials' renewal goes ("ok", or why it fails), for the status line
+	 * credentials_status; NULL: not shown. mount/ sets it, as fs/ knows no AWS. */
+	void (*credentials_health)(void *ctx, char *buf, size_t len);
+	void *credentials_ctx;
 	double watch_interval;  /* seconds between the looks of /.tfstatefs/events */
 	const char *events_log; /* -o events_log=FILE: its JSON lines, polling always; or NULL */
 };

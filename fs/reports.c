@@ -137,7 +137,15 @@ static void put_versioning(struct reports *r, FILE *out)
 
 static int render_status(struct reports *r, FILE *out)
 {
-	fputs(r->cfg.cfg->status, out);
+	const struct tfs_config *cfg = r->cfg.cfg;
+	fputs(cfg->status, out);
+	if (cfg->credentials_health) {
+		char health[1024];
+		cfg->credentials_health(cfg->credentials_ctx, health, sizeof(health));
+		fprintf(out, "credentials_status\t");
+		tsv_put_field(out, health);
+		fputc('\n', out);
+	}
 	put_versioning(r, out);
 	struct locktable *table = r->cfg.locks->table;
 	if (!table)

@@ -408,13 +408,26 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 
 /* name in directory parent, as the kernel's lookup (count: one lookup more on it) or the
  * tree's own walk finds it. */
+/* Whether name in parent is a virtual entry (/.tfstatefs and its reports). */
+static bool is_virtual(struct tree *t, uint64_t parent, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = node_find_ino(t, parent);
+	struct node *n = dir && dir->is_dir ? node_child(t, dir, name) : NULL;
+	bool virt = n && n->virt;
+	pthread_mutex_unlock(&t->lock);
+	return virt;
+}
+
 static int lookup_entry(struct tree *t, uint64_t parent, const char *name,
                         struct tree_attr *attr, bool count)
 {
-	int rc = refresh_dir(t, parent);
+	/* The reports are there whatever the bucket says, and must be reachable when S3 is
+	 * not (expired credentials: /.tfstatefs/status says why), so no listing first. */
+	int rc = is_virtual(t, parent, name) ? 0 : refresh_dir(t, parent);
 	if (rc == 0 && lock_name(name))
 		rc = treelock_refresh_by_name(t, parent, name);
-	else if (rc == 0)
+	else if (rc == 0 && !is_virtual(t, parent, name))
 		rc = probe_name(t, parent, name);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;

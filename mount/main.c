@@ -234,10 +234,17 @@ static void build_config(struct mount_state *m)
 	};
 }
 
+static void credentials_health(void *ctx, char *buf, size_t len)
+{
+	aws_cred_provider_health(ctx, buf, len);
+}
+
 /* The tree with /.tfstatefs/, the reports behind it, the guard. */
 static int build_fs(struct mount_state *m)
 {
 	m->cfg.status = m->status = status_text(m, &m->cfg.unlock);
+	m->cfg.credentials_health = credentials_health;
+	m->cfg.credentials_ctx = m->creds;
 	int err = m->status ? tree_new(&m->locks, &m->map, &m->cfg, &m->tree) : -ENOMEM;
 	if (err == 0 && m->cmd.foreground && isatty(STDERR_FILENO))
 		tree_set_progress(m->tree, show_progress, NULL);

@@ -88,6 +88,7 @@ struct aws_cred_provider {
 	time_t renew_at;                /* when to start renewing cur */
 	time_t next_try;                /* after a failed renewal, not before this */
 	int last_error;
+	char *failing;                  /* the failed renewal's message, said once; NULL: fine */
 	bool told_expired;              /* fixed credentials: their expiry was logged */
 	char *label;                    /* where the first credentials came from */
 };
@@ -117,6 +118,7 @@ void aws_cred_provider_free(struct aws_cred_provider *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->renewed);
 	free(p->label);
+	free(p->failing);
 	free(p);
 }
 
@@ -153,6 +155,23 @@ static int renewed_unusable(const struct aws_cred_provider *p, struct aws_creden
 	return -EACCES;
 }
 
+/* A failed renewal is logged when it starts or its reason changes, not at every retry
+ * (every few seconds while reads go on: a source that needs a person, such as an SSO login,
+ * would flood the log); the status shows it meanwhile. Called with p->lock held. Takes err. */
+static void renew_failed(struct aws_cred_provider *p, int rc, char *err)
+{
+	if (!err && asprintf(&err, "%s", strerror(-rc)) < 0)
+		err = NULL;
+	if (err && (!p->failing || strcmp(err, p->failing) != 0))
+		log_error("renewing AWS credentials failed, retrying every %d s: %s", RETRY_AFTER_S, err);
+	if (err) {
+		free(p->failing);
+		p->failing = err;
+	}
+	p->last_error = rc;
+	p->next_try = time(NULL) + RETRY_AFTER_S;
+}
+
 /* One renewal, the lock released while the source is asked. Called with p->lock held. */
 static void renew(struct aws_cred_provider *p)
 {
@@ -163,17 +182,18 @@ static void renew(struct aws_cred_provider *p)
 	int rc = p->fetch(p->source, &fresh, &err);
 	if (rc == 0 && !aws_credentials_usable(&fresh, time(NULL)))
 		rc = renewed_unusable(p, &fresh, &err);
-	if (rc < 0)
-		log_error("renewing AWS credentials failed, retrying in %d s: %s", RETRY_AFTER_S,
-		          err ? err : strerror(-rc));
-	free(err);
 	pthread_mutex_lock(&p->lock);
 	if (rc == 0) {
 		install(p, &fresh);
-		log_debug("AWS credentials from %s renewed", p->cur.source);
+		if (p->failing)
+			log_info("AWS credentials from %s renewed again", p->cur.source);
+		else
+			log_debug("AWS credentials from %s renewed", p->cur.source);
+		free(p->failing);
+		p->failing = NULL;
+		free(err);
 	} else {
-		p->last_error = rc;
-		p->next_try = time(NULL) + RETRY_AFTER_S;
+		renew_failed(p, rc, err);
 	}
 	p->renewing = false;
 	pthread_cond_broadcast(&p->renewed);
@@ -259,6 +279,18 @@ int aws_cred_provider_renewing(struct cred_source *source, aws_cred_fetch_fn *fe
 	}
 	*out = p;
 	return 0;
+}
+
+void aws_cred_provider_health(struct aws_cred_provider *p, char *buf, size_t len)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->failing)
+		snprintf(buf, len, "renewal failing: %s", p->failing);
+	else if (p->told_expired)
+		snprintf(buf, len, "expired, nothing renews them");
+	else
+		snprintf(buf, len, "ok");
+	pthread_mutex_unlock(&p->lock);
 }
 
 const char *aws_cred_provider_source(const struct aws_cred_provider *p)

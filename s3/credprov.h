@@ -4,6 +4,7 @@
 #ifndef TFS_S3_CREDPROV_H
 #define TFS_S3_CREDPROV_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 struct aws_credentials {
@@ -50,6 +51,10 @@ void aws_cred_provider_free(struct aws_cred_provider *p);
 
 /* Where the credentials come from, for messages ("EC2 instance metadata (role ci)"). */
 const char *aws_cred_provider_source(const struct aws_cred_provider *p);
+
+/* How renewing goes, for /.tfstatefs/status: "ok", or "renewal failing: WHY" (the last
+ * failure's message, which never holds a secret) until a renewal succeeds. Thread-safe. */
+void aws_cred_provider_health(struct aws_cred_provider *p, char *buf, size_t len);
 
 /* A copy of the current credentials (free with aws_credentials_free). Temporary ones are
  * renewed ahead of their expiry by one caller while the others go on with the current

@@ -176,3 +176,39 @@ def test_a_refused_role_fails_the_mount_with_one_line(fake, bucket, home, tmp_pa
     assert r.returncode == 1
     assert "ReadState" in r.stderr and "HTTP 403" in r.stderr
     assert "aws sso login --profile dev" in r.stderr
+
+
+def test_a_later_sso_login_makes_reads_work_again_without_a_remount(
+        fake, bucket_with_state, mount, home):
+    """Signed out while mounted: once the role keys run out reads fail with EACCES, the
+    status and the log say to log in (the log once); a new `aws sso login` is then seen."""
+    fake.sso_role_ttl = 20
+    login(home, fake, refreshable=False)
+    m = mount_via(mount, fake, bucket_with_state, sso_env(home, fake), ["profile=dev",
+                                                                       "cache_ttl=0"])
+    reads_back(m)
+    fake.sso_revoke()
+    deadline = time.time() + 40
+    while True:
+        try:
+            reads_back(m)
+        except OSError as e:
+            assert e.errno == errno.EACCES, e
+            break
+        assert time.time() < deadline, "reads still work after the role keys expired"
+        time.sleep(1)
+    status = open(m.p(".tfstatefs/status")).read()
+    assert "aws sso login --profile dev" in status, status
+    time.sleep(12)      # a few more renewals fail: the log says it once
+    login(home, fake, refreshable=False)
+    deadline = time.time() + 20
+    while True:
+        try:
+            reads_back(m)
+            break
+        except OSError:
+            assert time.time() < deadline, "a new login was not picked up"
+            time.sleep(1)
+    assert "aws sso login" not in open(m.p(".tfstatefs/status")).read()
+    m.unmount()
+    assert m.log().count("aws sso login --profile dev") == 1, m.log()
