@@ -387,22 +387,22 @@ void awsfiles_profile_free(struct awsfiles_profile *p)
  * no secret, and a file others can write chooses the keys and the credential_process
  * commands this mount runs. A warning, not a refusal, as the AWS tools read them anyway. */
 void awsfiles_warn_mode(const char *kind, const char *path, mode_t mode, uid_t owner,
-			int secret)
+			const char *secret)
 {
 	if ((mode & 022) || (owner != geteuid() && owner != 0))
 		log_warn("%s %s can be written by others (mode %04o, owner uid %u): they choose the "
 		         "credentials and credential_process commands this mount uses; chmod go-w it",
 		         kind, path, (unsigned)(mode & 07777), (unsigned)owner);
 	if ((mode & 044) && secret)
-		log_warn("%s %s holds a secret others can read (mode %04o): chmod 600 it", kind,
-		         path, (unsigned)(mode & 07777));
+		log_warn("%s %s holds %s others can read (mode %04o): chmod 600 it", kind, path,
+		         secret, (unsigned)(mode & 07777));
 }
 
 static void file_warnings(const char *kind, const char *path, const struct awsfiles_section *sec)
 {
 	if (sec->found)
 		awsfiles_warn_mode(kind, path, sec->mode, sec->owner,
-				   awsfiles_get(sec, "aws_secret_access_key") != NULL);
+				   awsfiles_get(sec, "aws_secret_access_key") ? "a secret key" : NULL);
 }
 
 /* The profile's section in each file: "[NAME]" in the credentials file, "[profile NAME]"

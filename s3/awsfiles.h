@@ -81,10 +81,10 @@ void awsfiles_section_free(struct awsfiles_section *s);
  * home directory). Returns 0 or -ENOMEM. */
 int awsfiles_sso_cache_dir(char **out);
 
-/* Warns of a file others can write, or read while it holds a secret:
- * kind and path name it, mode and owner are its stat's. */
+/* Warns of a file others can write, or read while it holds secret ("a secret key"; NULL:
+ * none): kind and path name it, mode and owner are its stat's. */
 void awsfiles_warn_mode(const char *kind, const char *path, mode_t mode, uid_t owner,
-			int secret);
+			const char *secret);
 
 /* The profile's "region" (src as for awsfiles_where_init), the config file's first.
  * Returns a malloc'd string, or NULL when neither file sets it. */

@@ -215,7 +215,9 @@ int sso_role_parse(const char *body, size_t len, struct aws_credentials *out, co
 	/* The source is named by whoever fetched (cred_source_fetch sets it). */
 	free(out->source);
 	out->source = NULL;
-	out->expiration = (time_t)(json_object_get_int64(exp) / 1000);
+	/* Rounded up (0 would mean keys that never expire), without overflowing. */
+	int64_t ms = json_object_get_int64(exp);
+	out->expiration = (time_t)(ms / 1000 + (ms % 1000 != 0));
 out:
 	json_object_put(a);
 	return rc;
@@ -245,7 +247,8 @@ static int cache_read(const struct sso_profile *p, const char *label, struct sso
 		         fd < 0 ? strerror(errno) : "not a regular file");
 		return need_login(err, p, label, msg);
 	}
-	awsfiles_warn_mode("SSO token cache", p->cache_path, st.st_mode, st.st_uid, 1);
+	awsfiles_warn_mode("SSO token cache", p->cache_path, st.st_mode, st.st_uid,
+	                   "an access token");
 	char *buf = calloc(1, CACHE_MAX + 1);
 	ssize_t n = buf ? read(fd, buf, CACHE_MAX) : 0;
 	close(fd);

@@ -140,6 +140,18 @@ def test_a_token_expiring_during_a_long_find_is_refreshed_with_no_failure(
         assert secret not in log
 
 
+def test_a_token_cache_others_can_read_is_warned_about(fake, bucket_with_state, mount, home):
+    cache = login(home, fake)
+    os.chmod(cache_file(home, "my-sso"), 0o644)
+    m = mount_via(mount, fake, bucket_with_state, sso_env(home, fake), ["profile=dev"])
+    reads_back(m)
+    m.unmount()
+    log = m.log()
+    assert "SSO token cache %s holds an access token others can read (mode 0644): chmod 600" \
+        % cache_file(home, "my-sso") in log, log
+    assert cache["accessToken"] not in log
+
+
 def mount_fails(fake, bucket, env, tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()

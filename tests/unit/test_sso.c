@@ -247,6 +247,12 @@ static void test_role_json(void)
 	CHECK_STR(c.session_token, "st");
 	CHECK_INT(c.expiration, 1796389200);
 	aws_credentials_free(&c);
+	/* Under a second past the epoch is expired, not "never expires" (0). */
+	const char *tiny = "{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"s\","
+	                   "\"sessionToken\":\"t\",\"expiration\":1}}";
+	CHECK_INT(sso_role_parse(tiny, strlen(tiny), &c, &what), 0);
+	CHECK_INT(c.expiration, 1);
+	aws_credentials_free(&c);
 	static const char *const broken[] = {
 		"{}", "{\"roleCredentials\":[]}", "{\"roleCredentials\":{\"accessKeyId\":\"A\"}}",
 		"{\"roleCredentials\":{\"accessKeyId\":\"A\",\"secretAccessKey\":\"s\",\"sessionToken\":\"t\"}}",
