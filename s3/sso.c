@@ -189,7 +189,9 @@ int sso_token_refreshed(struct sso_token *t, const char *body, size_t len, time_
 	if (rc == 0 && refresh)
 		rc = jset(t->doc, "refreshToken", refresh);
 	json_object_put(a);
-	return rc < 0 ? rc : token_fields(t, what);
+	/* Taken again even after a failure: a value replaced in doc freed the old string. */
+	int fields = token_fields(t, what);
+	return rc < 0 ? rc : fields;
 }
 
 int sso_role_parse(const char *body, size_t len, struct aws_credentials *out, const char **what)
