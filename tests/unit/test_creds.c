@@ -781,6 +781,11 @@ static void test_provider_renewal_still_expired(void)
 	/* Within the 5 s after a failed renewal, the source is not asked again. */
 	CHECK_INT(aws_cred_get(p, &out), -EACCES);
 	CHECK_INT(fetch_calls, 1);
+	/* The status shows why until a renewal succeeds. */
+	char health[512];
+	aws_cred_provider_health(p, health, sizeof(health));
+	CHECK_HAS(health, "renewal failing: ");
+	CHECK_HAS(health, "still valid");
 	aws_credentials_free(&out);
 	aws_cred_provider_free(p);
 }
