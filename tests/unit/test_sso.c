@@ -59,6 +59,10 @@ static const char config_text[] =
 	"[sso-session halfway]\n"
 	"sso_start_url = https://x.awsapps.com/start\n"
 	"\n"
+	"[profile over-sso]\n"
+	"role_arn = arn:aws:iam::123456789012:role/deploy\n"
+	"source_profile = dev\n"
+	"\n"
 	"[profile half]\n"
 	"sso_session = halfway\n"
 	"sso_account_id = 1\n"
@@ -142,6 +146,19 @@ static void test_legacy_form(void)
 	CHECK_STR(s->sso->role_name, "Admin");
 	snprintf(path, sizeof(path), "%s/.aws/sso/cache/2b829a45f04c9828cb45b7d092d8e4aa30818393.json", home);
 	CHECK_STR(s->sso->cache_path, path);
+	cred_source_free(s);
+}
+
+/* A role assumed with an SSO profile's keys, as the CLI chains them. */
+static void test_role_over_sso(void)
+{
+	struct cred_source *s;
+	char *err = NULL;
+	env_reset();
+	CHECK_INT(resolve("over-sso", &s, &err), 0);
+	CHECK(s && s->kind == CRED_ASSUME_ROLE && s->base && s->base->kind == CRED_SSO);
+	if (s && s->base && s->base->sso)
+		CHECK_STR(s->base->sso->profile, "dev");
 	cred_source_free(s);
 }
 
@@ -322,6 +339,7 @@ int main(void)
 	test_cache_name();
 	test_session_form();
 	test_legacy_form();
+	test_role_over_sso();
 	test_config_errors();
 	test_cache_json();
 	test_expiry();
