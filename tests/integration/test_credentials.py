@@ -234,6 +234,29 @@ def test_a_named_profile_beats_environment_keys(fake, bucket_with_state, mount, 
 
 # ---------------------------------------------------------------- renewal
 
+def walk_while(m, seconds, read, threads=3):
+    """`find` of the 20 states d00..d19 and read() from each of threads threads, over and
+    over for seconds: (what failed, how many rounds were done)."""
+    failures, ops, deadline = [], [0], time.time() + seconds
+
+    def worker():
+        while time.time() < deadline:
+            r = subprocess.run(["find", m.path, "-type", "f"], capture_output=True, text=True)
+            if r.returncode != 0 or r.stdout.count("terraform.tfstate") != 20:
+                failures.append(r.stderr or r.stdout)
+            try:
+                read()
+            except (OSError, AssertionError) as e:
+                failures.append(repr(e))
+            ops[0] += 1
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return failures, ops[0]
+
+
 def test_credentials_are_renewed_during_a_long_find_with_no_failure(fake, s3, bucket, mount, home):
     """IMDS credentials that live 24 s, a `find` and reads going on for 30 s: every
     operation succeeds, no request ever reaches S3 with expired keys, and the keys
@@ -243,28 +266,14 @@ def test_credentials_are_renewed_during_a_long_find_with_no_failure(fake, s3, bu
     env = chain_env(home, AWS_EC2_METADATA_SERVICE_ENDPOINT=fake.endpoint)
     env["AWS_EC2_METADATA_DISABLED"] = ""
     m = mount_via(mount, fake, bucket, env, ["cache_ttl=0"])
-    failures, ops = [], [0]
-    deadline = time.time() + 30
 
-    def worker():
-        while time.time() < deadline:
-            r = subprocess.run(["find", m.path, "-type", "f"], capture_output=True, text=True)
-            if r.returncode != 0 or r.stdout.count("terraform.tfstate") != 20:
-                failures.append(r.stderr or r.stdout)
-            for i in range(0, 20, 5):
-                try:
-                    with open(m.p("d%02d/terraform.tfstate" % i), "rb") as f:
-                        assert f.read() == STATE
-                except (OSError, AssertionError) as e:
-                    failures.append(repr(e))
-            ops[0] += 1
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    def read():
+        for i in range(0, 20, 5):
+            with open(m.p("d%02d/terraform.tfstate" % i), "rb") as f:
+                assert f.read() == STATE
+    failures, ops = walk_while(m, 30, read)
     assert not failures, failures[:3]
-    assert ops[0] >= 3
+    assert ops >= 3
     assert fake.expired_uses == 0
     assert len(s3_keys(fake)) >= 3, "24 s keys over 30 s: renewed at least twice"
 

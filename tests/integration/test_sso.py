@@ -8,12 +8,12 @@ import json
 import os
 import stat
 import subprocess
-import threading
 import time
 
 import pytest
 from conftest import BIN, put_objects
-from test_credentials import STATE, chain_env, mount_via, reads_back, s3_keys, write
+from test_credentials import (STATE, chain_env, mount_via, reads_back, s3_keys, walk_while,
+                              write)
 
 SESSION_CONFIG = """[profile dev]
 sso_session = my-sso
@@ -107,22 +107,7 @@ def test_a_token_expiring_during_a_long_find_is_refreshed_with_no_failure(
     fake.sso_role_ttl, fake.sso_token_ttl = 24, 14
     first = login(home, fake, ttl_seconds=14)
     m = mount_via(mount, fake, bucket, sso_env(home, fake), ["profile=dev", "cache_ttl=0"])
-    failures, deadline = [], time.time() + 16
-
-    def worker():
-        while time.time() < deadline:
-            r = subprocess.run(["find", m.path, "-type", "f"], capture_output=True, text=True)
-            if r.returncode != 0 or r.stdout.count("terraform.tfstate") != 20:
-                failures.append(r.stderr or r.stdout)
-            try:
-                reads_back(m, "d07/terraform.tfstate")
-            except (OSError, AssertionError) as e:
-                failures.append(repr(e))
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    failures, _ = walk_while(m, 16, lambda: reads_back(m, "d07/terraform.tfstate"))
     assert not failures, failures[:3]
     assert fake.expired_uses == 0
     assert fake.sso_refreshes >= 1
