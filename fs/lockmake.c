@@ -102,15 +102,62 @@ static int build_json(const struct lock_source *src, struct lock_made *m, const 
 
 /* ---- the writes, each checked by reading after an unclear answer ---- */
 
-static void say_error(char *why, size_t len, const char *what, const struct store_error *err)
+/* One backend's conditional write of m->json, as write_checked sends it. */
+struct backend_write {
+	const char *name;       /* "the S3 lockfile", for the reason given */
+	bool replacing;         /* a replace (its condition failing is -ECANCELED), not a create */
+	/* Sends the write once. */
+	int (*send)(const struct lock_source *src, struct lock_made *m, const void *ctx,
+	            struct store_error *err);
+	/* Does the backend hold m's lock now? 1, 0 (no lock), -EEXIST (another lock), or the
+	 * read's errno. */
+	int (*holds_ours)(const struct lock_source *src, struct lock_made *m);
+	const void *ctx;
+};
+
+/* "<before><name><after>: <the store's error>" as the reason. */
+static void say_error(char *why, size_t len, const char *before, const char *name,
+                      const char *after, const struct store_error *err)
 {
 	char desc[384];
 	store_error_describe(err, desc, sizeof(desc));
-	snprintf(why, len, "%s: %s", what, desc);
+	snprintf(why, len, "%s%s%s: %s", before, name, after, desc);
 }
 
-/* Does the S3 lockfile hold m's lock now? 1 (etag noted), 0 (no lock), -EEXIST (another
- * lock), or the read's errno. */
+/* Sends b's write; an unclear answer is settled by reading the backend: ours there is done,
+ * nothing there is sent again, another lock there is the condition failing. */
+static int write_checked(const struct lock_source *src, struct lock_made *m,
+                         const struct backend_write *b, char *why, size_t why_len)
+{
+	int rc = -EIO;
+	for (int i = 0; i < LOCKMAKE_TRIES; i++) {
+		struct store_error err = { 0 };
+		rc = b->send(src, m, b->ctx, &err);
+		if (rc == 0 || !store_error_unsure(&err, rc)) {
+			if (rc < 0 && rc != -EEXIST && rc != -ECANCELED)
+				say_error(why, why_len, "", b->name, " could not be written", &err);
+			return rc;
+		}
+		int held = b->holds_ours(src, m);
+		if (held == 1)
+			return 0;
+		if (held < 0 && held != -EIO)
+			return held == -EEXIST && b->replacing ? -ECANCELED : held;
+		say_error(why, why_len, "no clear answer writing ", b->name, "", &err);
+	}
+	return rc;
+}
+
+static int s3_send(const struct lock_source *src, struct lock_made *m, const void *ctx,
+                   struct store_error *err)
+{
+	const char *if_match = ctx;
+	struct store_put p = { .key = m->key, .data = m->json, .len = m->json_len,
+	                       .if_none_match = !if_match, .if_match = if_match };
+	return store_put_if(src->store, &p, m->etag, err);
+}
+
+/* (The ETag of the lock found ours is noted.) */
 static int s3_holds_ours(const struct lock_source *src, struct lock_made *m)
 {
 	struct lock_part part;
@@ -130,29 +177,27 @@ static int s3_holds_ours(const struct lock_source *src, struct lock_made *m)
 static int put_s3(const struct lock_source *src, struct lock_made *m, const char *if_match,
                   char *why, size_t why_len)
 {
-	struct store_put p = { .key = m->key, .data = m->json, .len = m->json_len,
-	                       .if_none_match = !if_match, .if_match = if_match };
-	int rc = -EIO;
-	for (int i = 0; i < LOCKMAKE_TRIES; i++) {
-		struct store_error err = { 0 };
-		rc = store_put_if(src->store, &p, m->etag, &err);
-		if (rc == 0 || !store_error_unsure(&err, rc)) {
-			if (rc < 0 && rc != -EEXIST && rc != -ECANCELED)
-				say_error(why, why_len, "the S3 lockfile could not be written", &err);
-			break;
-		}
-		int held = s3_holds_ours(src, m);
-		if (held == 1)
-			return 0;
-		if (held < 0 && held != -EIO)
-			return held == -EEXIST && if_match ? -ECANCELED : held;
-		say_error(why, why_len, "no clear answer writing the S3 lockfile", &err);
-	}
-	return rc;
+	struct backend_write b = { .name = "the S3 lockfile", .replacing = if_match != NULL,
+	                           .send = s3_send, .holds_ours = s3_holds_ours, .ctx = if_match };
+	return write_checked(src, m, &b, why, why_len);
 }
 
-/* Does the table hold m's lock now? 1, 0 (no lock), -EEXIST (another), or the errno. */
-static int ddb_holds_ours(const struct lock_source *src, const struct lock_made *m)
+/* The item's state key and the Info it must still have (NULL: none, a create). */
+struct ddb_condition {
+	const char *state;
+	const char *old;
+	size_t old_len;
+};
+
+static int ddb_send(const struct lock_source *src, struct lock_made *m, const void *ctx,
+                    struct store_error *err)
+{
+	const struct ddb_condition *c = ctx;
+	return locktable_put_lock(src->table, c->state, m->json, m->json_len, c->old, c->old_len,
+	                          err);
+}
+
+static int ddb_holds_ours(const struct lock_source *src, struct lock_made *m)
 {
 	char *info = NULL;
 	size_t len = 0;
@@ -167,30 +212,13 @@ static int ddb_holds_ours(const struct lock_source *src, const struct lock_made 
 static int put_ddb(const struct lock_source *src, struct lock_made *m, const char *old,
                    size_t old_len, char *why, size_t why_len)
 {
-	char *state = lock_state_key(m->key);
-	if (!state)
+	struct ddb_condition c = { .state = lock_state_key(m->key), .old = old, .old_len = old_len };
+	if (!c.state)
 		return -ENOMEM;
-	int rc = -EIO;
-	for (int i = 0; i < LOCKMAKE_TRIES; i++) {
-		struct store_error err = { 0 };
-		rc = locktable_put_lock(src->table, state, m->json, m->json_len, old, old_len, &err);
-		if (rc == 0 || !store_error_unsure(&err, rc)) {
-			if (rc < 0 && rc != -EEXIST && rc != -ECANCELED)
-				say_error(why, why_len, "the DynamoDB lock could not be written", &err);
-			break;
-		}
-		int held = ddb_holds_ours(src, m);
-		if (held == 1) {
-			rc = 0;
-			break;
-		}
-		if (held < 0 && held != -EIO) {
-			rc = held == -EEXIST && old ? -ECANCELED : held;
-			break;
-		}
-		say_error(why, why_len, "no clear answer writing the DynamoDB lock", &err);
-	}
-	free(state);
+	struct backend_write b = { .name = "the DynamoDB lock", .replacing = old != NULL,
+	                           .send = ddb_send, .holds_ours = ddb_holds_ours, .ctx = &c };
+	int rc = write_checked(src, m, &b, why, why_len);
+	free((char *)c.state);
 	return rc;
 }
 
