@@ -121,12 +121,14 @@ int detach_watch_start(const char *mountpoint, void (*detached)(void *), void *a
 	return 0;
 }
 
-void detach_watch_stop(struct detach_watch *w)
+bool detach_watch_stop(struct detach_watch *w)
 {
 	if (!w)
-		return;
+		return false;
 	close(w->stop[1]);
 	w->stop[1] = -1;
 	pthread_join(w->thread, NULL);
+	bool left = gone(w);
 	watch_free(w);
+	return left;
 }

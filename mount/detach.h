@@ -3,6 +3,7 @@
  * closed, and a reader waiting on /.tfstatefs/events would keep it open for ever. */
 #ifndef TFS_MOUNT_DETACH_H
 #define TFS_MOUNT_DETACH_H
+#include <stdbool.h>
 
 struct detach_watch;
 
@@ -12,6 +13,7 @@ struct detach_watch;
  * FUSE mount is at mountpoint, or another negative errno. */
 int detach_watch_start(const char *mountpoint, void (*detached)(void *), void *arg,
                        struct detach_watch **out);
-/* Stops the thread and frees w (NULL is fine). */
-void detach_watch_stop(struct detach_watch *w);
+/* Stops the thread and frees w (NULL is fine). Returns whether the mount has left the
+ * table. */
+bool detach_watch_stop(struct detach_watch *w);
 #endif

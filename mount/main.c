@@ -353,7 +353,11 @@ static int mount_and_serve(struct mount_state *m, struct fuse_args *args)
 		log_error("cannot start the poller of /.tfstatefs/events: no events will be seen");
 	watch_detach(m, where);
 	int rc = run_loop(m);
-	detach_watch_stop(m->detach);
+	/* As the last file of a lazily unmounted mount closes, the kernel may abort the
+	 * connection and /dev/fuse answer ECONNABORTED rather than ENODEV: an unmount, not a
+	 * failure, once the mount has left the table. */
+	if (detach_watch_stop(m->detach) && rc == -ECONNABORTED)
+		rc = 0;
 	m->detach = NULL;
 	fuse_session_unmount(m->se);
 	fuse_remove_signal_handlers(m->se);
