@@ -140,8 +140,10 @@ struct node *node_new(struct tree *t, struct node *parent, const char *name, siz
 	n->ino = t->next_ino++;
 	n->is_dir = is_dir;
 	n->parent = parent;
-	if (parent)
+	if (parent) {
 		parent->children[parent->nchildren++] = n;
+		parent->entries_gen++;
+	}
 	table_insert(t, n);
 	t->nnodes++;
 	return n;
@@ -165,12 +167,20 @@ void node_detach(struct tree *t, struct node *n)
 	}
 }
 
+void node_take_child(struct tree *t, struct node *dir, size_t i)
+{
+	struct node *child = dir->children[i];
+	dir->children[i] = dir->children[--dir->nchildren];
+	dir->entries_gen++;
+	node_detach(t, child);
+}
+
 void node_remove_child(struct tree *t, struct node *dir, struct node *child)
 {
 	for (size_t i = 0; i < dir->nchildren; i++) {
 		if (dir->children[i] == child) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			break;
+			node_take_child(t, dir, i);
+			return;
 		}
 	}
 	node_detach(t, child);

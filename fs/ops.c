@@ -187,7 +187,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fi->cache_readdir = 0;
+	/* The kernel keeps the tree's directories between opens (a warm find sends it an
+	 * OPENDIR a directory and nothing more), and drops them as soon as one changed: this
+	 * open's entries are not those it cached. The history's are built afresh at each open. */
+	fi->cache_readdir = h->dir->gen != 0;
+	fi->keep_cache = h->dir->kernel_has;
 	reply_open(req, fi, h);
 }
 
@@ -227,6 +231,8 @@ static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                       struct fuse_file_info *fi, bool plus)
 {
 	const struct tree_dir *d = ((const struct handle *)(uintptr_t)fi->fh)->dir;
+	if (off == 0 && d->gen)
+		tree_dir_cached(tfs_of(req)->tree, ino, d);   /* what the kernel's cache now fills from */
 	char *buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -647,6 +653,15 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	refuse(req);
 }
 
+/* Every readdir of the tree is a readdirplus: with the kernel's default (READDIRPLUS_AUTO)
+ * only a directory's first page is, and a find then sends a LOOKUP for each directory
+ * beyond it, and a GETATTR for each when warm. */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
 /* The session ends: what the kernel never released is freed. */
 static void op_destroy(void *userdata)
 {
@@ -663,6 +678,7 @@ static void op_destroy(void *userdata)
 }
 
 static const struct fuse_lowlevel_ops tfs_ops = {
+	.init = op_init,
 	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,

@@ -288,17 +288,18 @@ static bool keep_unseen(struct node *c)
 	return c->virt || (c->is_lock && c->in_ddb) || (c->is_dir && (c->nchildren > 0 || lock_dir));
 }
 
-/* Removes what the listing of generation gen did not see below dir. */
-static void sweep(struct tree *t, struct node *dir, uint64_t gen, double now)
+/* Removes what the listing of generation gen (of directory root) did not see below dir. */
+static void sweep(struct tree *t, struct node *dir, uint64_t root, uint64_t gen, double now)
 {
 	dir->listed_at = now;
+	dir->listing_gen = gen;
+	dir->listing_root = root;
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
 		if (c->is_dir && !c->virt)
-			sweep(t, c, gen, now);
+			sweep(t, c, root, gen, now);
 		if (c->gen != gen && !keep_unseen(c)) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			node_detach(t, c);
+			node_take_child(t, dir, i);
 			continue;
 		}
 		i++;
@@ -326,13 +327,32 @@ static int list_subtree(struct tree *t, const char *path)
 	/* A listing cut short added what it saw; only a whole one can say what is gone. */
 	struct node *d = rc == 0 ? walk_dirs(t, path, strlen(path), 0, NULL) : NULL;
 	if (d)
-		sweep(t, d, gen, started);
+		sweep(t, d, d->ino, gen, started);
 	pthread_mutex_unlock(&t->lock);
 	if (m.counts.hidden || m.counts.shadowed)
 		log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
 		         "directory of the same name (-d names each)", path, m.counts.hidden,
 		         m.counts.shadowed);
 	return rc;
+}
+
+/* How many directories of one listing are listed again one by one, as a walk that outlasts
+ * cache_ttl meets them expired, before the walk is taken for one that goes on: from then on
+ * the directory that listing listed is listed again whole, once, instead of one request per
+ * directory for the rest of the walk. */
+#define WALK_RELISTS 8
+
+/* What to list for expired directory dir: itself, or the directory its listing listed. */
+static struct node *relist_target(struct tree *t, struct node *dir)
+{
+	struct node *root = dir->listing_root != dir->ino ? node_find_ino(t, dir->listing_root) : NULL;
+	if (!root || root->detached || root->listing_gen != dir->listing_gen)
+		return dir;     /* listed alone, or its listing's directory was listed again since */
+	if (t->walk_gen != dir->listing_gen) {
+		t->walk_gen = dir->listing_gen;
+		t->walk_relists = 0;
+	}
+	return ++t->walk_relists > WALK_RELISTS ? root : dir;
 }
 
 /* Lists directory ino and its subtree when its listing has expired. */
@@ -352,7 +372,7 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 	int rc = 0;
 	/* Another thread may have listed it while this one waited. */
 	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, clock_mono())) {
-		path = node_path(dir);
+		path = node_path(relist_target(t, dir));
 		rc = path ? 0 : -ENOMEM;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -531,6 +551,8 @@ static int snapshot_dir(const struct node *dir, struct tree_dir *d)
 	if (!d->entries)
 		return -ENOMEM;
 	d->parent_ino = dir->parent ? dir->parent->ino : dir->ino;
+	d->gen = dir->entries_gen + 1;   /* 0 stays "none" */
+	d->kernel_has = dir->kernel_gen == d->gen;
 	for (size_t i = 0; i < dir->nchildren; i++) {
 		const struct node *c = dir->children[i];
 		/* The virtual directory is reached by name only, like ZFS's hidden .zfs, so that
@@ -574,6 +596,16 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 	}
 	*out = d;
 	return 0;
+}
+
+void tree_dir_cached(struct tree *t, uint64_t ino, const struct tree_dir *d)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *dir = d->gen ? node_find_ino(t, ino) : NULL;
+	if (dir && dir->is_dir)
+		dir->kernel_gen = d->gen;
+	t->stats.dirs_filled++;
+	pthread_mutex_unlock(&t->lock);
 }
 
 int tree_file_key(struct tree *t, uint64_t ino, char **key)

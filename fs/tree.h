@@ -34,6 +34,8 @@ struct tree_dir {
 	struct tree_dirent *entries;
 	size_t count;
 	uint64_t parent_ino;    /* for "..": the root is its own parent */
+	uint64_t gen;           /* which entries these are (tree_dir_cached); 0: not the tree's */
+	bool kernel_has;        /* the kernel's readdir cache holds these very entries */
 };
 
 /* Told how a listing that has run for a second or more is getting on: its path ("" for
@@ -66,6 +68,8 @@ uint64_t tree_virtual_ino(struct tree *t, const char *dirname, const char *name)
  * what it had to ask S3 for. */
 struct tree_stats {
 	unsigned long long lookups, dirs_read;      /* kernel requests answered */
+	unsigned long long dirs_filled;             /* directories the kernel read through
+	                                             * (its readdir cache had dropped them) */
 	unsigned long long listings;                /* flat listings (a subtree each) */
 	unsigned long long keys_listed;             /* keys those listings handed over */
 	unsigned long long lock_scans;              /* one directory's lock objects listed */
@@ -102,6 +106,10 @@ int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr);
  * with tree_dir_free. Returns 0, -ENOTDIR, -ENOENT or the listing's errno. */
 int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out);
 void tree_dir_free(struct tree_dir *d);
+
+/* The kernel fills its readdir cache of directory ino from snapshot d: later snapshots
+ * of the same entries say kernel_has, and the kernel may keep its cache. */
+void tree_dir_cached(struct tree *t, uint64_t ino, const struct tree_dir *d);
 
 /* The S3 key of file ino (malloc'd). Returns 0, -EISDIR, -ENOENT, -ENOMEM. */
 int tree_file_key(struct tree *t, uint64_t ino, char **key);

@@ -21,6 +21,8 @@ struct node {
 	uint64_t gen;               /* the last listing that saw it */
 	uint64_t nlookup;
 	double listed_at;           /* directories: when a listing last covered it (monotonic s) */
+	uint64_t listing_gen;       /* directories: that listing's generation, */
+	uint64_t listing_root;      /* and the inode of the directory it listed */
 	double locks_scanned_at;    /* directories: when its lock files were last listed */
 	double ddb_applied_at;      /* directories: the DynamoDB snapshot last applied to it */
 	bool is_lock;               /* files: a "<state>.tflock" lock file */
@@ -35,6 +37,10 @@ struct node {
 	bool scan_seen;             /* lock files: found by the lock scan under way */
 	struct node **children;
 	size_t nchildren, cap;
+	uint64_t entries_gen;       /* directories: bumped whenever a child comes, goes or moves
+	                             * in children[] (what readdir's names and offsets are) */
+	uint64_t kernel_gen;        /* directories: the entries_gen whose readdir the kernel
+	                             * caches (0: none handed to its cache) */
 	struct node *next_by_ino;   /* hash chains */
 	struct node *next_by_name;
 };
@@ -50,6 +56,9 @@ struct tree {
 	struct node **by_ino, **by_name;
 	size_t nbuckets, nnodes;
 	uint64_t next_ino, gen;
+	uint64_t walk_gen;          /* the listing whose directories are being listed again one
+	                             * by one, as they expire (see relist_target) */
+	unsigned walk_relists;      /* how many so far */
 	struct tree_stats stats;    /* under lock */
 	tree_progress_fn progress;  /* set before any listing */
 	void *progress_ctx;
@@ -70,6 +79,8 @@ void node_shown_free(struct lock_shown *s);
 /* Takes n out of the tree (see nodes.c); node_remove_child also out of dir's children. */
 void node_detach(struct tree *t, struct node *n);
 void node_remove_child(struct tree *t, struct node *dir, struct node *child);
+/* Takes children[i] out of dir's children (the last one takes its place) and detaches it. */
+void node_take_child(struct tree *t, struct node *dir, size_t i);
 void node_prune_empty(struct tree *t, struct node *dir);
 
 /* Takes a detached node out of the inode table, for its last forget (the caller frees it). */

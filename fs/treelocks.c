@@ -335,8 +335,7 @@ static void apply_scan(struct tree *t, struct node *dir, const struct scan *sc, 
 	for (size_t i = 0; i < dir->nchildren;) {
 		struct node *c = dir->children[i];
 		if (scan_drops(c, ddb)) {
-			dir->children[i] = dir->children[--dir->nchildren];
-			node_detach(t, c);
+			node_take_child(t, dir, i);
 			continue;
 		}
 		i++;

@@ -669,6 +669,81 @@ static void test_warm_walk_is_free(void)
 	mount_close(&m);
 }
 
+/* Whether the kernel may keep its readdir cache of a directory: only while the entries
+ * it filled it from are the tree's. A key that comes, a key that goes and a lock file the
+ * scan finds each make the next open's entries new ones. */
+static bool kernel_keeps(struct mount *m, uint64_t ino, bool fill)
+{
+	struct tree_dir *d = NULL;
+	CHECK_INT(tree_opendir(m->t, ino, &d), 0);
+	bool keep = d && d->kernel_has;
+	if (d && fill)
+		tree_dir_cached(m->t, ino, d);
+	tree_dir_free(d);
+	return keep;
+}
+
+static void test_the_kernel_keeps_a_directory_until_it_changes(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, ALWAYS, false);
+	memstore_put(m.ms, "app/a.tfstate", "{}", 0);
+	uint64_t app = ino_of(&m, "app");
+	CHECK(!kernel_keeps(&m, app, false));   /* never filled */
+	CHECK(!kernel_keeps(&m, app, true));
+	CHECK(kernel_keeps(&m, app, false));    /* listed again, the same entries */
+	CHECK(kernel_keeps(&m, TREE_ROOT_INO, true) == false);
+	CHECK(kernel_keeps(&m, TREE_ROOT_INO, false));
+	memstore_put(m.ms, "app/b.tfstate", "{}", 0);
+	CHECK(!kernel_keeps(&m, app, true));    /* a key came */
+	CHECK(kernel_keeps(&m, app, false));
+	memstore_put(m.ms, "app/a.tfstate", "{\"serial\":2}", 0);
+	CHECK(kernel_keeps(&m, app, false));    /* a state rewritten: the same names */
+	memstore_put(m.ms, "app/a.tfstate.tflock", LOCK_JSON("k1", "app/a.tfstate"), 0);
+	CHECK(!kernel_keeps(&m, app, true));    /* a lock file came */
+	memstore_remove(m.ms, "app/b.tfstate");
+	CHECK(!kernel_keeps(&m, app, true));    /* a key went */
+	CHECK(kernel_keeps(&m, TREE_ROOT_INO, false));
+	struct tree_stats st;
+	tree_get_stats(m.t, &st);
+	CHECK_INT(st.dirs_filled, 5);
+	mount_close(&m);
+}
+
+/* A walk that outlasts cache_ttl lists the first directories it finds expired one by one,
+ * then the directory whose listing they came from, once, whole: not one request for each
+ * directory left. */
+static void test_a_long_walk_lists_its_listing_again_not_each_directory(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, NEVER, NEVER, false);
+	char key[64];
+	for (int i = 0; i < 30; i++) {
+		snprintf(key, sizeof(key), "t%02d/a/terraform.tfstate", i);
+		memstore_put(m.ms, key, "{}", 0);
+	}
+	uint64_t dirs[30];
+	for (int i = 0; i < 30; i++) {
+		snprintf(key, sizeof(key), "t%02d", i);
+		CHECK((dirs[i] = ino_of(&m, key)) != 0);
+	}
+	unsigned long lists = memstore_calls(m.ms, MS_LIST);
+	CHECK_INT(lists, 1);
+	m.cfg.cache_ttl = ALWAYS;   /* the walk outlasts cache_ttl */
+	for (int i = 0; i < 8; i++)
+		CHECK_STR(ls(&m, dirs[i]), "a");
+	CHECK_INT(memstore_calls(m.ms, MS_LIST) - lists, 8);
+	memstore_put(m.ms, "t29/b/terraform.tfstate", "{}", 0);
+	CHECK_STR(ls(&m, dirs[8]), "a");   /* the 9th: the whole bucket again */
+	CHECK_INT(memstore_calls(m.ms, MS_LIST) - lists, 9);
+	m.cfg.cache_ttl = NEVER;    /* which now holds for cache_ttl */
+	for (int i = 9; i < 29; i++)
+		CHECK_STR(ls(&m, dirs[i]), "a");
+	CHECK_STR(ls(&m, dirs[29]), "a,b");
+	CHECK_INT(memstore_calls(m.ms, MS_LIST) - lists, 9);
+	mount_close(&m);
+}
+
 /* ---- what was shown ---- */
 
 /* What a lock file showed (at its lookup, then at each read) is what tree_lock_shown gives,
@@ -879,6 +954,8 @@ int main(void)
 	test_lock_in_a_new_directory_is_found_by_name();
 	test_dynamodb_lock_is_found_by_name_on_a_fresh_tree();
 	test_warm_walk_is_free();
+	test_the_kernel_keeps_a_directory_until_it_changes();
+	test_a_long_walk_lists_its_listing_again_not_each_directory();
 	test_shown_lock_is_the_one_looked_at();
 	test_shown_dynamodb_info_is_the_one_looked_at();
 	test_failed_listing_keeps_what_was_known();
