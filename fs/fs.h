@@ -19,6 +19,7 @@ struct tfs {
 	struct reader_budget *budget;   /* borrowed: memory for states being read */
 	struct histfs *histfs;          /* borrowed: /.tfstatefs/history/ */
 	struct fuse_session *se;        /* for telling the kernel what went away */
+	bool kernel_keeps_dirs;         /* set at init: directories are opened without asking */
 };
 
 struct fuse_lowlevel_ops;

@@ -193,7 +193,10 @@ static int attr_of(struct histfs *hf, uint64_t ino, struct tree_attr *a)
 	switch (n->kind) {
 	case H_DIR:
 	case H_STATE:
+		/* The kernel reads a directory again when its mtime moved: a mirror's moves each
+		 * second, a state's with its versions. */
 		dir_attr(ino, n->kind == H_STATE ? newest : time(NULL), a);
+		a->mtime_ns = s ? (long)(s->nversions % 1000000000) : 0;
 		return 0;
 	case H_INDEX:
 	case H_LOCKS:
@@ -218,8 +221,13 @@ int histfs_getattr(struct histfs *hf, uint64_t ino, struct tree_attr *attr)
 		dir_attr(ino, time(NULL), attr);
 		return 0;
 	}
+	/* A state's versions listed again once older than cache_ttl: the kernel asks for a
+	 * directory's attributes before it reads its entries from its own cache. */
+	int rc = state_fresh(hf, ino);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
 	pthread_mutex_lock(&hf->lock);
-	int rc = attr_of(hf, ino, attr);
+	rc = attr_of(hf, ino, attr);
 	pthread_mutex_unlock(&hf->lock);
 	return rc;
 }

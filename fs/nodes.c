@@ -117,6 +117,33 @@ void node_free(struct node *n)
 	free(n);
 }
 
+void node_entries_changed(struct tree *t, struct node *dir)
+{
+	dir->entries_gen++;
+	if (!dir->in_kernel)
+		return;
+	dir->in_kernel = false;
+	if (t->nchanged == t->changed_cap) {
+		size_t cap = t->changed_cap ? t->changed_cap * 2 : 64;
+		uint64_t *c = realloc(t->changed, cap * sizeof(*c));
+		if (!c)
+			return;     /* the kernel then finds out when its TTL runs out */
+		t->changed = c;
+		t->changed_cap = cap;
+	}
+	t->changed[t->nchanged++] = dir->ino;
+}
+
+/* A name's readdir offset: where its hash falls, above the offsets of "." and "..". Two
+ * names of one directory that fall together are set apart when it is sorted (tree.c). */
+static uint64_t name_off(const char *name)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return TREE_DIR_FIRST_OFF + h % ((1ULL << 62) - TREE_DIR_FIRST_OFF);
+}
+
 struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,
                       bool is_dir)
 {
@@ -138,11 +165,12 @@ struct node *node_new(struct tree *t, struct node *parent, const char *name, siz
 		parent->cap = cap;
 	}
 	n->ino = t->next_ino++;
+	n->off = name_off(n->name);
 	n->is_dir = is_dir;
 	n->parent = parent;
 	if (parent) {
 		parent->children[parent->nchildren++] = n;
-		parent->entries_gen++;
+		node_entries_changed(t, parent);
 	}
 	table_insert(t, n);
 	t->nnodes++;
@@ -171,7 +199,7 @@ void node_take_child(struct tree *t, struct node *dir, size_t i)
 {
 	struct node *child = dir->children[i];
 	dir->children[i] = dir->children[--dir->nchildren];
-	dir->entries_gen++;
+	node_entries_changed(t, dir);
 	node_detach(t, child);
 }
 

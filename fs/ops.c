@@ -15,8 +15,8 @@
 #include "fs/xattr.h"
 
 /* An open file: a state streamed from S3, or a lock file's text as it was at open, or a
- * reader of /.tfstatefs/events, or the writer of a lock made (-o lock_create); or an open
- * directory's entries. */
+ * reader of /.tfstatefs/events, or the writer of a lock made (-o lock_create). An open
+ * directory has none: its offsets are its entries' own (tree.h). */
 struct handle {
 	struct handle *prev, *next;     /* in the list of what is open */
 	struct reader *reader;
@@ -24,7 +24,6 @@ struct handle {
 	struct freeze_writer *writer;
 	char *text;
 	size_t len;
-	struct tree_dir *dir;
 };
 
 /* What the kernel has open. At unmount it may drop the RELEASE of what was still open (a
@@ -66,7 +65,6 @@ static void handle_free(struct handle *h)
 	reader_close(h->reader);
 	events_close(h->stream);
 	freeze_close(h->writer);
-	tree_dir_free(h->dir);
 	free(h->text);
 	free(h);
 }
@@ -85,6 +83,20 @@ static struct tfs *tfs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The kernel keeps directories' entries: the ones a request changed behind its back (a
+ * lock found by name joins its directory, a lock found gone leaves it, a listing made for
+ * a lookup) are dropped from its cache before the reply, so that an ls the caller runs
+ * next shows them. Safe inside a request: no writeback cache, and the kernel takes no
+ * lock of the directory's to drop it. */
+static void tell_changed(struct tfs *fs)
+{
+	uint64_t inos[64];
+	size_t n;
+	while ((n = tree_changed_dirs(fs->tree, inos, 64)) > 0)
+		for (size_t i = 0; i < n && fs->se; i++)
+			fuse_lowlevel_notify_inval_inode(fs->se, inos[i], 0, 0);
+}
+
 static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -92,6 +104,7 @@ static void attr_to_stat(const struct tfs *fs, const struct tree_attr *a, struct
 	st->st_uid = fs->cfg->uid;
 	st->st_gid = fs->cfg->gid;
 	st->st_mtime = st->st_ctime = st->st_atime = a->mtime;
+	st->st_mtim.tv_nsec = a->mtime_ns;
 	st->st_blksize = 4096;
 	if (a->is_dir) {
 		st->st_mode = S_IFDIR | (0777 & ~fs->cfg->umask);
@@ -115,6 +128,12 @@ static double ttl_for(const struct tfs *fs, bool is_lock)
 	return is_lock ? fs->cfg->lock_ttl : fs->cfg->cache_ttl;
 }
 
+/* How long the kernel may keep a's attributes (and a directory's entries). */
+static double attr_ttl(const struct tfs *fs, const struct tree_attr *a)
+{
+	return a->own_ttl ? a->ttl : ttl_for(fs, a->is_lock || a->lock_dir);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct tfs *fs = tfs_of(req);
@@ -122,6 +141,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e = { 0 };
 	int rc = histfs_serves(fs->histfs, parent) ? histfs_lookup(fs->histfs, parent, name, &a)
 	                                           : tree_lookup(fs->tree, parent, name, &a);
+	tell_changed(fs);
 	if (rc == -ENOENT) {
 		/* A negative entry: the kernel remembers the name is absent for lock_ttl, as any
 		 * absent name may be a lock or a directory of locks made since (tree_lookup). */
@@ -134,7 +154,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	e.ino = a.ino;
-	e.attr_timeout = e.entry_timeout = ttl_for(fs, a.is_lock || a.lock_dir);
+	e.entry_timeout = ttl_for(fs, a.is_lock || a.lock_dir);
+	e.attr_timeout = attr_ttl(fs, &a);
 	attr_to_stat(fs, &a, &e.attr);
 	fuse_reply_entry(req, &e);
 }
@@ -167,32 +188,29 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	int rc = ino & HISTFS_INO_BIT ? histfs_getattr(fs->histfs, ino, &a)
 	                              : tree_getattr(fs->tree, ino, &a);
-	if (rc < 0) {
+	tell_changed(fs);
+	if (rc < 0)
 		fuse_reply_err(req, -rc);
-		return;
+	else {
+		attr_to_stat(fs, &a, &st);
+		fuse_reply_attr(req, &st, attr_ttl(fs, &a));
 	}
-	attr_to_stat(fs, &a, &st);
-	fuse_reply_attr(req, &st, ttl_for(fs, a.is_lock || a.lock_dir));
 }
 
+/* A directory needs no open: its offsets are its entries' own, so a readdir needs no
+ * snapshot kept. Where the kernel can open directories without asking (op_init), this
+ * ENOSYS is the last OPENDIR it sends: from then on it keeps each directory's entries
+ * between reads, and asks for its attributes once they run out (when its listing or its
+ * lock scans do), reading it again once its mtime says its entries changed. */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct tfs *fs = tfs_of(req);
-	struct handle *h = calloc(1, sizeof(*h));
-	int rc = !h ? -ENOMEM
-	         : histfs_serves(fs->histfs, ino) ? histfs_opendir(fs->histfs, ino, &h->dir)
-	         : tree_opendir(fs->tree, ino, &h->dir);
-	if (rc < 0) {
-		free(h);
-		fuse_reply_err(req, -rc);
+	(void)ino;
+	if (tfs_of(req)->kernel_keeps_dirs) {
+		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	/* The kernel keeps the tree's directories between opens (a warm find sends it an
-	 * OPENDIR a directory and nothing more), and drops them as soon as one changed: this
-	 * open's entries are not those it cached. The history's are built afresh at each open. */
-	fi->cache_readdir = h->dir->gen != 0;
-	fi->keep_cache = h->dir->kernel_has;
-	reply_open(req, fi, h);
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
 }
 
 /* One entry for readdir (name and type) or readdirplus (with its attributes, so that the
@@ -200,72 +218,100 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
  * over with its inode counts as a lookup. Lock files go without: their lookup reads the
  * lock, gives its size, and is what the guard holds an rm to. Returns the bytes used,
  * more than room when it did not fit, or 0 to skip the entry. */
-static size_t add_entry(fuse_req_t req, const struct tree_dir *d, fuse_ino_t ino, off_t i,
-                        bool plus, char *buf, size_t room)
+static size_t add_entry(fuse_req_t req, const struct tree_dirent *d, bool plus, char *buf,
+                        size_t room)
 {
 	struct tfs *fs = tfs_of(req);
-	struct fuse_entry_param e = { 0 };
-	const char *name = i == 0 ? "." : i == 1 ? ".." : d->entries[i - 2].name;
-	if (i < 2) {
-		e.attr.st_ino = i == 0 ? ino : d->parent_ino;  /* 0 would hide ".." from ls -a */
-		e.attr.st_mode = S_IFDIR;
-	} else {
-		const struct tree_attr *a = &d->entries[i - 2].attr;
-		attr_to_stat(fs, a, &e.attr);
-		e.ino = plus && !a->is_lock ? a->ino : 0;
-		e.attr_timeout = e.entry_timeout = ttl_for(fs, a->is_lock || a->lock_dir);
-	}
+	const struct tree_attr *a = &d->attr;
+	struct fuse_entry_param e = { .ino = plus && !a->is_lock ? a->ino : 0,
+	                              .entry_timeout = ttl_for(fs, a->is_lock || a->lock_dir),
+	                              .attr_timeout = attr_ttl(fs, a) };
+	attr_to_stat(fs, a, &e.attr);
 	if (!plus)
-		return fuse_add_direntry(req, buf, room, name, &e.attr, i + 1);
+		return fuse_add_direntry(req, buf, room, d->name, &e.attr, (off_t)d->off);
 	bool counted = e.ino && !(e.ino & HISTFS_INO_BIT);
 	if (counted && tree_ref(fs->tree, e.ino) < 0)
-		return 0;   /* forgotten since the directory was opened */
-	size_t n = fuse_add_direntry_plus(req, buf, room, name, &e, i + 1);
+		return 0;   /* forgotten since the directory was read */
+	size_t n = fuse_add_direntry_plus(req, buf, room, d->name, &e, (off_t)d->off);
 	if (n > room && counted)
 		tree_forget(fs->tree, e.ino, 1);   /* not sent after all */
 	return n;
 }
 
-/* Offsets: 1 is ".", 2 is "..", 3 + i is entry i of the snapshot. */
-static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                      struct fuse_file_info *fi, bool plus)
+/* "." (its entry ends at offset 1) or ".." (2), without attributes: the kernel knows
+ * them. Their inodes are given, as 0 would hide ".." from ls -a. */
+static size_t add_dot(fuse_req_t req, uint64_t off, uint64_t ino, bool plus, char *buf,
+                      size_t room)
 {
-	const struct tree_dir *d = ((const struct handle *)(uintptr_t)fi->fh)->dir;
-	if (off == 0 && d->gen)
-		tree_dir_cached(tfs_of(req)->tree, ino, d);   /* what the kernel's cache now fills from */
-	char *buf = malloc(size);
+	struct fuse_entry_param e = { .attr = { .st_ino = ino, .st_mode = S_IFDIR } };
+	const char *name = off == 1 ? "." : "..";
+	return plus ? fuse_add_direntry_plus(req, buf, room, name, &e, (off_t)off)
+	            : fuse_add_direntry(req, buf, room, name, &e.attr, (off_t)off);
+}
+
+/* At most max entries of directory ino after offset off: the history's from a listing
+ * made now (offsets are positions: it changes only as the versions do), the tree's by
+ * their own offsets. */
+static int dir_entries(struct tfs *fs, fuse_ino_t ino, off_t off, size_t max, struct tree_dir **d)
+{
+	if (!histfs_serves(fs->histfs, ino))
+		return tree_readdir(fs->tree, ino, (uint64_t)off, max, d);
+	int rc = histfs_opendir(fs->histfs, ino, d);
+	size_t from = off < TREE_DIR_FIRST_OFF ? 0 : (size_t)off - TREE_DIR_FIRST_OFF + 1;
+	for (size_t i = 0; rc == 0 && i < (*d)->count; i++) {
+		(*d)->entries[i].off = TREE_DIR_FIRST_OFF + i;
+		if (i < from)
+			free((*d)->entries[i].name);
+	}
+	if (rc == 0 && from) {
+		size_t keep = from < (*d)->count ? (*d)->count - from : 0;
+		memmove((*d)->entries, (*d)->entries + (*d)->count - keep, keep * sizeof(*(*d)->entries));
+		(*d)->count = keep;
+	}
+	return rc;
+}
+
+/* Offsets: tree.h's (1 ".", 2 "..", then each entry's own). */
+static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct tfs *fs = tfs_of(req);
+	struct tree_dir *d = NULL;
+	/* No entry takes less than 32 bytes of the reply. */
+	int rc = dir_entries(fs, ino, off, size / 32 + 1, &d);
+	tell_changed(fs);
+	char *buf = rc == 0 ? malloc(size) : NULL;
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		tree_dir_free(d);
+		fuse_reply_err(req, rc < 0 ? -rc : ENOMEM);
 		return;
 	}
-	size_t used = 0;
-	for (off_t i = off; i < (off_t)d->count + 2; i++) {
-		size_t n = add_entry(req, d, ino, i, plus, buf + used, size - used);
-		if (n > size - used)
-			break;
-		used += n;
+	size_t used = 0, n = 0;
+	for (uint64_t dot = (uint64_t)off + 1; dot <= 2 && n <= size - used; dot++) {
+		n = add_dot(req, dot, dot == 1 ? ino : d->parent_ino, plus, buf + used, size - used);
+		if (n <= size - used)
+			used += n;
+	}
+	for (size_t i = 0; i < d->count && n <= size - used; i++) {
+		if ((n = add_entry(req, &d->entries[i], plus, buf + used, size - used)) <= size - used)
+			used += n;
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+	tree_dir_free(d);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-	reply_dir(req, ino, size, off, fi, false);
+	(void)fi;
+	reply_dir(req, ino, size, off, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
-	reply_dir(req, ino, size, off, fi, true);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	handle_free((struct handle *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	(void)fi;
+	reply_dir(req, ino, size, off, true);
 }
 
 
@@ -331,6 +377,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	struct handle *h = calloc(1, sizeof(*h));
 	int rc = h ? open_handle(fs, ino, h) : -ENOMEM;
+	tell_changed(fs);
 	if (rc < 0) {
 		handle_free(h);
 		fuse_reply_err(req, -rc);
@@ -443,7 +490,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *names;
 	size_t len;
-	int rc = xattr_list(tfs_of(req), ino, &names, &len);
+	struct tfs *fs = tfs_of(req);
+	int rc = xattr_list(fs, ino, &names, &len);
+	tell_changed(fs);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -455,7 +504,9 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 {
 	char *value;
 	size_t len;
-	int rc = xattr_get(tfs_of(req), ino, name, &value, &len);
+	struct tfs *fs = tfs_of(req);
+	int rc = xattr_get(fs, ino, name, &value, &len);
+	tell_changed(fs);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -498,7 +549,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	struct stat st;
 	attr_to_stat(fs, &a, &st);
-	fuse_reply_attr(req, &st, ttl_for(fs, true));
+	fuse_reply_attr(req, &st, attr_ttl(fs, &a));
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
@@ -546,6 +597,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct tree_place up[UNLINK_PLACES];
 	size_t n_up = tree_places(fs->tree, parent, up, UNLINK_PLACES);
 	int rc = guard_unlink(fs->guard, parent, name, &caller);
+	tell_changed(fs);
 	fuse_reply_err(req, -rc);
 	if (rc == 0)
 		forget_emptied(fs, up, n_up);
@@ -591,6 +643,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct handle *h = calloc(1, sizeof(*h));
 	struct tree_attr a;
 	int rc = h ? freeze_create(fs->guard, parent, name, &caller, &a, &h->writer) : -ENOMEM;
+	tell_changed(fs);
 	if (rc < 0) {
 		free(h);
 		fuse_reply_err(req, -rc);
@@ -618,6 +671,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	struct tfs *fs = tfs_of(req);
 	ssize_t n = freeze_write(h->writer, buf, size, off);
+	tell_changed(fs);
 	/* The lock went with a refused text: the kernel forgets the file (after the reply, as
 	 * forget_emptied), so that the next create takes a lock instead of opening this one.
 	 * Copied first: once replied to, the file may be released, and h freed, at once. */
@@ -653,13 +707,19 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	refuse(req);
 }
 
-/* Every readdir of the tree is a readdirplus: with the kernel's default (READDIRPLUS_AUTO)
- * only a directory's first page is, and a find then sends a LOOKUP for each directory
- * beyond it, and a GETATTR for each when warm. */
+/* Every readdir is a readdirplus: with the kernel's default (READDIRPLUS_AUTO) only a
+ * directory's first page is, and a find then sends a LOOKUP for each directory beyond
+ * it, and a GETATTR for each when warm. And where the kernel can, it opens directories
+ * without asking (op_opendir) and keeps their entries, checking their mtime when their
+ * attributes run out (AUTO_INVAL_DATA): a warm find then sends nothing at all. */
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct tfs *fs = userdata;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	const unsigned keep = FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_AUTO_INVAL_DATA;
+	fs->kernel_keeps_dirs = (conn->capable & keep) == keep;
+	if (fs->kernel_keeps_dirs)
+		conn->want |= keep;
 }
 
 /* The session ends: what the kernel never released is freed. */
@@ -687,7 +747,6 @@ static const struct fuse_lowlevel_ops tfs_ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,
 	.release = op_release,

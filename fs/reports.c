@@ -214,11 +214,10 @@ static int render_stats(struct reports *r, FILE *out)
 		put_service_stats(out, "dynamodb", &st);
 	}
 	tree_get_stats(r->cfg.tree, &ts);
-	fprintf(out, "tree_lookups\t%llu\ntree_dirs_read\t%llu\ntree_dirs_filled\t%llu\n"
-	        "tree_listings\t%llu\n"
+	fprintf(out, "tree_lookups\t%llu\ntree_dirs_read\t%llu\ntree_listings\t%llu\n"
 	        "tree_keys_listed\t%llu\ntree_lock_scans\t%llu\ntree_lock_fetches\t%llu\n"
 	        "tree_probes\t%llu\ntree_entries\t%llu\n",
-	        ts.lookups, ts.dirs_read, ts.dirs_filled, ts.listings, ts.keys_listed, ts.lock_scans, ts.lock_fetches,
+	        ts.lookups, ts.dirs_read, ts.listings, ts.keys_listed, ts.lock_scans, ts.lock_fetches,
 	        ts.probes, ts.nodes);
 	struct reader_stats rs;
 	reader_budget_stats(r->cfg.budget, &rs);

@@ -101,6 +101,7 @@ void tree_free(struct tree *t)
 	}
 	free(t->by_ino);
 	free(t->by_name);
+	free(t->changed);
 	pthread_mutex_destroy(&t->lock);
 	pthread_mutex_destroy(&t->list_lock);
 	free(t);
@@ -306,6 +307,16 @@ static void sweep(struct tree *t, struct node *dir, uint64_t root, uint64_t gen,
 	}
 }
 
+/* Is ino a directory the listings fill (not a virtual one)? */
+static bool is_dir_ino(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct node *n = node_find_ino(t, ino);
+	bool dir = n && n->is_dir && !n->virt;
+	pthread_mutex_unlock(&t->lock);
+	return dir;
+}
+
 static bool is_fresh(const struct tree *t, const struct node *dir, double now)
 {
 	return now - dir->listed_at < t->cfg->cache_ttl;
@@ -383,15 +394,27 @@ static int refresh_dir(struct tree *t, uint64_t ino)
 	return rc;
 }
 
-static void fill_attr(const struct node *n, struct tree_attr *a)
+/* How long the kernel may keep what it knows of directory dir: until its listing or one of
+ * its lock scans runs out. */
+static double dir_ttl(const struct tree *t, const struct node *dir, double now)
 {
-	a->ino = n->ino;
-	a->is_dir = n->is_dir;
-	a->is_lock = n->is_lock;
+	double until = dir->listed_at + t->cfg->cache_ttl, locks = treelock_fresh_until(t, dir);
+	double left = (locks < until ? locks : until) - now;
+	return left > 0 ? left : 0;
+}
+
+static void fill_attr(const struct tree *t, const struct node *n, struct tree_attr *a, double now)
+{
+	*a = (struct tree_attr){ .ino = n->ino, .is_dir = n->is_dir, .is_lock = n->is_lock,
+	                         .mtime = n->mtime };
 	a->lock_dir = n->is_dir && n->parent && !n->virt && !n->in_s3;
 	a->virt = n->is_dir ? 0 : n->virt;
 	a->size = n->is_lock ? (n->lock ? n->lock->text_len : 0) : n->size;
-	a->mtime = n->mtime;
+	if (n->is_dir && !n->virt) {
+		a->mtime_ns = (long)(n->entries_gen % 1000000000);
+		a->own_ttl = !a->lock_dir;
+		a->ttl = a->own_ttl ? dir_ttl(t, n, now) : 0;
+	}
 }
 
 /* A name that directory parent does not hold may be a directory made since its listing:
@@ -461,7 +484,7 @@ static int lookup_entry(struct tree *t, uint64_t parent, const char *name,
 		rc = -ENOENT;
 	if (n) {
 		n->nlookup += count;
-		fill_attr(n, attr);
+		fill_attr(t, n, attr, clock_mono());
 	}
 	t->stats.lookups++;
 	pthread_mutex_unlock(&t->lock);
@@ -522,15 +545,37 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Directory ino listed again when its listing is older than cache_ttl, and its lock files
+ * scanned again when their scans are older than lock_list_ttl. */
+static int dir_fresh(struct tree *t, uint64_t ino)
+{
+	int rc = refresh_dir(t, ino);
+	if (rc == 0)
+		rc = treelock_scan_s3(t, ino);
+	if (rc == 0)
+		rc = treelock_scan_table(t, ino);
+	return rc;
+}
+
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 {
 	int rc = treelock_refresh_by_ino(t, ino);
-	if (rc < 0 && rc != -EINVAL)
+	bool dir_failed = false;
+	if (rc == -EINVAL) {
+		rc = is_dir_ino(t, ino) ? dir_fresh(t, ino) : 0;
+		dir_failed = rc < 0 && rc != -ENOENT;
+	}
+	if (rc < 0 && !dir_failed)
 		return rc;
 	pthread_mutex_lock(&t->lock);
 	struct node *n = node_find_ino(t, ino);
+	if (n && dir_failed)
+		node_entries_changed(t, n);     /* so that the kernel reads it: the error, not
+		                                 * what it kept, is what a readdir gets */
 	if (n)
-		fill_attr(n, attr);
+		fill_attr(t, n, attr, clock_mono());
+	if (n && dir_failed)
+		attr->ttl = 0;
 	pthread_mutex_unlock(&t->lock);
 	return n ? 0 : -ENOENT;
 }
@@ -545,15 +590,54 @@ void tree_dir_free(struct tree_dir *d)
 	free(d);
 }
 
-static int snapshot_dir(const struct node *dir, struct tree_dir *d)
+static int by_off(const void *a, const void *b)
 {
-	d->entries = calloc(dir->nchildren ? dir->nchildren : 1, sizeof(*d->entries));
+	const struct node *x = *(struct node *const *)a, *y = *(struct node *const *)b;
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Puts dir's children in offset order, once after each change; of two that fall on one
+ * offset the later moves up by one (and keeps it). */
+static void sort_children(struct node *dir)
+{
+	if (dir->sorted_gen == dir->entries_gen && dir->sorted_gen)
+		return;
+	qsort(dir->children, dir->nchildren, sizeof(*dir->children), by_off);
+	for (size_t i = 1; i < dir->nchildren; i++)
+		if (dir->children[i]->off <= dir->children[i - 1]->off)
+			dir->children[i]->off = dir->children[i - 1]->off + 1;
+	dir->sorted_gen = dir->entries_gen;
+}
+
+/* The first child of dir (sorted) whose offset is above off. */
+static size_t first_after(const struct node *dir, uint64_t off)
+{
+	size_t lo = 0, hi = dir->nchildren;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (dir->children[mid]->off <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Copies at most max entries of dir after offset off into d. */
+static int copy_entries(const struct tree *t, struct node *dir, uint64_t off, size_t max,
+                        struct tree_dir *d)
+{
+	sort_children(dir);
+	size_t from = first_after(dir, off), n = dir->nchildren - from;
+	n = n < max ? n : max;
+	d->entries = calloc(n ? n : 1, sizeof(*d->entries));
 	if (!d->entries)
 		return -ENOMEM;
 	d->parent_ino = dir->parent ? dir->parent->ino : dir->ino;
-	d->gen = dir->entries_gen + 1;   /* 0 stays "none" */
-	d->kernel_has = dir->kernel_gen == d->gen;
-	for (size_t i = 0; i < dir->nchildren; i++) {
+	double now = clock_mono();
+	for (size_t i = from; i < from + n; i++) {
 		const struct node *c = dir->children[i];
 		/* The virtual directory is reached by name only, like ZFS's hidden .zfs, so that
 		 * find, grep -r and backups do not build its reports. */
@@ -562,19 +646,16 @@ static int snapshot_dir(const struct node *dir, struct tree_dir *d)
 		struct tree_dirent *e = &d->entries[d->count];
 		if (!(e->name = strdup(c->name)))
 			return -ENOMEM;
-		fill_attr(c, &e->attr);
+		fill_attr(t, c, &e->attr, now);
+		e->off = c->off;
 		d->count++;
 	}
 	return 0;
 }
 
-int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
+int tree_readdir(struct tree *t, uint64_t ino, uint64_t off, size_t max, struct tree_dir **out)
 {
-	int rc = refresh_dir(t, ino);
-	if (rc == 0)
-		rc = treelock_scan_s3(t, ino);
-	if (rc == 0)
-		rc = treelock_scan_table(t, ino);
+	int rc = off == 0 ? dir_fresh(t, ino) : 0;
 	if (rc < 0)
 		return rc;
 	struct tree_dir *d = calloc(1, sizeof(*d));
@@ -587,8 +668,11 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 	else if (!dir->is_dir)
 		rc = -ENOTDIR;
 	else
-		rc = snapshot_dir(dir, d);
-	t->stats.dirs_read++;
+		rc = copy_entries(t, dir, off, max, d);
+	if (off == 0 && rc == 0)
+		dir->in_kernel = true;
+	if (off == 0)
+		t->stats.dirs_read++;
 	pthread_mutex_unlock(&t->lock);
 	if (rc < 0) {
 		tree_dir_free(d);
@@ -598,14 +682,23 @@ int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
 	return 0;
 }
 
-void tree_dir_cached(struct tree *t, uint64_t ino, const struct tree_dir *d)
+size_t tree_changed_dirs(struct tree *t, uint64_t *out, size_t max)
 {
+	size_t n = 0;
 	pthread_mutex_lock(&t->lock);
-	struct node *dir = d->gen ? node_find_ino(t, ino) : NULL;
-	if (dir && dir->is_dir)
-		dir->kernel_gen = d->gen;
-	t->stats.dirs_filled++;
+	while (t->nchanged && n < max) {
+		uint64_t ino = t->changed[--t->nchanged];
+		struct node *dir = node_find_ino(t, ino);
+		if (dir && !dir->in_kernel)     /* not read again since */
+			out[n++] = ino;
+	}
 	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out)
+{
+	return tree_readdir(t, ino, 0, SIZE_MAX, out);
 }
 
 int tree_file_key(struct tree *t, uint64_t ino, char **key)

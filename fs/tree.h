@@ -22,20 +22,26 @@ struct tree_attr {
 	unsigned virt;          /* a virtual file: its 1-based index in tree_add_virtual's names */
 	uint64_t size;
 	time_t mtime;
+	long mtime_ns;          /* directories: counts the changes to its entries, so that the
+	                         * kernel, which keeps a directory's entries while its mtime
+	                         * stays, reads it again once they changed */
+	bool own_ttl;           /* ttl holds: how long the kernel may trust these attributes,
+	                         * and a directory's entries (what is left of its listing's and
+	                         * its lock scans' TTLs); else the file type's TTL */
+	double ttl;
 };
 
 struct tree_dirent {
 	char *name;
 	struct tree_attr attr;
+	uint64_t off;           /* where a readdir resumes after this entry */
 };
 
-/* A directory's entries at one moment (readdir works on it, so offsets stay stable). */
+/* A directory's entries at one moment. */
 struct tree_dir {
 	struct tree_dirent *entries;
 	size_t count;
 	uint64_t parent_ino;    /* for "..": the root is its own parent */
-	uint64_t gen;           /* which entries these are (tree_dir_cached); 0: not the tree's */
-	bool kernel_has;        /* the kernel's readdir cache holds these very entries */
 };
 
 /* Told how a listing that has run for a second or more is getting on: its path ("" for
@@ -67,9 +73,9 @@ uint64_t tree_virtual_ino(struct tree *t, const char *dirname, const char *name)
 /* What the tree did, for /.tfstatefs/stats: the work it answered from its snapshot and
  * what it had to ask S3 for. */
 struct tree_stats {
-	unsigned long long lookups, dirs_read;      /* kernel requests answered */
-	unsigned long long dirs_filled;             /* directories the kernel read through
-	                                             * (its readdir cache had dropped them) */
+	unsigned long long lookups;                 /* kernel requests answered */
+	unsigned long long dirs_read;               /* directories read from their start (as
+	                                             * the kernel's cache did not hold them) */
 	unsigned long long listings;                /* flat listings (a subtree each) */
 	unsigned long long keys_listed;             /* keys those listings handed over */
 	unsigned long long lock_scans;              /* one directory's lock objects listed */
@@ -99,17 +105,34 @@ int tree_ref(struct tree *t, uint64_t ino);
 void tree_forget(struct tree *t, uint64_t ino, uint64_t n);
 
 /* Attributes of ino (a removed entry still answers with its last ones while the kernel
- * holds it). Returns 0 or -ENOENT. */
+ * holds it). A directory is made fresh first, as tree_opendir does: the kernel asks for
+ * them before it reads a directory from its cache. When that fails its attributes are
+ * still given, but its mtime moves and they are trusted for no time, so that a readdir
+ * reads it (and gets the listing's error) instead of the kernel's copy. Returns 0,
+ * -ENOENT, or a lock file's fetch errno. */
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr);
 
-/* The entries of directory ino, listing it first when stale. *out is malloc'd, free
- * with tree_dir_free. Returns 0, -ENOTDIR, -ENOENT or the listing's errno. */
+/* The entries of directory ino, listing it first when stale (and its lock files when
+ * their scan is older than lock_list_ttl). *out is malloc'd, free with tree_dir_free.
+ * Returns 0, -ENOTDIR, -ENOENT or the listing's errno. */
 int tree_opendir(struct tree *t, uint64_t ino, struct tree_dir **out);
 void tree_dir_free(struct tree_dir *d);
 
-/* The kernel fills its readdir cache of directory ino from snapshot d: later snapshots
- * of the same entries say kernel_has, and the kernel may keep its cache. */
-void tree_dir_cached(struct tree *t, uint64_t ino, const struct tree_dir *d);
+/* Offsets of a directory's entries: 0 is its start, then "." and ".." (1 and 2 are where
+ * they end), then each entry's own offset, which it keeps while it is in the directory:
+ * a readdir resumed at any offset neither repeats nor skips an entry that stayed, however
+ * the directory changed meanwhile, so no open directory needs to keep a snapshot. */
+#define TREE_DIR_FIRST_OFF 3
+
+/* At most max entries of directory ino after offset off (TREE_DIR_FIRST_OFF - 1 or less:
+ * from its first entry), in offset order. From offset 0 the directory is made fresh
+ * first, as tree_opendir does, and counts as read. */
+int tree_readdir(struct tree *t, uint64_t ino, uint64_t off, size_t max, struct tree_dir **out);
+
+/* Directories whose entries changed after the kernel last read them from the start
+ * (each once, the newest first): it is to drop its copy of them. Takes at most max into
+ * out; returns how many. */
+size_t tree_changed_dirs(struct tree *t, uint64_t *out, size_t max);
 
 /* The S3 key of file ino (malloc'd). Returns 0, -EISDIR, -ENOENT, -ENOMEM. */
 int tree_file_key(struct tree *t, uint64_t ino, char **key);

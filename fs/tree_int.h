@@ -37,10 +37,12 @@ struct node {
 	bool scan_seen;             /* lock files: found by the lock scan under way */
 	struct node **children;
 	size_t nchildren, cap;
-	uint64_t entries_gen;       /* directories: bumped whenever a child comes, goes or moves
-	                             * in children[] (what readdir's names and offsets are) */
-	uint64_t kernel_gen;        /* directories: the entries_gen whose readdir the kernel
-	                             * caches (0: none handed to its cache) */
+	uint64_t entries_gen;       /* directories: bumped whenever a child comes or goes */
+	uint64_t sorted_gen;        /* directories: the entries_gen children[] was last put in
+	                             * offset order at */
+	bool in_kernel;             /* directories: read from the start since their entries last
+	                             * changed: the kernel may hold them */
+	uint64_t off;               /* its readdir offset in its directory (tree.h) */
 	struct node *next_by_ino;   /* hash chains */
 	struct node *next_by_name;
 };
@@ -59,6 +61,9 @@ struct tree {
 	uint64_t walk_gen;          /* the listing whose directories are being listed again one
 	                             * by one, as they expire (see relist_target) */
 	unsigned walk_relists;      /* how many so far */
+	uint64_t *changed;          /* directories whose entries changed after the kernel read
+	                             * them (tree_changed_dirs) */
+	size_t nchanged, changed_cap;
 	struct tree_stats stats;    /* under lock */
 	tree_progress_fn progress;  /* set before any listing */
 	void *progress_ctx;
@@ -75,6 +80,9 @@ struct node *node_new(struct tree *t, struct node *parent, const char *name, siz
                       bool is_dir);
 void node_free(struct node *n);
 void node_shown_free(struct lock_shown *s);
+
+/* A child of dir came or went: its entries are new (and the kernel's copy of them old). */
+void node_entries_changed(struct tree *t, struct node *dir);
 
 /* Takes n out of the tree (see nodes.c); node_remove_child also out of dir's children. */
 void node_detach(struct tree *t, struct node *n);
@@ -103,6 +111,10 @@ int treelock_refresh_by_ino(struct tree *t, uint64_t ino);
  * of the table's snapshot, on the lock files of directory ino. Returns 0 or an errno. */
 int treelock_scan_s3(struct tree *t, uint64_t ino);
 int treelock_scan_table(struct tree *t, uint64_t ino);
+
+/* Until when (monotonic seconds) directory dir's lock files are fresh: its scans' times
+ * plus lock_list_ttl. Under t->lock. */
+double treelock_fresh_until(const struct tree *t, const struct node *dir);
 
 /* Makes directory name (path) in directory parent (dirpath) when the table holds locks
  * below it. Returns 0 or an errno. */

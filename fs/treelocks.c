@@ -350,6 +350,12 @@ static double scanned_at(const struct node *dir, bool ddb)
 	return dir->listed_at > dir->locks_scanned_at ? dir->listed_at : dir->locks_scanned_at;
 }
 
+double treelock_fresh_until(const struct tree *t, const struct node *dir)
+{
+	double s3 = scanned_at(dir, false), ddb = t->locks->table ? scanned_at(dir, true) : s3;
+	return (s3 < ddb ? s3 : ddb) + t->cfg->lock_list_ttl;
+}
+
 /* The path of directory ino when one backend's locks were last applied to it before
  * `before`, else NULL with *rc 0 (or -ENOMEM). */
 static char *due_dir(struct tree *t, uint64_t ino, bool ddb, double before, int *rc)

@@ -756,7 +756,7 @@ static char *stat_names(const char *text)
 
 #define SERVICE_STATS(svc, op) \
 	svc "_" op "_requests " svc "_" op "_retries " svc "_" op "_failures " svc "_" op "_bytes_in "
-#define TREE_STATS "tree_lookups tree_dirs_read tree_dirs_filled tree_listings tree_keys_listed tree_lock_scans " \
+#define TREE_STATS "tree_lookups tree_dirs_read tree_listings tree_keys_listed tree_lock_scans " \
 	"tree_lock_fetches tree_probes tree_entries "
 #define READ_STATS "read_cache_bytes read_cache_peak_bytes read_cache_limit_bytes " \
 	"read_ahead_fetches read_ahead_hits read_small_fetches"

@@ -669,44 +669,162 @@ static void test_warm_walk_is_free(void)
 	mount_close(&m);
 }
 
-/* Whether the kernel may keep its readdir cache of a directory: only while the entries
- * it filled it from are the tree's. A key that comes, a key that goes and a lock file the
- * scan finds each make the next open's entries new ones. */
-static bool kernel_keeps(struct mount *m, uint64_t ino, bool fill)
+/* A directory's mtime nanoseconds, which tell the kernel whether its entries changed. */
+static long entries_mark(struct mount *m, uint64_t ino)
 {
-	struct tree_dir *d = NULL;
-	CHECK_INT(tree_opendir(m->t, ino, &d), 0);
-	bool keep = d && d->kernel_has;
-	if (d && fill)
-		tree_dir_cached(m->t, ino, d);
-	tree_dir_free(d);
-	return keep;
+	struct tree_attr a;
+	CHECK_INT(tree_getattr(m->t, ino, &a), 0);
+	return a.mtime_ns;
 }
 
-static void test_the_kernel_keeps_a_directory_until_it_changes(void)
+/* The kernel keeps a directory's entries while its mtime stays: a key that comes, a key
+ * that goes and a lock file the scan finds each change it, a state rewritten does not. The
+ * attributes of a directory last as long as its listing and its lock scans. */
+static void test_a_directory_says_when_its_entries_changed(void)
 {
 	struct mount m;
 	mount_open(&m, ALWAYS, NEVER, ALWAYS, false);
 	memstore_put(m.ms, "app/a.tfstate", "{}", 0);
 	uint64_t app = ino_of(&m, "app");
-	CHECK(!kernel_keeps(&m, app, false));   /* never filled */
-	CHECK(!kernel_keeps(&m, app, true));
-	CHECK(kernel_keeps(&m, app, false));    /* listed again, the same entries */
-	CHECK(kernel_keeps(&m, TREE_ROOT_INO, true) == false);
-	CHECK(kernel_keeps(&m, TREE_ROOT_INO, false));
-	memstore_put(m.ms, "app/b.tfstate", "{}", 0);
-	CHECK(!kernel_keeps(&m, app, true));    /* a key came */
-	CHECK(kernel_keeps(&m, app, false));
+	long mark = entries_mark(&m, app);
+	CHECK(entries_mark(&m, app) == mark);   /* listed again, the same entries */
 	memstore_put(m.ms, "app/a.tfstate", "{\"serial\":2}", 0);
-	CHECK(kernel_keeps(&m, app, false));    /* a state rewritten: the same names */
+	CHECK(entries_mark(&m, app) == mark);
+	memstore_put(m.ms, "app/b.tfstate", "{}", 0);
+	CHECK(entries_mark(&m, app) != mark);   /* a key came: getattr listed it */
+	mark = entries_mark(&m, app);
 	memstore_put(m.ms, "app/a.tfstate.tflock", LOCK_JSON("k1", "app/a.tfstate"), 0);
-	CHECK(!kernel_keeps(&m, app, true));    /* a lock file came */
+	CHECK(entries_mark(&m, app) != mark);   /* a lock file came */
+	mark = entries_mark(&m, app);
 	memstore_remove(m.ms, "app/b.tfstate");
-	CHECK(!kernel_keeps(&m, app, true));    /* a key went */
-	CHECK(kernel_keeps(&m, TREE_ROOT_INO, false));
-	struct tree_stats st;
-	tree_get_stats(m.t, &st);
-	CHECK_INT(st.dirs_filled, 5);
+	CHECK(entries_mark(&m, app) != mark);   /* a key went */
+	struct tree_attr a;
+	CHECK_INT(tree_getattr(m.t, app, &a), 0);
+	CHECK(a.own_ttl && a.ttl == 0);         /* cache_ttl 0: trusted for no time */
+	mount_close(&m);
+
+	mount_open(&m, 30, NEVER, 5, false);
+	memstore_put(m.ms, "app/a.tfstate", "{}", 0);
+	CHECK_INT(lookup_path(&m, "app", &a), 0);
+	CHECK(a.own_ttl && a.ttl > 4 && a.ttl <= 5);   /* the lock scan's 5 s, not the listing's 30 */
+	CHECK_INT(lookup_path(&m, "app/a.tfstate", &a), 0);
+	CHECK(!a.own_ttl);
+	mount_close(&m);
+}
+
+/* The directories to tell the kernel about, drained. */
+static const char *changed(struct mount *m)
+{
+	static char out[256];
+	uint64_t inos[8];
+	size_t n = tree_changed_dirs(m->t, inos, 8);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%llu", i ? "," : "",
+		         (unsigned long long)inos[i]);
+	return out;
+}
+
+/* A directory whose entries the kernel read is told changed once when they change
+ * otherwise than by its own read (a lock found by name joins it, a listing made for a
+ * lookup), and not when it reads them again itself; one it never read is never told. */
+static void test_the_kernel_is_told_which_directories_changed(void)
+{
+	struct mount m;
+	mount_open(&m, NEVER, ALWAYS, NEVER, false);
+	memstore_put(m.ms, "app/a.tfstate", "{}", 0);
+	memstore_put(m.ms, "web/a.tfstate", "{}", 0);
+	uint64_t app = ino_of(&m, "app");
+	CHECK_STR(ls(&m, app), "a.tfstate");
+	CHECK_STR(changed(&m), "");
+	memstore_put(m.ms, "app/a.tfstate.tflock", LOCK_JSON("n1", "app/a.tfstate"), 0);
+	memstore_put(m.ms, "web/a.tfstate.tflock", LOCK_JSON("n2", "web/a.tfstate"), 0);
+	CHECK_INT(lookup_path(&m, "app/a.tfstate.tflock", NULL), 0);
+	CHECK_INT(lookup_path(&m, "web/a.tfstate.tflock", NULL), 0);
+	char want[32];
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)app);
+	CHECK_STR(changed(&m), want);           /* web was never read: nothing to drop */
+	CHECK_STR(changed(&m), "");
+	memstore_remove(m.ms, "app/a.tfstate.tflock");
+	CHECK_INT(lookup_path(&m, "app/a.tfstate.tflock", NULL), -ENOENT);
+	CHECK_STR(changed(&m), "");             /* told once, until read again */
+	CHECK_STR(ls(&m, app), "a.tfstate");
+	memstore_put(m.ms, "app/a.tfstate.tflock", LOCK_JSON("n3", "app/a.tfstate"), 0);
+	CHECK_INT(lookup_path(&m, "app/a.tfstate.tflock", NULL), 0);
+	CHECK_STR(ls(&m, app), "a.tfstate,a.tfstate.tflock");
+	CHECK_STR(changed(&m), "");             /* read again since: nothing to drop */
+	mount_close(&m);
+}
+
+/* Names of a readdir of directory ino resumed every `per` entries, with fn run between
+ * two reads; each name once in out, comma-joined in the order read. */
+static void read_in_pieces(struct mount *m, uint64_t ino, size_t per,
+                           void (*fn)(struct mount *m, int step), char *out, size_t len)
+{
+	uint64_t off = 0;
+	out[0] = '\0';
+	for (int step = 0;; step++) {
+		struct tree_dir *d = NULL;
+		CHECK_INT(tree_readdir(m->t, ino, off, per, &d), 0);
+		if (!d || d->count == 0) {
+			tree_dir_free(d);
+			return;
+		}
+		for (size_t i = 0; i < d->count; i++) {
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", *out ? "," : "", d->entries[i].name);
+			CHECK(d->entries[i].off > off);
+			off = d->entries[i].off;
+		}
+		tree_dir_free(d);
+		fn(m, step);
+	}
+}
+
+static void churn(struct mount *m, int step)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "d/new%02d.tfstate", step);
+	memstore_put(m->ms, key, "{}", 0);     /* a key comes */
+	snprintf(key, sizeof(key), "d/k%02d.tfstate", 2 * step + 1);
+	memstore_remove(m->ms, key);           /* and one goes */
+	struct tree_attr a;
+	tree_getattr(m->t, TREE_ROOT_INO, &a); /* the root's listing takes them in */
+}
+
+static bool has_name(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(list, name); p; p = strstr(p + 1, name))
+		if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* A readdir resumed at its last offset while the directory changes between reads (keys
+ * coming and going, the children array reordered): every name that stayed comes exactly
+ * once, as no snapshot is kept for it. */
+static void test_a_resumed_readdir_neither_repeats_nor_skips(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	char key[64];
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "d/k%02d.tfstate", i);
+		memstore_put(m.ms, key, "{}", 0);
+	}
+	uint64_t d = ino_of(&m, "d");
+	static char out[8192];
+	read_in_pieces(&m, d, 3, churn, out, sizeof(out));
+	for (int i = 0; i < 40; i += 2) {   /* the even ones all stayed */
+		snprintf(key, sizeof(key), "k%02d.tfstate", i);
+		CHECK(has_name(out, key));
+		CHECK(strstr(strstr(out, key) + 1, key) == NULL);
+	}
+	for (int i = 0; i < 40; i++) {      /* nothing comes twice */
+		snprintf(key, sizeof(key), "k%02d.tfstate", i);
+		const char *p = strstr(out, key);
+		CHECK(!p || !strstr(p + 1, key));
+	}
 	mount_close(&m);
 }
 
@@ -857,6 +975,16 @@ static void test_failed_listing_keeps_what_was_known(void)
 	memstore_fail(m.ms, MS_LIST, 1, -EACCES, 403, false);
 	CHECK_STR(ls(&m, TREE_ROOT_INO), "error -13");
 	CHECK(tree_holds(m.t, b));
+	/* stat still answers when the listing fails, but moves the mtime and trusts it for no
+	 * time: the kernel then reads the directory, and gets the error, not what it kept. */
+	struct tree_attr a;
+	m.cfg.cache_ttl = NEVER;
+	long mark = entries_mark(&m, TREE_ROOT_INO);     /* without listing */
+	m.cfg.cache_ttl = ALWAYS;
+	memstore_fail(m.ms, MS_LIST, 2, -EIO, 500, false);
+	CHECK_INT(tree_getattr(m.t, TREE_ROOT_INO, &a), 0);
+	CHECK(a.is_dir && a.own_ttl && a.ttl == 0 && a.mtime_ns != mark);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "error -5");
 
 	memstore_page_size(m.ms, 1);
 	memstore_put(m.ms, "0new/1.tfstate", "x", 0);   /* on the first page */
@@ -954,7 +1082,9 @@ int main(void)
 	test_lock_in_a_new_directory_is_found_by_name();
 	test_dynamodb_lock_is_found_by_name_on_a_fresh_tree();
 	test_warm_walk_is_free();
-	test_the_kernel_keeps_a_directory_until_it_changes();
+	test_a_directory_says_when_its_entries_changed();
+	test_a_resumed_readdir_neither_repeats_nor_skips();
+	test_the_kernel_is_told_which_directories_changed();
 	test_a_long_walk_lists_its_listing_again_not_each_directory();
 	test_shown_lock_is_the_one_looked_at();
 	test_shown_dynamodb_info_is_the_one_looked_at();
