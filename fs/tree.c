@@ -604,7 +604,8 @@ static void sort_children(struct node *dir)
 {
 	if (dir->sorted_gen == dir->entries_gen && dir->sorted_gen)
 		return;
-	qsort(dir->children, dir->nchildren, sizeof(*dir->children), by_off);
+	if (dir->nchildren > 1)     /* an empty directory has no array */
+		qsort(dir->children, dir->nchildren, sizeof(*dir->children), by_off);
 	for (size_t i = 1; i < dir->nchildren; i++)
 		if (dir->children[i]->off <= dir->children[i - 1]->off)
 			dir->children[i]->off = dir->children[i - 1]->off + 1;

@@ -812,6 +812,8 @@ static void test_a_resumed_readdir_neither_repeats_nor_skips(void)
 		snprintf(key, sizeof(key), "d/k%02d.tfstate", i);
 		memstore_put(m.ms, key, "{}", 0);
 	}
+	memstore_put(m.ms, "empty/", "", 0);   /* a directory marker alone: no entries */
+	CHECK_STR(ls_path(&m, "empty"), "");
 	uint64_t d = ino_of(&m, "d");
 	static char out[8192];
 	read_in_pieces(&m, d, 3, churn, out, sizeof(out));
