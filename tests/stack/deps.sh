@@ -3,7 +3,8 @@
 # fresh Debian 12 machine (run as root).
 #
 # Installs the build/test Debian packages (apt-get only when something is
-# missing, so repeat runs take well under a second; prometheus for promtool and
+# missing, so repeat runs take well under a second; s3fs and rclone are make bench's
+# contenders; prometheus for promtool and
 # prometheus-node-exporter for tests/integration/test_metrics.py, which starts its own
 # exporter on a free port: Debian also enables their services, on :9090 and :9100) and
 # the npm package `dynalite` (local DynamoDB) into ${TFS_CACHE:-/var/cache/tfstatefs-test}/node.
@@ -20,7 +21,7 @@ die() { echo "deps.sh: error: $*" >&2; exit 1; }
 PKGS=(build-essential pkg-config openssl libfuse3-dev fuse3 libcurl4-openssl-dev
       libxml2-dev libjson-c-dev libssl-dev radosgw ceph-mon ceph-osd
       ceph-common python3-pytest python3-boto3 attr valgrind clang
-      libfuzzer-14-dev libclang-rt-14-dev s3fs psmisc procps curl
+      libfuzzer-14-dev libclang-rt-14-dev s3fs rclone psmisc procps curl
       prometheus prometheus-node-exporter)
 
 missing=()
