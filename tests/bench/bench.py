@@ -434,7 +434,6 @@ def memory_per_key(runs):
 
 
 def main():
-    stack = Stack(read_env(sys.argv[1]))
     sizes = [int(x) for x in sys.argv[2:]] or [10000]
     layouts = os.environ.get("BENCH_LAYOUTS", "per10 perdir").split()
     peers = os.environ.get("BENCH_PEERS", "s3fs rclone").split()
@@ -443,6 +442,7 @@ def main():
     if unknown:
         raise SystemExit("bench: unknown layout or peer: %s (layouts: %s; peers: s3fs rclone"
                          " none)" % (" ".join(unknown), " ".join(LAYOUTS)))
+    stack = Stack(read_env(sys.argv[1]))
     proxy = None
     if LATENCY_MS:
         proxy = LatencyProxy(int(stack.env["TFS_S3_PORT"]), LATENCY_MS / 1000)
