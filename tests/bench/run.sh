@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # make bench: a stack of its own, the benchmark (tests/bench/bench.py), the stack stopped.
-# BENCH_SIZES="10000 100000" sets the bucket sizes (none: skip this part); BENCH_S3FS_CAP the
-# s3fs time cap (s). BENCH_HISTORY=1 adds the history part (tests/bench/bench_history.py) at
-# BENCH_HISTORY_SIZES="VERSIONS STATES PER" (default "1000 10000 20": one state of 1,000
-# versions; 10,000 states of 20 versions each).
+# BENCH_SIZES="10000 100000" sets the bucket sizes (none: skip this part). BENCH_LAYOUTS picks
+# the key layouts (default "per10 perdir": 10 states a directory, team%04d/app%d.tfstate; one
+# a directory, t<i/10>/a<i%10>/terraform.tfstate). BENCH_PEERS the contenders beside
+# tfstatefs (default "s3fs rclone"; none: tfstatefs alone), BENCH_PEER_CAP their time cap (s,
+# default 60; BENCH_S3FS_CAP is its older name). BENCH_LATENCY_MS=40 holds every answer of
+# radosgw 40 ms (tests/bench/latency_proxy.py), for the floor and every contender. BENCH_BUCKET
+# names the buckets ("%d": N, "%l": the layout; see bench.py). BENCH_HISTORY=1 adds the
+# history part (tests/bench/bench_history.py) at BENCH_HISTORY_SIZES="VERSIONS STATES PER"
+# (default "1000 10000 20": one state of 1,000 versions; 10,000 states of 20 versions each).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tests/stack/deps.sh >/dev/null
