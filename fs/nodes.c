@@ -122,16 +122,16 @@ void node_entries_changed(struct tree *t, struct node *dir)
 	dir->entries_gen++;
 	if (!dir->in_kernel)
 		return;
-	dir->in_kernel = false;
 	if (t->nchanged == t->changed_cap) {
 		size_t cap = t->changed_cap ? t->changed_cap * 2 : 64;
 		uint64_t *c = realloc(t->changed, cap * sizeof(*c));
 		if (!c)
-			return;     /* the kernel then finds out when its TTL runs out */
+			return;     /* still in_kernel: the kernel finds out when its TTL runs out */
 		t->changed = c;
 		t->changed_cap = cap;
 	}
 	t->changed[t->nchanged++] = dir->ino;
+	dir->in_kernel = false;
 }
 
 /* A name's readdir offset: where its hash falls, above the offsets of "." and "..". Two

@@ -307,14 +307,16 @@ static void sweep(struct tree *t, struct node *dir, uint64_t root, uint64_t gen,
 	}
 }
 
-/* Is ino a directory the listings fill (not a virtual one)? */
-static bool is_dir_ino(struct tree *t, uint64_t ino)
+/* Is ino a directory the listings fill whose entries the kernel may hold? Only then does
+ * its getattr list it: one the kernel has not read lists at its readdir, so a stat of the
+ * mount point, or of a directory on the way to a state, lists nothing. */
+static bool kernel_holds_dir(struct tree *t, uint64_t ino)
 {
 	pthread_mutex_lock(&t->lock);
 	struct node *n = node_find_ino(t, ino);
-	bool dir = n && n->is_dir && !n->virt;
+	bool held = n && n->is_dir && !n->virt && n->in_kernel;
 	pthread_mutex_unlock(&t->lock);
-	return dir;
+	return held;
 }
 
 static bool is_fresh(const struct tree *t, const struct node *dir, double now)
@@ -562,7 +564,7 @@ int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 	int rc = treelock_refresh_by_ino(t, ino);
 	bool dir_failed = false;
 	if (rc == -EINVAL) {
-		rc = is_dir_ino(t, ino) ? dir_fresh(t, ino) : 0;
+		rc = kernel_holds_dir(t, ino) ? dir_fresh(t, ino) : 0;
 		dir_failed = rc < 0 && rc != -ENOENT;
 	}
 	if (rc < 0 && !dir_failed)

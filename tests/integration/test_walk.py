@@ -36,10 +36,15 @@ def test_a_find_over_300_directories_looks_up_none_of_them(s3, bucket, mount):
     assert len(out) == 300
     assert after["tree_lookups"] - before["tree_lookups"] == 0
     assert after["tree_dirs_read"] - before["tree_dirs_read"] == 601   # 300 + 300 + the root
+    # Warm: from the kernel's cache. The root may be read once more: the kernel took its
+    # mtime before the read that listed the bucket under it, and its mtime moved.
     subprocess.run(["find", m.path, "-name", "terraform.tfstate"], capture_output=True, check=True)
     again = stats(m)
-    assert again["tree_dirs_read"] == after["tree_dirs_read"]   # all from the kernel's cache
-    assert again["tree_lookups"] == after["tree_lookups"]
+    assert again["tree_dirs_read"] - after["tree_dirs_read"] <= 1
+    subprocess.run(["find", m.path, "-name", "terraform.tfstate"], capture_output=True, check=True)
+    third = stats(m)
+    assert third["tree_dirs_read"] == again["tree_dirs_read"]
+    assert third["tree_lookups"] == after["tree_lookups"]
 
 
 def test_the_kernel_keeps_a_directory_until_its_entries_change(s3, bucket, mount):
