@@ -106,10 +106,10 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n);
 
 /* Attributes of ino (a removed entry still answers with its last ones while the kernel
  * holds it). A directory whose entries the kernel read is made fresh first, as
- * tree_opendir does: the kernel asks for them before it reads a directory from its cache. When that fails its attributes are
- * still given, but its mtime moves and they are trusted for no time, so that a readdir
- * reads it (and gets the listing's error) instead of the kernel's copy. Returns 0,
- * -ENOENT, or a lock file's fetch errno. */
+ * tree_opendir does: the kernel asks for them before it reads a directory from its
+ * cache. When that fails its attributes are still given, but its mtime moves and they
+ * are trusted for no time, so that a readdir reads it (and gets the listing's error)
+ * instead of the kernel's copy. Returns 0, -ENOENT, or a lock file's fetch errno. */
 int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr);
 
 /* The entries of directory ino, listing it first when stale (and its lock files when
