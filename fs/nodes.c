@@ -167,6 +167,7 @@ struct node *node_new(struct tree *t, struct node *parent, const char *name, siz
 	n->ino = t->next_ino++;
 	n->off = name_off(n->name);
 	n->is_dir = is_dir;
+	n->listed_at = -1e18;   /* never: 0 would be the boot, within cache_ttl of a young host */
 	n->parent = parent;
 	if (parent) {
 		parent->children[parent->nchildren++] = n;

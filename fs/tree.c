@@ -15,12 +15,6 @@
 #include <string.h>
 #include "util/log.h"
 
-/* What one listing found that cannot be shown, for its log line. */
-struct merge_counts {
-	size_t hidden;      /* keys that cannot be a path (see keymap.h) */
-	size_t shadowed;    /* objects hidden by a directory of the same name */
-};
-
 int tree_new(const struct lock_source *locks, const struct keymap *map,
              const struct tfs_config *cfg, struct tree **out)
 {
@@ -35,13 +29,12 @@ int tree_new(const struct lock_source *locks, const struct keymap *map,
 	t->cfg = cfg;
 	t->next_ino = TREE_ROOT_INO;
 	pthread_mutex_init(&t->lock, NULL);
-	pthread_mutex_init(&t->list_lock, NULL);
+	pthread_cond_init(&t->run_changed, NULL);
 	t->root = node_new(t, NULL, "", 0, true);
 	if (!t->root) {
 		tree_free(t);
 		return -ENOMEM;
 	}
-	t->root->listed_at = -1e18;
 	t->root->mtime = time(NULL);  /* until a listing finds something newer */
 	*out = t;
 	return 0;
@@ -93,6 +86,7 @@ void tree_free(struct tree *t)
 {
 	if (!t)
 		return;
+	treelist_idle(t);   /* a listing's thread works on the tree */
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		for (struct node *n = t->by_ino[i], *next; n; n = next) {
 			next = n->next_by_ino;
@@ -103,208 +97,8 @@ void tree_free(struct tree *t)
 	free(t->by_name);
 	free(t->changed);
 	pthread_mutex_destroy(&t->lock);
-	pthread_mutex_destroy(&t->list_lock);
+	pthread_cond_destroy(&t->run_changed);
 	free(t);
-}
-
-/* ---- listing and merging ---- */
-
-/* One listing being merged into the tree as its pages come in. */
-struct merge {
-	struct tree *t;
-	enum listing_mode mode;
-	uint64_t gen;
-	struct merge_counts counts;
-	const char *path;           /* the directory listed */
-	double started, reported;   /* monotonic seconds */
-	unsigned long long keys;
-};
-
-#define PROGRESS_AFTER_S 1.0    /* a listing shorter than this is not reported */
-
-/* Tells the progress callback, at most once a second, and once more at the end of a
- * listing it was told about. */
-static void report_progress(struct merge *m, bool done)
-{
-	tree_progress_fn fn = m->t->progress;
-	if (!fn)
-		return;
-	double now = clock_mono();
-	if (now - m->started < PROGRESS_AFTER_S || (done && !m->reported) ||
-	    (!done && now - m->reported < 1.0))
-		return;
-	m->reported = now;
-	fn(m->t->progress_ctx, m->path, m->keys, now - m->started, done);
-}
-
-static void merge_page(struct merge *m, const struct store_page *pg);
-
-static int take_page(void *ctx, struct store_page *page)
-{
-	struct merge *m = ctx;
-	pthread_mutex_lock(&m->t->lock);
-	merge_page(m, page);
-	pthread_mutex_unlock(&m->t->lock);
-	m->keys += page->nobjects;
-	store_page_free(page);
-	report_progress(m, false);
-	return 0;
-}
-
-/* Lists dirpath's subtree (one flat listing per key space) into the tree. */
-static int fetch_dir(struct tree *t, const char *dirpath, struct merge *m)
-{
-	struct listing ls[2];
-	int n = keymap_dir_listings(t->map, dirpath, ls);
-	if (n < 0)
-		return n;
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		m->mode = ls[i].mode;
-		if (rc == 0)
-			rc = store_list_all(t->store, ls[i].s3_prefix, take_page, m);
-		keymap_listing_free(&ls[i]);
-	}
-	return rc;
-}
-
-/* Walks (and with gen != 0, creates) the directories of path[0..len). A file where a
- * directory is needed gives way to it (counted as shadowed when this listing saw it).
- * Returns the directory, or NULL. */
-static struct node *walk_dirs(struct tree *t, const char *path, size_t len, uint64_t gen,
-                              struct merge_counts *counts)
-{
-	struct node *dir = t->root;
-	char name[256];
-	for (size_t start = 0; start < len && dir;) {
-		const char *slash = memchr(path + start, '/', len - start);
-		size_t end = slash ? (size_t)(slash - path) : len;
-		snprintf(name, sizeof(name), "%.*s", (int)(end - start), path + start);
-		struct node *child = node_child(t, dir, name);
-		if (child && !child->is_dir && gen) {
-			if (child->gen == gen) {
-				counts->shadowed++;
-				log_debug("object '%s' is hidden by a directory of the same name", child->key);
-			}
-			node_remove_child(t, dir, child);
-			child = NULL;
-		}
-		if (!child && gen)
-			child = node_new(t, dir, name, strlen(name), true);
-		if (child && !child->is_dir)
-			child = NULL;
-		if (child && gen) {
-			child->gen = gen;
-			child->in_s3 = true;
-		}
-		dir = child;
-		start = end + 1;
-	}
-	return dir;
-}
-
-static void put_file(struct tree *t, const char *path, const struct store_object *obj, uint64_t gen,
-                     struct merge_counts *counts)
-{
-	const char *slash = strrchr(path, '/');
-	struct node *dir = walk_dirs(t, path, slash ? (size_t)(slash - path) : 0, gen, counts);
-	const char *name = slash ? slash + 1 : path;
-	if (!dir)
-		return;
-	struct node *n = node_child(t, dir, name);
-	if (n && n->is_dir && n->gen == gen) {
-		counts->shadowed++;
-		log_debug("object '%s' is hidden by a directory of the same name", obj->key);
-		return;
-	}
-	if (n && n->is_dir) {
-		node_remove_child(t, dir, n);
-		n = NULL;
-	}
-	if (!n && (n = node_new(t, dir, name, strlen(name), false))) {
-		n->is_lock = lock_name(name);
-		n->lock_checked = -1e18;
-	}
-	if (!n)
-		return;
-	n->in_s3 = true;
-	if (!n->key || strcmp(n->key, obj->key) != 0) {
-		char *key = strdup(obj->key);
-		if (!key) {
-			node_remove_child(t, dir, n);
-			return;
-		}
-		free(n->key);
-		n->key = key;
-	}
-	if (!n->etag || strcmp(n->etag, obj->etag ? obj->etag : "") != 0) {
-		free(n->etag);
-		n->etag = strdup(obj->etag ? obj->etag : "");
-	}
-	/* A lock file's size is that of its decoded text, known once it is fetched; a new
-	 * ETag means that text is out of date. */
-	if (n->is_lock && n->lock && strcmp(n->lock->s3.etag, n->etag) != 0)
-		n->lock_checked = -1e18;
-	if (!n->is_lock)
-		n->size = obj->size;
-	n->mtime = obj->mtime;
-	n->gen = gen;
-	/* A directory shows the time of the newest state below it. */
-	for (struct node *p = dir; p; p = p->parent)
-		if (p->mtime < obj->mtime)
-			p->mtime = obj->mtime;
-}
-
-/* A key that is both an object and a prefix ("a/b" and "a/b/c") resolves the same way
- * whatever order the pages come in: the directory wins. */
-static void merge_page(struct merge *m, const struct store_page *pg)
-{
-	struct tree *t = m->t;
-	t->stats.keys_listed += pg->nobjects;
-	for (size_t j = 0; j < pg->nobjects; j++) {
-		const struct store_object *o = &pg->objects[j];
-		char *path = NULL;
-		int v = keymap_key_to_path(t->map, m->mode, o->key, o->key_len, &path);
-		if (v == KEY_DIR_MARKER) {
-			walk_dirs(t, path, strlen(path), m->gen, &m->counts);
-		} else if (v == KEY_FILE) {
-			put_file(t, path, o, m->gen, &m->counts);
-		} else if (v > KEY_OUTSIDE) {
-			m->counts.hidden++;
-			log_debug("key '%s' is not shown: %s", o->key, keymap_verdict_str((enum key_verdict)v));
-		}
-		free(path);
-	}
-}
-
-/* A listing did not see c (whose own subtree is swept already): a lock file stays while
- * DynamoDB holds it, a directory while something below it stays, a virtual entry always. */
-static bool keep_unseen(struct node *c)
-{
-	/* A directory that no listing made, only DynamoDB locks below it, is the table's to
-	 * remove (scan_drops), even before it is opened and its locks are in the tree. */
-	bool lock_dir = c->is_dir && !c->in_s3;
-	if (c->is_lock || c->is_dir)
-		c->in_s3 = false;
-	return c->virt || (c->is_lock && c->in_ddb) || (c->is_dir && (c->nchildren > 0 || lock_dir));
-}
-
-/* Removes what the listing of generation gen (of directory root) did not see below dir. */
-static void sweep(struct tree *t, struct node *dir, uint64_t root, uint64_t gen, double now)
-{
-	dir->listed_at = now;
-	dir->listing_gen = gen;
-	dir->listing_root = root;
-	for (size_t i = 0; i < dir->nchildren;) {
-		struct node *c = dir->children[i];
-		if (c->is_dir && !c->virt)
-			sweep(t, c, root, gen, now);
-		if (c->gen != gen && !keep_unseen(c)) {
-			node_take_child(t, dir, i);
-			continue;
-		}
-		i++;
-	}
 }
 
 /* Is ino a directory the listings fill whose entries the kernel may hold? Only then does
@@ -317,83 +111,6 @@ static bool kernel_holds_dir(struct tree *t, uint64_t ino)
 	bool held = n && n->is_dir && !n->virt && n->in_kernel;
 	pthread_mutex_unlock(&t->lock);
 	return held;
-}
-
-static bool is_fresh(const struct tree *t, const struct node *dir, double now)
-{
-	return now - dir->listed_at < t->cfg->cache_ttl;
-}
-
-/* Lists path's subtree into the tree (making the directory when S3 has keys below it) and
- * sweeps out what the listing no longer holds. Called with list_lock held. */
-static int list_subtree(struct tree *t, const char *path)
-{
-	pthread_mutex_lock(&t->lock);
-	uint64_t gen = ++t->gen;
-	pthread_mutex_unlock(&t->lock);
-	double started = clock_mono();
-	struct merge m = { .t = t, .gen = gen, .path = path, .started = started };
-	int rc = fetch_dir(t, path, &m);
-	report_progress(&m, true);
-	pthread_mutex_lock(&t->lock);
-	t->stats.listings++;
-	/* A listing cut short added what it saw; only a whole one can say what is gone. */
-	struct node *d = rc == 0 ? walk_dirs(t, path, strlen(path), 0, NULL) : NULL;
-	if (d)
-		sweep(t, d, d->ino, gen, started);
-	pthread_mutex_unlock(&t->lock);
-	if (m.counts.hidden || m.counts.shadowed)
-		log_info("listing /%s: %zu keys cannot be paths and %zu objects are hidden by a "
-		         "directory of the same name (-d names each)", path, m.counts.hidden,
-		         m.counts.shadowed);
-	return rc;
-}
-
-/* How many directories of one listing are listed again one by one, as a walk that outlasts
- * cache_ttl meets them expired, before the walk is taken for one that goes on: from then on
- * the directory that listing listed is listed again whole, once, instead of one request per
- * directory for the rest of the walk. */
-#define WALK_RELISTS 8
-
-/* What to list for expired directory dir: itself, or the directory its listing listed. */
-static struct node *relist_target(struct tree *t, struct node *dir)
-{
-	struct node *root = dir->listing_root != dir->ino ? node_find_ino(t, dir->listing_root) : NULL;
-	if (!root || root->detached || root->listing_gen != dir->listing_gen)
-		return dir;     /* listed alone, or its listing's directory was listed again since */
-	if (t->walk_gen != dir->listing_gen) {
-		t->walk_gen = dir->listing_gen;
-		t->walk_relists = 0;
-	}
-	return ++t->walk_relists > WALK_RELISTS ? root : dir;
-}
-
-/* Lists directory ino and its subtree when its listing has expired. */
-static int refresh_dir(struct tree *t, uint64_t ino)
-{
-	pthread_mutex_lock(&t->lock);
-	struct node *dir = node_find_ino(t, ino);
-	bool fresh = dir && is_fresh(t, dir, clock_mono());
-	pthread_mutex_unlock(&t->lock);
-	if (!dir || fresh)
-		return 0;
-
-	pthread_mutex_lock(&t->list_lock);
-	pthread_mutex_lock(&t->lock);
-	dir = node_find_ino(t, ino);
-	char *path = NULL;
-	int rc = 0;
-	/* Another thread may have listed it while this one waited. */
-	if (dir && !dir->detached && dir->is_dir && !is_fresh(t, dir, clock_mono())) {
-		path = node_path(relist_target(t, dir));
-		rc = path ? 0 : -ENOMEM;
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (path)
-		rc = list_subtree(t, path);
-	pthread_mutex_unlock(&t->list_lock);
-	free(path);
-	return rc;
 }
 
 /* How long the kernel may keep what it knows of directory dir: until its listing or one of
@@ -439,11 +156,8 @@ static int probe_name(struct tree *t, uint64_t parent, const char *name)
 		t->stats.probes++;
 	pthread_mutex_unlock(&t->lock);
 	int rc = absent && !path ? -ENOMEM : 0;
-	if (list && path) {
-		pthread_mutex_lock(&t->list_lock);
-		rc = list_subtree(t, path);
-		pthread_mutex_unlock(&t->list_lock);
-	}
+	if (list && path)
+		rc = treelist_subtree(t, path);
 	if (rc == 0 && path && t->locks->table)
 		rc = treelock_probe_table(t, parent, dirpath, name, path);
 	free(dirpath);
@@ -469,7 +183,7 @@ static int lookup_entry(struct tree *t, uint64_t parent, const char *name,
 {
 	/* The reports are there whatever the bucket says, and must be reachable when S3 is
 	 * not (expired credentials: /.tfstatefs/status says why), so no listing first. */
-	int rc = is_virtual(t, parent, name) ? 0 : refresh_dir(t, parent);
+	int rc = is_virtual(t, parent, name) ? 0 : treelist_refresh(t, parent);
 	if (rc == 0 && lock_name(name))
 		rc = treelock_refresh_by_name(t, parent, name);
 	else if (rc == 0 && !is_virtual(t, parent, name))
@@ -551,7 +265,7 @@ void tree_forget(struct tree *t, uint64_t ino, uint64_t n)
  * scanned again when their scans are older than lock_list_ttl. */
 static int dir_fresh(struct tree *t, uint64_t ino)
 {
-	int rc = refresh_dir(t, ino);
+	int rc = treelist_refresh(t, ino);
 	if (rc == 0)
 		rc = treelock_scan_s3(t, ino);
 	if (rc == 0)

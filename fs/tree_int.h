@@ -1,7 +1,7 @@
 /* The tree's insides, shared by its three files; nothing else includes it.
  *
- * tree.c lists and sweeps, and answers the kernel; nodes.c keeps the nodes and their tables;
- * treelocks.c keeps the lock files up to date. t->lock guards every node. */
+ * tree.c answers the kernel; treelist.c lists and sweeps; nodes.c keeps the nodes and their
+ * tables; treelocks.c keeps the lock files up to date. t->lock guards every node. */
 #ifndef TFS_FS_TREE_INT_H
 #define TFS_FS_TREE_INT_H
 #include <pthread.h>
@@ -53,7 +53,10 @@ struct tree {
 	const struct keymap *map;
 	const struct tfs_config *cfg;   /* its TTLs */
 	pthread_mutex_t lock;       /* guards every node and the tables */
-	pthread_mutex_t list_lock;  /* one listing at a time: sweeps must not interleave */
+	struct run *run;            /* the listing under way (treelist.c), or NULL */
+	pthread_cond_t run_changed; /* with lock: a listing got further, or ended */
+	pthread_t run_thread;       /* the last listing's thread, until joined */
+	bool run_thread_started;
 	struct node *root;
 	struct node **by_ino, **by_name;
 	size_t nbuckets, nnodes;
@@ -98,6 +101,19 @@ void node_unlink_ino(struct tree *t, struct node *n);
 struct node *node_find_ino(const struct tree *t, uint64_t ino);
 struct node *node_child(const struct tree *t, const struct node *dir, const char *name);
 char *node_path(const struct node *n);
+
+/* ---- treelist.c: listings; each takes t->lock itself ---- */
+
+/* Lists directory ino (or the directory its last listing listed: see relist_target) when
+ * its listing has expired, and returns once what ino holds is in: at the listing's end, or
+ * before it where the listing can tell. Returns 0 or the listing's errno. */
+int treelist_refresh(struct tree *t, uint64_t ino);
+
+/* Lists path's subtree into the tree, to its end (a lookup's probe). */
+int treelist_subtree(struct tree *t, const char *path);
+
+/* Waits until no listing runs (before the tree is freed). */
+void treelist_idle(struct tree *t);
 
 /* ---- treelocks.c: the lock files; each takes t->lock itself ---- */
 

@@ -105,6 +105,26 @@ static int deliver(struct lister *l, struct s3_list_page *p)
 	return rc;
 }
 
+/* What a page of a range that was at key `from` has handed over: everything after from up
+ * to its last key; up to the range's end (until; NULL: past the last key) once it has
+ * passed that end or the listing has none left. Returns 0 or -ENOMEM. */
+static int cover(struct s3_list_page *p, const char *from, const char *until, bool crossed)
+{
+	bool to_end = crossed || !p->truncated;
+	if (!to_end && !p->nobjects)
+		return 0;   /* a truncated page with nothing in it says nothing */
+	if (from && !(p->cover_after = strdup(from)))
+		return -ENOMEM;
+	if (!to_end) {
+		const struct s3_object *last = &p->objects[p->nobjects - 1];
+		p->cover_upto = strndup(last->key, last->key_len);
+	} else if (until) {
+		p->cover_upto = strdup(until);
+	}
+	p->covered = p->cover_upto || (to_end && !until);
+	return p->covered ? 0 : -ENOMEM;
+}
+
 /* One page of range r: cut at its end as it is now (a split may have lowered it while the
  * page was on its way), handed over; enough once a page has passed the end. */
 static int range_take(void *ctx, struct s3_list_page *p)
@@ -114,7 +134,7 @@ static int range_take(void *ctx, struct s3_list_page *p)
 	pthread_mutex_lock(&l->lock);
 	const char *until = r->hi == NO_BOUND ? NULL : l->bounds[r->hi];
 	bool crossed = trim(p, until);
-	int failed = l->rc;
+	int failed = l->rc ? l->rc : cover(p, r->pos, until, crossed);
 	if (p->nobjects) {
 		const struct s3_object *last = &p->objects[p->nobjects - 1];
 		char *pos = strndup(last->key, last->key_len);
@@ -237,7 +257,8 @@ static char *boundary(const char *subdir)
 	return b;
 }
 
-/* A page of the delimiter listing: its subdirectories become bounds. */
+/* A page of the delimiter listing: its subdirectories become bounds, and it is handed over
+ * as the prefix's names. */
 static int plan_page(void *ctx, struct s3_list_page *p)
 {
 	struct lister *l = ctx;
@@ -260,8 +281,12 @@ static int plan_page(void *ctx, struct s3_list_page *p)
 	}
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
-	s3_list_page_free(p);
-	return rc;
+	if (rc) {
+		s3_list_page_free(p);
+		return rc;
+	}
+	p->names_only = true;
+	return deliver(l, p);
 }
 
 /* How many subdirectories of prefix the page's keys fall in (keys come sorted). */
@@ -302,7 +327,10 @@ static int list_rest(struct lister *l, const char *after)
 		started[i] = pthread_create(&th[i], NULL, work, &l->ranges[i]) == 0;
 	/* Without the bounds the workers still list everything, only one after another; a
 	 * failed delimiter listing (logged) costs speed, not keys. */
-	s3_list_each_from(l->c, l->prefix, "/", after, NULL, plan_page, l);
+	if (s3_list_each_from(l->c, l->prefix, "/", after, NULL, plan_page, l) == 0) {
+		struct s3_list_page names = { .names_only = true, .names_complete = true };
+		deliver(l, &names);
+	}
 	pthread_mutex_lock(&l->lock);
 	l->planned = true;
 	pthread_cond_broadcast(&l->changed);
@@ -324,8 +352,14 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 	struct aws_error err;
 	if (s3_list_page(c, prefix, NULL, NULL, &first, &err) < 0)
 		return s3_list_each(c, prefix, NULL, on_page, ctx);   /* it says why, with retries */
+	int rc = cover(&first, NULL, NULL, false);
+	if (rc < 0) {
+		s3_list_page_free(&first);
+		return rc;
+	}
 	if (!first.truncated || !first.nobjects) {
-		int rc = on_page(ctx, &first);
+		first.names_complete = !first.truncated;
+		rc = on_page(ctx, &first);
 		return rc == S3_LIST_STOP ? 0 : rc;
 	}
 	struct lister l = { .c = c, .prefix = prefix, .on_page = on_page, .ctx = ctx,
@@ -336,7 +370,7 @@ int s3_list_all(struct s3_client *c, const char *prefix, s3_page_fn on_page, voi
 	pthread_mutex_init(&l.lock, NULL);
 	pthread_mutex_init(&l.deliver, NULL);
 	pthread_cond_init(&l.changed, NULL);
-	int rc = after ? deliver(&l, &first) : -ENOMEM;
+	rc = after ? deliver(&l, &first) : -ENOMEM;
 	if (!after)
 		s3_list_page_free(&first);
 	if (rc == 0)

@@ -22,23 +22,41 @@ struct relay {
 	void *ctx;
 };
 
+/* The page's objects in the store's type (the strings move over), or NULL. */
+static struct store_object *take_objects(struct s3_list_page *page)
+{
+	struct store_object *out = calloc(page->nobjects ? page->nobjects : 1, sizeof(*out));
+	for (size_t i = 0; out && i < page->nobjects; i++) {
+		struct s3_object *o = &page->objects[i];
+		out[i] = (struct store_object){ .key = o->key, .key_len = o->key_len,
+		                                .size = o->size, .mtime = o->mtime, .etag = o->etag };
+		o->key = o->etag = NULL;
+	}
+	return out;
+}
+
 static int relay_page(void *ctx, struct s3_list_page *page)
 {
 	struct relay *r = ctx;
-	struct store_page out = { .objects = calloc(page->nobjects ? page->nobjects : 1,
-	                                            sizeof(*out.objects)) };
-	if (!out.objects) {
+	struct store_object *objects = take_objects(page);
+	if (!objects) {
 		s3_list_page_free(page);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < page->nobjects; i++) {
-		struct s3_object *o = &page->objects[i];
-		out.objects[i] = (struct store_object){ .key = o->key, .key_len = o->key_len,
-		                                        .size = o->size, .mtime = o->mtime,
-		                                        .etag = o->etag };
-		o->key = o->etag = NULL;
+	struct store_page out = { .covered = page->covered, .cover_after = page->cover_after,
+	                          .cover_upto = page->cover_upto, .prefixes = page->prefixes,
+	                          .nprefixes = page->nprefixes,
+	                          .names_complete = page->names_complete };
+	if (page->names_only) {
+		out.names = objects;
+		out.nnames = page->nobjects;
+	} else {
+		out.objects = objects;
+		out.nobjects = page->nobjects;
 	}
-	out.nobjects = page->nobjects;
+	page->cover_after = page->cover_upto = NULL;
+	page->prefixes = NULL;
+	page->nprefixes = 0;
 	s3_list_page_free(page);
 	return r->on_page(r->ctx, &out);
 }

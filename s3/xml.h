@@ -26,6 +26,12 @@ struct s3_list_page {
 	size_t nprefixes;
 	bool truncated;     /* IsTruncated */
 	char *next_token;   /* NextContinuationToken, opaque; NULL when not truncated */
+	/* Not from the document: where the page stands in s3_list_all's listing (plist.c),
+	 * as store_page's fields of the same names say. */
+	bool covered;
+	char *cover_after, *cover_upto;
+	bool names_only;    /* a page of the delimiter listing beside the flat one */
+	bool names_complete;
 };
 
 /* One ListObjectVersions page: its Version and DeleteMarker entries in document order

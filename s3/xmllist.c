@@ -311,6 +311,8 @@ void s3_list_page_free(struct s3_list_page *page)
 		free(page->prefixes[i]);
 	free(page->prefixes);
 	free(page->next_token);
+	free(page->cover_after);
+	free(page->cover_upto);
 	memset(page, 0, sizeof(*page));
 }
 

@@ -22,15 +22,25 @@ bool store_error_unsure(const struct store_error *e, int rc)
 	return rc != -ENOMEM && (e->status == 0 || e->status >= 500 || e->status == 429);
 }
 
+static void objects_free(struct store_object *objects, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(objects[i].key);
+		free(objects[i].etag);
+	}
+	free(objects);
+}
+
 void store_page_free(struct store_page *page)
 {
-	for (size_t i = 0; i < page->nobjects; i++) {
-		free(page->objects[i].key);
-		free(page->objects[i].etag);
-	}
-	free(page->objects);
-	page->objects = NULL;
-	page->nobjects = 0;
+	objects_free(page->objects, page->nobjects);
+	objects_free(page->names, page->nnames);
+	for (size_t i = 0; i < page->nprefixes; i++)
+		free(page->prefixes[i]);
+	free(page->prefixes);
+	free(page->cover_after);
+	free(page->cover_upto);
+	*page = (struct store_page){ 0 };
 }
 
 void store_version_page_free(struct store_version_page *page)

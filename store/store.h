@@ -44,6 +44,22 @@ struct store_object {
 struct store_page {
 	struct store_object *objects;
 	size_t nobjects;
+	/* list_all only, for a caller that answers parts of the listing before it ends; a
+	 * store that cannot tell leaves them empty and false.
+	 * How far it has got: with this page, every key in (cover_after, cover_upto] has been
+	 * handed over (NULL: from the first key; past the last). */
+	bool covered;
+	char *cover_after, *cover_upto;
+	/* What is directly below the prefix, from a listing beside the flat one: keys
+	 * (already or still to come in objects too) and subdirectories (full prefixes, with
+	 * their '/'). list_dir hands its subdirectories here as well. */
+	struct store_object *names;
+	size_t nnames;
+	char **prefixes;
+	size_t nprefixes;
+	/* With this page every name directly below the prefix has been handed over, in
+	 * objects, names or prefixes. */
+	bool names_complete;
 };
 
 void store_page_free(struct store_page *page);

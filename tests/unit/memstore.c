@@ -49,6 +49,7 @@ struct memstore {
 	struct mem_item *items;
 	size_t nitems;
 	size_t page_size;
+	bool names_first, reverse_pages;    /* how list_all hands its pages over */
 	struct fault faults[MS_OPS];
 	struct hook hooks[MS_OPS];
 	unsigned long calls[MS_OPS];
@@ -343,6 +344,12 @@ void memstore_page_size(struct memstore *ms, size_t n)
 	ms->page_size = n ? n : 1;
 }
 
+void memstore_list_like_s3(struct memstore *ms, bool names_first, bool reverse_pages)
+{
+	ms->names_first = names_first;
+	ms->reverse_pages = reverse_pages;
+}
+
 unsigned long memstore_calls(struct memstore *ms, enum memstore_op op)
 {
 	return ms->calls[op];
@@ -410,9 +417,98 @@ static int list(struct memstore *ms, const char *prefix, bool dir, store_page_fn
 	return 0;
 }
 
+static struct store_object object_of(const struct mem_object *o)
+{
+	return (struct store_object){ .key = dup_or_die(o->key), .key_len = strlen(o->key),
+	                              .size = o->len, .mtime = o->mtime, .etag = dup_or_die(o->etag) };
+}
+
+/* The names directly below prefix, as the delimiter listing beside S3's flat one gives
+ * them: keys in names, subdirectories in prefixes (each once: objects are in key order). */
+static struct store_page names_page(struct memstore *ms, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	struct store_page page = { .names = calloc(ms->nobjects + 1, sizeof(*page.names)),
+	                           .prefixes = calloc(ms->nobjects + 1, sizeof(char *)),
+	                           .names_complete = true };
+	for (size_t i = 0; i < ms->nobjects; i++) {
+		const char *key = ms->objects[i].key, *slash = strchr(key + plen, '/');
+		if (strncmp(key, prefix, plen) != 0)
+			continue;
+		if (!slash) {
+			page.names[page.nnames++] = object_of(&ms->objects[i]);
+			continue;
+		}
+		char *dir = strndup(key, (size_t)(slash - key) + 1);
+		if (!dir)
+			abort();
+		if (page.nprefixes && strcmp(page.prefixes[page.nprefixes - 1], dir) == 0)
+			free(dir);
+		else
+			page.prefixes[page.nprefixes++] = dir;
+	}
+	return page;
+}
+
+/* Page k (of pages of page_size) of the matches m[0..n), with what it covers. */
+static struct store_page flat_page(struct memstore *ms, const struct mem_object **m, size_t n,
+                                   size_t k)
+{
+	size_t from = k * ms->page_size, to = from + ms->page_size < n ? from + ms->page_size : n;
+	struct store_page page = { .objects = calloc(ms->page_size, sizeof(*page.objects)),
+	                           .covered = true };
+	for (size_t i = from; i < to; i++)
+		page.objects[page.nobjects++] = object_of(m[i]);
+	page.cover_after = from ? dup_or_die(m[from - 1]->key) : NULL;
+	page.cover_upto = to < n ? dup_or_die(m[to - 1]->key) : NULL;
+	return page;
+}
+
+/* The keys below prefix, in key order, as the store holds them now. */
+static const struct mem_object **matches(struct memstore *ms, const char *prefix, size_t *n)
+{
+	if (ms->nobjects)
+		qsort(ms->objects, ms->nobjects, sizeof(*ms->objects), by_key);
+	const struct mem_object **m = calloc(ms->nobjects + 1, sizeof(*m));
+	size_t plen = strlen(prefix);
+	*n = 0;
+	for (size_t i = 0; m && i < ms->nobjects; i++)
+		if (strncmp(ms->objects[i].key, prefix, plen) == 0)
+			m[(*n)++] = &ms->objects[i];
+	return m;
+}
+
+/* As S3's parallel listing hands it over (memstore_list_like_s3): the names first, then
+ * the flat pages in key order or the other way round, each saying what it covers (of the
+ * keys as they are at its call: a hook may change them). */
+static int list_like_s3(struct memstore *ms, const char *prefix, store_page_fn fn, void *ctx)
+{
+	size_t n, calls = 1 + ms->names_first;
+	int rc = 0;
+	for (size_t call = 0; rc == 0 && call < calls; call++) {
+		if ((rc = enter(ms, MS_LIST, NULL, NULL)) < 0)
+			break;
+		const struct mem_object **m = matches(ms, prefix, &n);
+		if (!m)
+			return -ENOMEM;
+		size_t pages = n ? (n + ms->page_size - 1) / ms->page_size : 1;
+		calls = pages + ms->names_first;
+		size_t k = call - ms->names_first;
+		struct store_page page = ms->names_first && call == 0 ? names_page(ms, prefix) :
+		                         flat_page(ms, m, n, ms->reverse_pages ? pages - 1 - k : k);
+		page.names_complete |= call + 1 == calls;
+		free(m);
+		rc = fn(ctx, &page);
+	}
+	return rc == STORE_LIST_STOP ? 0 : rc;
+}
+
 static int list_all(struct store *st, const char *prefix, store_page_fn fn, void *ctx)
 {
-	return list(of_store(st), prefix, false, fn, ctx);
+	struct memstore *ms = of_store(st);
+	if (ms->names_first || ms->reverse_pages)
+		return list_like_s3(ms, prefix, fn, ctx);
+	return list(ms, prefix, false, fn, ctx);
 }
 
 static int list_dir(struct store *st, const char *prefix, store_page_fn fn, void *ctx)

@@ -96,6 +96,14 @@ void memstore_before(struct memstore *ms, enum memstore_op op,
  * (default 1000). */
 void memstore_page_size(struct memstore *ms, size_t n);
 
+/* How list_all hands its pages over. Default: in key order, saying nothing of how far it
+ * has got (as a store that cannot tell). With either flag, each page says which keys it
+ * covers (store_page's cover_*), as s3's parallel listing does: names_first, a page of the
+ * names directly below the prefix first (s3's delimiter listing beside the flat one), one
+ * call of MS_LIST more; reverse_pages, the flat pages last first (as key ranges listed at
+ * once may come). */
+void memstore_list_like_s3(struct memstore *ms, bool names_first, bool reverse_pages);
+
 /* How many calls of op were made. */
 unsigned long memstore_calls(struct memstore *ms, enum memstore_op op);
 #endif

@@ -2,10 +2,12 @@
  * the in-memory store and lock table (memstore). TTLs are 0 (always stale) or NEVER, so no
  * test sleeps. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "fs/locktable.h"
 #include "fs/tree.h"
 #include "check.h"
@@ -869,6 +871,135 @@ static void test_a_long_walk_lists_its_listing_again_not_each_directory(void)
 	mount_close(&m);
 }
 
+/* ---- answers before the listing ends ---- */
+
+/* A listing held just before one of its pages (on the listing's own thread) until the test
+ * lets it go; after 10 s it goes on alone, and whatever waited for its end got its answer
+ * only then. */
+struct hold {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int skip;               /* pages to let through first */
+	bool released, timed_out;
+};
+
+static void hold_page(struct memstore *ms, void *ctx)
+{
+	struct hold *h = ctx;
+	if (h->skip-- > 0) {
+		memstore_before(ms, MS_LIST, hold_page, h);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&h->lock);
+	while (!h->released && !h->timed_out)
+		h->timed_out = pthread_cond_timedwait(&h->cond, &h->lock, &until) == ETIMEDOUT;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Holds m's next listing before its page number `page` (1: the first). */
+static void hold_before(struct mount *m, struct hold *h, int page)
+{
+	*h = (struct hold){ .skip = page - 1 };
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	memstore_before(m->ms, MS_LIST, hold_page, h);
+}
+
+/* Lets the listing go; says whether it was still held, i.e. whether what the test did
+ * meanwhile was answered before the listing's end. */
+static bool release(struct hold *h)
+{
+	pthread_mutex_lock(&h->lock);
+	bool held = !h->timed_out;
+	h->released = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	return held;
+}
+
+/* A whole-bucket mount whose store lists as S3 does (the names first; the flat pages, one
+ * key each, in key order or the other way round), holding keys (NULL-terminated). */
+static void mount_like_s3(struct mount *m, double cache_ttl, bool reverse_pages,
+                          const char *const *keys)
+{
+	mount_open(m, cache_ttl, NEVER, NEVER, false);
+	memstore_list_like_s3(m->ms, true, reverse_pages);
+	memstore_page_size(m->ms, 1);
+	for (; *keys; keys++)
+		memstore_put(m->ms, *keys, "{}", 0);
+}
+
+/* S3 hands the names below the listed prefix over first (a delimiter listing beside the
+ * flat one), then the flat pages, saying which key ranges are whole: the listed directory
+ * is answered once its names are in, a directory below it once the pages have passed it,
+ * each while the listing goes on; the lock files at the top were listed with the names,
+ * so no scan of its own lists them again. */
+static void test_a_walk_is_answered_as_the_listing_passes_it(void)
+{
+	struct mount m;
+	const char *keys[] = { "a/1.tfstate", "b/1.tfstate", "c/1.tfstate", "c/2.tfstate", NULL };
+	mount_like_s3(&m, NEVER, false, keys);
+	memstore_put(m.ms, "top.tfstate", "{\"serial\":1}", 0);
+	struct hold h;
+	hold_before(&m, &h, 4);     /* the names, a/1 and b/1 are in */
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "a,b,c,top.tfstate");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate");
+	struct tree_attr a;
+	CHECK_INT(lookup_path(&m, "top.tfstate", &a), 0);
+	CHECK_INT(a.size, 12);
+	CHECK(release(&h));
+	CHECK_STR(ls_path(&m, "c"), "1.tfstate,2.tfstate");
+	CHECK_STR(ls_path(&m, "b"), "1.tfstate");
+	CHECK_INT(memstore_calls(m.ms, MS_LIST), 6);   /* the names and 5 pages: one listing */
+	mount_close(&m);
+}
+
+/* Key ranges listed at once come in any order: a directory is answered once the ranges
+ * handed over, together, span it. */
+static void test_ranges_in_any_order_answer_what_they_span(void)
+{
+	struct mount m;
+	const char *keys[] = { "a/1.tfstate", "b/1.tfstate", "b/2.tfstate", "c/1.tfstate", NULL };
+	mount_like_s3(&m, NEVER, true, keys);
+	struct hold h;
+	hold_before(&m, &h, 4);     /* the names, c/1 and b/2 are in */
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "a,b,c");
+	CHECK_STR(ls_path(&m, "c"), "1.tfstate");
+	CHECK(release(&h));
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate");
+	CHECK_STR(ls_path(&m, "b"), "1.tfstate,2.tfstate");
+	mount_close(&m);
+}
+
+/* A listing made again answers early too, and what it answers holds nothing that has gone
+ * since the last one: a directory, a state, a file at the top. */
+static void test_an_early_answer_shows_nothing_that_is_gone(void)
+{
+	struct mount m;
+	const char *keys[] = { "a/1.tfstate", "a/2.tfstate", "b/1.tfstate", "c/1.tfstate",
+	                       "d/1.tfstate", "top.tfstate", NULL };
+	mount_like_s3(&m, 2.0, false, keys);
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "a,b,c,d,top.tfstate");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate,2.tfstate");
+	CHECK_STR(ls_path(&m, "d"), "1.tfstate");   /* the listing's last page: it has ended */
+	memstore_remove(m.ms, "a/2.tfstate");
+	memstore_put(m.ms, "a/3.tfstate", "{}", 0);
+	memstore_remove(m.ms, "b/1.tfstate");
+	memstore_remove(m.ms, "top.tfstate");
+	nanosleep(&(struct timespec){ .tv_sec = 2, .tv_nsec = 100000000 }, NULL);  /* cache_ttl */
+	struct hold h;
+	hold_before(&m, &h, 5);     /* the names, a/1, a/3 and c/1 are in */
+	CHECK_STR(ls(&m, TREE_ROOT_INO), "a,c,d");
+	CHECK_STR(ls_path(&m, "a"), "1.tfstate,3.tfstate");
+	CHECK_INT(lookup_path(&m, "b", NULL), -ENOENT);
+	CHECK(release(&h));
+	CHECK_STR(ls_path(&m, "d"), "1.tfstate");
+	mount_close(&m);
+}
+
 /* ---- what was shown ---- */
 
 /* What a lock file showed (at its lookup, then at each read) is what tree_lock_shown gives,
@@ -1093,6 +1224,9 @@ int main(void)
 	test_a_resumed_readdir_neither_repeats_nor_skips();
 	test_the_kernel_is_told_which_directories_changed();
 	test_a_long_walk_lists_its_listing_again_not_each_directory();
+	test_a_walk_is_answered_as_the_listing_passes_it();
+	test_ranges_in_any_order_answer_what_they_span();
+	test_an_early_answer_shows_nothing_that_is_gone();
 	test_shown_lock_is_the_one_looked_at();
 	test_shown_dynamodb_info_is_the_one_looked_at();
 	test_failed_listing_keeps_what_was_known();
