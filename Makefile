@@ -67,6 +67,12 @@ fuzz:
 bench:
 	tests/bench/run.sh
 
+# The in-memory filesystem make bench walks for the FUSE floor (tests/bench/nullfs.c).
+# It asks the kernel for what tfstatefs asks (fs/fs.h: tfs_kernel_settings).
+$(BUILD)/nullfs: tests/bench/nullfs.c fs/fs.h $(BUILD)/libtfstatefs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtfstatefs.a $(LDLIBS)
+
 deps:
 	tests/stack/deps.sh
 

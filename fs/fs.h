@@ -22,9 +22,16 @@ struct tfs {
 	bool kernel_keeps_dirs;         /* set at init: directories are opened without asking */
 };
 
+struct fuse_conn_info;
 struct fuse_lowlevel_ops;
 struct fuse_session;
 
 /* The operations; their userdata is a struct tfs. */
 const struct fuse_lowlevel_ops *tfs_lowlevel_ops(void);
+
+/* What the operations ask of the kernel at init, in conn->want: READDIRPLUS for every
+ * readdir, and directories opened without asking and their entries kept where the kernel
+ * can (then true: every OPENDIR is to be answered ENOSYS). tests/bench/nullfs.c asks the
+ * same, to walk the same protocol path. */
+bool tfs_kernel_settings(struct fuse_conn_info *conn);
 #endif

@@ -712,14 +712,20 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
  * it, and a GETATTR for each when warm. And where the kernel can, it opens directories
  * without asking (op_opendir) and keeps their entries, checking their mtime when their
  * attributes run out (AUTO_INVAL_DATA): a warm find then sends nothing at all. */
+bool tfs_kernel_settings(struct fuse_conn_info *conn)
+{
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	const unsigned keep = FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_AUTO_INVAL_DATA;
+	bool keeps_dirs = (conn->capable & keep) == keep;
+	if (keeps_dirs)
+		conn->want |= keep;
+	return keeps_dirs;
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct tfs *fs = userdata;
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-	const unsigned keep = FUSE_CAP_NO_OPENDIR_SUPPORT | FUSE_CAP_AUTO_INVAL_DATA;
-	fs->kernel_keeps_dirs = (conn->capable & keep) == keep;
-	if (fs->kernel_keeps_dirs)
-		conn->want |= keep;
+	fs->kernel_keeps_dirs = tfs_kernel_settings(conn);
 }
 
 /* The session ends: what the kernel never released is freed. */

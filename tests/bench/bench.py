@@ -15,11 +15,18 @@ then times, for each contender (tfstatefs, and BENCH_PEERS, default "s3fs rclone
 and counts the requests radosgw served for each (its `rgw.req` perf counter), and the
 peak RSS of the filesystem process after the find, after the cats and after the ls -lR.
 
-Two floors, in the same run:
+Three floors, in the same run:
   - listing floor: ListObjectsV2 paged sequentially with curl (--aws-sigv4), nothing else
   - local walk: the same tree (empty states, the lock files with their JSON) in a temp
     directory on local disk; `find DIR -name '*.tflock'` run once to warm the page cache,
     then timed three times, the median kept
+  - FUSE floor: build/nullfs (tests/bench/nullfs.c) serves the same tree (the locks of
+    their size) from memory, with tfstatefs's kernel settings and mount options; the same
+    find walks it cold on a fresh mount, then twice warm, and nullfs counts the FUSE
+    requests of each: no FUSE filesystem mounted so walks faster. The report gives it beside
+    the local walk, with (FUSE floor cold find + listing floor) / (listing floor + local
+    walk): the first goal's ratio for a filesystem that lists the bucket, then walks as
+    fast as one in memory; and cold find / FUSE floor cold find for every contender.
 and the ratios the issue sets goals for (cold find / (listing floor + local walk) <= 1.2,
 warm find / local walk <= 2, cold find requests / floor pages <= 1.5, cold ls -lR / cold
 find <= 2; and, with BENCH_LATENCY_MS, cold find / listing floor <= 0.6), for every
@@ -66,6 +73,7 @@ from latency_proxy import LatencyProxy  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TFSTATEFS = os.path.join(REPO, "build", "tfstatefs")
+NULLFS = os.path.join(REPO, "build", "nullfs")
 PEER_CAP = float(os.environ.get("BENCH_PEER_CAP") or os.environ.get("BENCH_S3FS_CAP") or 60)
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS") or 0)
 LOCKS = 100
@@ -81,7 +89,7 @@ LAYOUTS = {
 
 # Goals of the issue, on the ratio rows: (row, goal or None).
 GOALS = {"find_vs_floors": 1.2, "warm_vs_walk": 2.0, "find_req_vs_pages": 1.5,
-         "ls_vs_find": 2.0, "ls_req_vs_pages": None, "find_vs_floor": 0.6}
+         "ls_vs_find": 2.0, "ls_req_vs_pages": None, "find_vs_fuse": None, "find_vs_floor": 0.6}
 
 
 def read_env(path):
@@ -211,12 +219,14 @@ def floor(stack, bucket, workdir):
 
 
 class Fs:
-    """One mounted contender: its process, for RSS, and its mount point."""
+    """One mounted contender: its process, for RSS, and its mount point. piped: its stdin
+    and stdout are pipes (nullfs's counts)."""
 
-    def __init__(self, name, cmd, mnt, env):
+    def __init__(self, name, cmd, mnt, env, piped=False):
         self.name, self.mnt = name, mnt
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE if piped else None,
+                                     stdout=subprocess.PIPE if piped else subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         deadline = time.time() + 30
         while not os.path.ismount(mnt):
             if self.proc.poll() is not None or time.time() > deadline:
@@ -238,6 +248,9 @@ class Fs:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe:
+                pipe.close()
 
 
 def mount_tfstatefs(stack, bucket, mnt):
@@ -274,15 +287,52 @@ def mount_rclone(stack, bucket, mnt):
 CONTENDERS = {"tfstatefs": mount_tfstatefs, "s3fs": mount_s3fs, "rclone": mount_rclone}
 
 
-def timed(stack, argv, cap=None):
-    """(seconds, requests, capped) of one command."""
-    r0, t0 = stack.requests(), time.time()
+def timed(stack, argv, cap=None, requests=None):
+    """(seconds, requests, capped) of one command; requests counted by radosgw, or by the
+    function given."""
+    requests = requests or stack.requests
+    r0, t0 = requests(), time.time()
     try:
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=cap)
         capped = False
     except subprocess.TimeoutExpired:
         capped = True
-    return time.time() - t0, stack.requests() - r0, capped
+    return time.time() - t0, requests() - r0, capped
+
+
+def fuse_served(fs):
+    """nullfs's counts of the FUSE requests it served so far, {name: n}: it prints them
+    for each line on its stdin ("eof": the empty READDIRPLUS that ends a directory, one of
+    the READDIRPLUS)."""
+    fs.proc.stdin.write("\n")
+    fs.proc.stdin.flush()
+    return {k: int(v) for k, v in (kv.split("=") for kv in fs.proc.stdout.readline().split())}
+
+
+def fuse_floor(stack, keys, locks, workdir):
+    """The same tree (empty states, the locks' sizes) served by nullfs on a fresh mount:
+    {"find", "warm1", "warm2": (seconds, FUSE requests, False), "ops": the cold find's
+    FUSE requests by name}."""
+    listing = os.path.join(workdir, "nullfs.list")
+    with open(listing, "w") as f:
+        f.writelines("%s\t0\n" % k for k in keys + [BIG_KEY])
+        f.writelines("%s\t%d\n" % (k, len(body)) for k, body in locks.items())
+    mnt = os.path.join(workdir, "nullfs")
+    os.makedirs(mnt, exist_ok=True)
+    fs = Fs("nullfs", [NULLFS, listing, mnt, "-f"], mnt, dict(os.environ), piped=True)
+    try:
+        seen = []
+        def served():
+            seen.append(fuse_served(fs))
+            return sum(n for k, n in seen[-1].items() if k != "eof")
+        argv = ["find", mnt, "-name", "*.tflock"]
+        res = {"find": timed(stack, argv, requests=served)}
+        res["ops"] = {k: seen[1][k] - seen[0][k] for k in seen[0]}
+        res["warm1"] = timed(stack, argv, requests=served)
+        res["warm2"] = timed(stack, argv, requests=served)
+        return res
+    finally:
+        fs.unmount()
 
 
 def on_fresh_mount(stack, name, bucket, workdir, run):
@@ -327,7 +377,8 @@ def bench(stack, layout, n, workdir, names):
     out = {"n": n, "layout": layout, "dirs": len({os.path.dirname(k) for k in keys} |
                                                   {k.split("/")[0] for k in keys}),
            "floor": floor(stack, bucket, workdir),
-           "walk": local_walk(os.path.join(workdir, "local"), keys, locks)}
+           "walk": local_walk(os.path.join(workdir, "local"), keys, locks),
+           "fuse": fuse_floor(stack, keys, locks, workdir)}
     for name in names:
         out[name] = run_contender(stack, name, bucket, sorted(locks), workdir)
     return out
@@ -364,7 +415,8 @@ def ratios(r, name):
            "warm_vs_walk": ratio(c["find_warm"][0], c["find_warm"][2], r["walk"], False),
            "find_req_vs_pages": ratio(find_req, find_cap, fl_pages, False),
            "ls_vs_find": ratio(c["ls_lR"][0], c["ls_lR"][2], find_s, find_cap),
-           "ls_req_vs_pages": ratio(c["ls_lR"][1], c["ls_lR"][2], fl_pages, False)}
+           "ls_req_vs_pages": ratio(c["ls_lR"][1], c["ls_lR"][2], fl_pages, False),
+           "find_vs_fuse": ratio(find_s, find_cap, r["fuse"]["find"][0], False)}
     if LATENCY_MS:
         out["find_vs_floor"] = ratio(find_s, find_cap, fl_s, False)
     return out
@@ -378,6 +430,7 @@ RATIO_ROWS = [("find_vs_floors", "cold find / (listing floor + local walk)"),
               ("find_req_vs_pages", "cold find requests / floor pages"),
               ("ls_vs_find", "cold `ls -lR` / cold find"),
               ("ls_req_vs_pages", "`ls -lR` requests / floor pages"),
+              ("find_vs_fuse", "cold find / FUSE floor cold find"),
               ("find_vs_floor", "cold find / listing floor (%g ms latency)" % LATENCY_MS)]
 
 
@@ -390,13 +443,32 @@ def cell(r, goal):
     return text + {True: " (met)", False: " (missed)", None: " (?)"}[holds(r, goal)]
 
 
+def fuse_floor_lines(r):
+    """The FUSE floor beside the local walk, and what it leaves of the goal of 1.2."""
+    f, ops, fl_s = r["fuse"], r["fuse"]["ops"], r["floor"][0]
+    named = ["readdirplus {:,} ({:,} empty)".format(ops["readdirplus"], ops["eof"])]
+    named += ["{} {:,}".format(k, n) for k, n in ops.items() if n and k not in ("readdirplus", "eof")]
+    print("FUSE floor (in-memory FUSE fs, same tree): cold find {:.3f} s / {:,} FUSE req ({}); "
+          "first warm {:.3f} s / {:,} req; second warm {:.3f} s / {:,} req; local walk {:.3f} s"
+          .format(
+              f["find"][0], f["find"][1], ", ".join(named), f["warm1"][0], f["warm1"][1],
+              f["warm2"][0], f["warm2"][1], r["walk"]))
+    goal = GOALS["find_vs_floors"]
+    least = ratio(f["find"][0] + fl_s, False, fl_s + r["walk"], False)
+    print("(FUSE floor cold find + listing floor) / (listing floor + local walk) [goal <= %g]: %s,"
+          " for a filesystem that lists the bucket, then walks as fast as one in memory" % (
+              goal, cell(least, goal)))
+
+
 def report(r, names):
     fl_s, fl_pages = r["floor"]
     print("\n%s states, %s (%s, %s directories)%s" % (
         format(r["n"], ","), r["layout"], LAYOUTS[r["layout"]][0], format(r["dirs"], ","),
         "; every answer held %g ms" % LATENCY_MS if LATENCY_MS else ""))
-    print("| %s states, %s (floor %.2f s, %d pages; local walk %.3f s) | %s |" % (
-        format(r["n"], ","), LAYOUTS[r["layout"]][0], fl_s, fl_pages, r["walk"], " | ".join(names)))
+    fuse_floor_lines(r)
+    print("| %s states, %s (floor %.2f s, %d pages; local walk %.3f s; FUSE floor %.2f s) | %s |"
+          % (format(r["n"], ","), LAYOUTS[r["layout"]][0], fl_s, fl_pages, r["walk"],
+             r["fuse"]["find"][0], " | ".join(names)))
     print("|---|%s" % ("---|" * len(names)))
     for op, label in ROWS:
         print("| %s | %s |" % (label, " | ".join(fmt(r[x][op]) for x in names)))

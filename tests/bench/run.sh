@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # make bench: a stack of its own, the benchmark (tests/bench/bench.py), the stack stopped.
+# Beside the contenders, bench.py walks build/nullfs (tests/bench/nullfs.c, built here): the
+# same tree served from memory over FUSE, as tfstatefs is mounted, the FUSE floor.
 # BENCH_SIZES="10000 100000" sets the bucket sizes (none: skip this part). BENCH_LAYOUTS picks
 # the key layouts (default "per10 perdir": 10 states a directory, team%04d/app%d.tfstate; one
 # a directory, t<i/10>/a<i%10>/terraform.tfstate). BENCH_PEERS the contenders beside
@@ -12,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tests/stack/deps.sh >/dev/null
-make -s all
+make -s all build/nullfs
 dir=$(mktemp -d /tmp/tfs-bench-stack.XXXXXX)
 trap 'tests/stack/stop.sh "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 tests/stack/start.sh "$dir" >/dev/null
