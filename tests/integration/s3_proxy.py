@@ -9,6 +9,9 @@ change what passes, to play S3 behaviours and faults radosgw does not have.
         (status, [(name, value), ...], body)     # answer this instead, radosgw never asked
     proxy.fault = lambda method, path, req_headers: \
         None or Fault(kind, ...)                 # break this exchange (see Fault)
+    proxy.ack_waits = []                         # a GET's headers and body written apart,
+                                                 # the body only once the client has acked
+                                                 # the headers: how long each ack took (s)
     proxy.requests      -> [(method, path, headers), ...]
     proxy.faults        -> how many exchanges a Fault broke
     proxy.bodies        -> [request body bytes, ...] (same order)
@@ -19,10 +22,12 @@ the same way (the operation is in the X-Amz-Target header).
 Requests go through unchanged: every header the client signed must reach radosgw as it
 was, or the signature would not match.
 """
+import fcntl
 import http.client
 import http.server
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -58,6 +63,7 @@ class S3Proxy:
         self.before_forward = None
         self.fault = None
         self.faults = 0
+        self.ack_waits = None
         self.closed = threading.Event()
         proxy = self
 
@@ -132,8 +138,22 @@ class S3Proxy:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if proxy.ack_waits is not None and self.command == "GET" and data:
+                    proxy.ack_waits.append(self._wait_for_ack())
                 if self.command != "HEAD":
                     self.wfile.write(data)
+
+            def _wait_for_ack(self, limit=1.0):
+                """As Nagle's algorithm holds a small write back while anything sent is
+                unacknowledged: waits until the client has acked all sent (TIOCOUTQ: bytes
+                not yet acked), at most limit seconds; returns how long that took."""
+                start = time.monotonic()
+                while time.monotonic() - start < limit:
+                    out = fcntl.ioctl(self.connection.fileno(), termios.TIOCOUTQ, b"\0" * 4)
+                    if struct.unpack("i", out)[0] == 0:
+                        break
+                    time.sleep(0.0002)
+                return time.monotonic() - start
 
             do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 
