@@ -277,9 +277,12 @@ int tree_getattr(struct tree *t, uint64_t ino, struct tree_attr *attr)
 {
 	int rc = treelock_refresh_by_ino(t, ino);
 	bool dir_failed = false;
-	if (rc == -EINVAL) {
-		rc = kernel_holds_dir(t, ino) ? dir_fresh(t, ino) : 0;
+	if (rc == -EINVAL && kernel_holds_dir(t, ino)) {
+		rc = dir_fresh(t, ino);
 		dir_failed = rc < 0 && rc != -ENOENT;
+	} else if (rc == -EINVAL) {
+		treelist_settle(t, ino);
+		rc = 0;
 	}
 	if (rc < 0 && !dir_failed)
 		return rc;

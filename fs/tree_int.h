@@ -109,6 +109,10 @@ char *node_path(const struct node *n);
  * before it where the listing can tell. Returns 0 or the listing's errno. */
 int treelist_refresh(struct tree *t, uint64_t ino);
 
+/* Waits, when a listing under way will make directory ino whole (one below the directory
+ * it lists), until it has: a directory's mtime is its newest state's, known only then. */
+void treelist_settle(struct tree *t, uint64_t ino);
+
 /* Lists path's subtree into the tree, to its end (a lookup's probe). */
 int treelist_subtree(struct tree *t, const char *path);
 

@@ -556,3 +556,17 @@ int treelist_refresh(struct tree *t, uint64_t ino)
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
+
+void treelist_settle(struct tree *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		struct node *dir = node_find_ino(t, ino);
+		struct run *r = t->run;
+		if (!dir || !dir->is_dir || dir->virt || !r || !r->tells || dir->ino == r->root ||
+		    !run_covers(r, dir) || is_fresh(t, dir, clock_mono()) || run_passed(r, dir))
+			break;
+		pthread_cond_wait(&t->run_changed, &t->lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+}

@@ -943,6 +943,7 @@ static void test_a_walk_is_answered_as_the_listing_passes_it(void)
 	const char *keys[] = { "a/1.tfstate", "b/1.tfstate", "c/1.tfstate", "c/2.tfstate", NULL };
 	mount_like_s3(&m, NEVER, false, keys);
 	memstore_put(m.ms, "top.tfstate", "{\"serial\":1}", 0);
+	memstore_put(m.ms, "c/2.tfstate", "{}", 1800000000);
 	struct hold h;
 	hold_before(&m, &h, 4);     /* the names, a/1 and b/1 are in */
 	CHECK_STR(ls(&m, TREE_ROOT_INO), "a,b,c,top.tfstate");
@@ -950,7 +951,12 @@ static void test_a_walk_is_answered_as_the_listing_passes_it(void)
 	struct tree_attr a;
 	CHECK_INT(lookup_path(&m, "top.tfstate", &a), 0);
 	CHECK_INT(a.size, 12);
+	CHECK_INT(lookup_path(&m, "c", &a), 0);
+	CHECK(a.own_ttl && a.ttl == 0);     /* its mtime is not known yet: not to be kept */
 	CHECK(release(&h));
+	CHECK_INT(tree_getattr(m.t, a.ino, &a), 0);    /* waits until the listing passed c */
+	CHECK_INT(a.mtime, 1800000000);
+	CHECK(a.ttl > 0);
 	CHECK_STR(ls_path(&m, "c"), "1.tfstate,2.tfstate");
 	CHECK_STR(ls_path(&m, "b"), "1.tfstate");
 	CHECK_INT(memstore_calls(m.ms, MS_LIST), 6);   /* the names and 5 pages: one listing */
