@@ -134,14 +134,20 @@ void node_entries_changed(struct tree *t, struct node *dir)
 	dir->in_kernel = false;
 }
 
-/* A name's readdir offset: where its hash falls, above the offsets of "." and "..". Two
- * names of one directory that fall together are set apart when it is sorted (tree.c). */
+/* A name's readdir offset, above the offsets of "." and "..": its first 6 bytes, then 13
+ * bits of its hash. Entries come in name order, so a walk goes through a directory in key
+ * order, the order the listing passes it in: a cold find follows the listing instead of
+ * waiting for its end. Two names of one directory that fall together are set apart when it
+ * is sorted (tree.c). */
 static uint64_t name_off(const char *name)
 {
-	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+	uint64_t h = 14695981039346656037ULL, head = 0;   /* FNV-1a */
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
-	return TREE_DIR_FIRST_OFF + h % ((1ULL << 62) - TREE_DIR_FIRST_OFF);
+	size_t len = strlen(name);
+	for (size_t i = 0; i < 6; i++)
+		head = head << 8 | (i < len ? (unsigned char)name[i] : 0);
+	return TREE_DIR_FIRST_OFF + (head << 13 | (h & 0x1fff));
 }
 
 struct node *node_new(struct tree *t, struct node *parent, const char *name, size_t len,

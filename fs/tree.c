@@ -317,17 +317,35 @@ static int by_off(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-/* Puts dir's children in offset order, once after each change; of two that fall on one
- * offset the later moves up by one (and keeps it). */
+/* Moves children[i], which falls on its predecessor's offset, to the first offset above it
+ * that no sibling holds (and it keeps it), and to its place in the order. */
+static void set_apart(struct node *dir, size_t i)
+{
+	struct node **c = dir->children, *moved = c[i];
+	uint64_t off = c[i - 1]->off + 1;
+	size_t j = i + 1;
+	for (; j < dir->nchildren && c[j]->off <= off; j++)
+		if (c[j]->off == off)
+			off++;
+	moved->off = off;
+	memmove(&c[i], &c[i + 1], (j - i - 1) * sizeof(*c));
+	c[j - 1] = moved;
+}
+
+/* Puts dir's children in offset order, once after each change. Of two that fall on one
+ * offset the newer (the higher inode: entries are made in inode order) moves, never one
+ * whose offset a readdir may have handed out. */
 static void sort_children(struct node *dir)
 {
 	if (dir->sorted_gen == dir->entries_gen && dir->sorted_gen)
 		return;
 	if (dir->nchildren > 1)     /* an empty directory has no array */
 		qsort(dir->children, dir->nchildren, sizeof(*dir->children), by_off);
-	for (size_t i = 1; i < dir->nchildren; i++)
+	for (size_t i = 1; i < dir->nchildren;)
 		if (dir->children[i]->off <= dir->children[i - 1]->off)
-			dir->children[i]->off = dir->children[i - 1]->off + 1;
+			set_apart(dir, i);  /* children[i] is another one now: look again */
+		else
+			i++;
 	dir->sorted_gen = dir->entries_gen;
 }
 

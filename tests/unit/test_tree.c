@@ -837,6 +837,64 @@ static void test_a_resumed_readdir_neither_repeats_nor_skips(void)
 	mount_close(&m);
 }
 
+/* The offsets of directory ino's entries, by name ("name\toff\n" each, in readdir order),
+ * checking they rise. */
+static char *offsets(struct mount *m, uint64_t ino)
+{
+	struct tree_dir *d = NULL;
+	CHECK_INT(tree_opendir(m->t, ino, &d), 0);
+	size_t cap = 64 * (d ? d->count + 1 : 1), len = 0;
+	char *out = calloc(1, cap);
+	for (size_t i = 0; d && i < d->count; i++) {
+		CHECK(i == 0 || d->entries[i].off > d->entries[i - 1].off);
+		len += (size_t)snprintf(out + len, cap - len, "%s\t%llu\n", d->entries[i].name,
+		                        (unsigned long long)d->entries[i].off);
+	}
+	tree_dir_free(d);
+	return out;
+}
+
+/* Entries come in name order (by their first 6 bytes; their hash orders the rest), so a
+ * walk follows the listing's key order; names that fall on one offset are set apart, the
+ * newer one moving, so that an offset once handed out stays with its entry: 3,000 names
+ * that share their first 6 bytes in 1,000s, then 3,000 more, tie hundreds of times. */
+static void test_entries_come_in_name_order_and_keep_their_offsets(void)
+{
+	struct mount m;
+	mount_open(&m, ALWAYS, NEVER, NEVER, false);
+	const char *keys[] = { "c/x", "aa/x", "b/x", "a/x", "ab/x" };
+	for (size_t i = 0; i < 5; i++)
+		memstore_put(m.ms, keys[i], "{}", 0);
+	char *order = offsets(&m, TREE_ROOT_INO), names[64] = "";
+	for (char *line = order, *tab; (tab = strchr(line, '\t')); line = strchr(tab, '\n') + 1)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.*s",
+		         *names ? "," : "", (int)(tab - line), line);
+	CHECK_STR(names, "a,aa,ab,b,c");
+	free(order);
+	char key[64];
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "d/name%05d.tfstate", i * 2);
+		memstore_put(m.ms, key, "{}", 0);
+	}
+	uint64_t d = ino_of(&m, "d");
+	char *before = offsets(&m, d);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "d/name%05d.tfstate", i * 2 + 1);
+		memstore_put(m.ms, key, "{}", 0);
+	}
+	char *after = offsets(&m, d);       /* listed again (cache_ttl 0): 3,000 new names */
+	size_t kept = 0;
+	for (char *line = before, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = '\0';
+		const char *p = strstr(after, line);
+		kept += p && (p == after || p[-1] == '\n') && p[strlen(line)] == '\n';
+	}
+	CHECK_INT(kept, 3000);
+	free(before);
+	free(after);
+	mount_close(&m);
+}
+
 /* A walk that outlasts cache_ttl lists the first directories it finds expired one by one,
  * then the directory whose listing they came from, once, whole: not one request for each
  * directory left. */
@@ -1228,6 +1286,7 @@ int main(void)
 	test_warm_walk_is_free();
 	test_a_directory_says_when_its_entries_changed();
 	test_a_resumed_readdir_neither_repeats_nor_skips();
+	test_entries_come_in_name_order_and_keep_their_offsets();
 	test_the_kernel_is_told_which_directories_changed();
 	test_a_long_walk_lists_its_listing_again_not_each_directory();
 	test_a_walk_is_answered_as_the_listing_passes_it();
