@@ -76,7 +76,7 @@ else
 	step "integration tests, ASan+UBSan binary"
 	ASAN_OPTIONS=detect_leaks=1 pytest_tally integration-asan build/asan/tfstatefs
 
-	step "ThreadSanitizer build: race and browse tests against it"
+	step "ThreadSanitizer build: race, browse and walk tests against it"
 	if ! make -j2 tsan >/dev/null; then
 		record tsan-build 0 1
 	else
@@ -92,7 +92,7 @@ else
 		fi
 		# A TSan report in a mount's stderr fails its test (conftest.py SANITIZER_MARKS).
 		TSAN_OPTIONS="second_deadlock_stack=1" pytest_tally integration-tsan "$tsan_bin" \
-			tests/integration/test_races.py tests/integration/test_browse.py
+			tests/integration/test_races.py tests/integration/test_browse.py tests/integration/test_walk.py
 	fi
 fi
 
