@@ -14,6 +14,9 @@ struct unlock_policy {
 	uid_t owner;            /* who mounted: may unlock */
 	bool has_unlock_gid;    /* -o unlock_gid: members of this group may unlock too */
 	gid_t unlock_gid;
+	bool delete_unguarded;  /* -o check_store found that the store ignores If-Match on
+	                         * DeleteObject: each unlock's audit says the re-read before
+	                         * the delete was the only guard */
 };
 
 struct tfs_config {

@@ -171,6 +171,9 @@ static enum outcome send_s3_delete(struct attempt *a, char *detail, size_t len)
 	store_error_describe(&err, detail, len);
 	if (rc == 0) {
 		say(a, "S3 lockfile deleted with If-Match %s", a->shown.etag);
+		if (a->g->policy->delete_unguarded)
+			say(a, "this store ignores If-Match on DeleteObject (-o check_store found it): "
+			    "the re-read just before the delete was the only guard");
 		return REMOVED;
 	}
 	if (rc == -ECANCELED) {

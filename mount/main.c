@@ -21,6 +21,7 @@
 #include "s3/http.h"
 #include "s3/s3.h"
 #include "s3/s3store.h"
+#include "store/check.h"
 #include "util/log.h"
 
 #ifndef TFSTATEFS_VERSION
@@ -33,6 +34,7 @@ struct mount_state {
 	struct fuse_cmdline_opts cmd;
 	struct tfs_config cfg;          /* what fs/ reads, built from opts */
 	char *status;                   /* cfg.status */
+	char *check_status;             /* -o check_store's lines of it, or NULL */
 	struct aws_cred_provider *creds;
 	char *region;
 	struct s3_client *s3;
@@ -177,6 +179,54 @@ static int connect_table(struct mount_state *m)
 	return 0;
 }
 
+/* The store check (store/check.h) on the bucket and the table as the mount reaches them. */
+static int check_store(const struct mount_state *m, struct store_check *c)
+{
+	struct check_target t = { .store = m->store, .table = m->ddb_table,
+	                          .bucket = m->opts.bucket, .prefix = m->map.prefix,
+	                          .sse_c = s3_client_has_sse_key(m->s3) };
+	int rc = store_check_run(&t, c);
+	if (rc < 0)
+		fail("the store check could not run: %s", strerror(-rc));
+	return rc;
+}
+
+/* -o check_store: the check once before mounting; its results go to /.tfstatefs/status,
+ * a failure also to stderr, and an ignored If-Match on DeleteObject to every unlock's
+ * audit record. */
+static int check_store_at_mount(struct mount_state *m)
+{
+	struct store_check c;
+	if (!m->opts.check_store)
+		return 0;
+	if (check_store(m, &c) < 0)
+		return -1;
+	for (size_t i = 0; i < c.n; i++)
+		if (c.results[i].verdict == CHECK_FAILED)
+			fprintf(stderr, "tfstatefs: warning: check_store: %s\n", c.results[i].text);
+	if (c.leftovers[0])
+		fprintf(stderr, "tfstatefs: warning: check_store: %s\n", c.leftovers);
+	m->cfg.unlock.delete_unguarded = c.delete_if_match_ignored;
+	return (m->check_status = store_check_status(&c)) ? 0 : -1;
+}
+
+/* --check-store: the check, its report on stdout; 1 when it passed (exit 0), else -1. */
+static int check_store_only(struct mount_state *m)
+{
+	struct store_check c;
+	printf("tfstatefs --check-store: bucket %s%s%s at %s\n", m->opts.bucket,
+	       *m->map.prefix ? ", prefix " : "", m->map.prefix, s3_client_endpoint(m->s3));
+	if (check_store(m, &c) < 0)
+		return -1;
+	store_check_print(&c, stdout);
+	struct check_target t = { .table = m->ddb_table };
+	printf("permissions used: %s\n", store_check_permissions(&t));
+	bool passed = store_check_passed(&c);
+	printf("%s\n", passed ? "passed: what Terraform and tfstatefs rely on holds on this store"
+	       : "FAILED: something Terraform or tfstatefs relies on does not hold (above)");
+	return passed ? 1 : -1;
+}
+
 /* /.tfstatefs/status: the mount's settings, one "name<TAB>value" a line. */
 static char *status_text(const struct mount_state *m, const struct unlock_policy *p)
 {
@@ -188,7 +238,7 @@ static char *status_text(const struct mount_state *m, const struct unlock_policy
 	                 "credentials\t%s\nsse_customer_key\t%s\n"
 	                 "dynamodb_table\t%s\ndynamodb_endpoint\t%s\nunlock\t%s\nlock_create\t%s\n"
 	                 "unlock_min_age_seconds\t%.0f\nunlock_owner_uid\t%u\nunlock_gid\t%s\n"
-	                 "cache_ttl\t%g\nlock_ttl\t%g\nwatch_interval\t%g\nevents_log\t%s\n",
+	                 "cache_ttl\t%g\nlock_ttl\t%g\nwatch_interval\t%g\nevents_log\t%s\n%s",
 	                 TFSTATEFS_VERSION, m->opts.bucket, m->map.prefix, s3_client_endpoint(m->s3),
 	                 m->region, aws_cred_provider_source(m->creds),
 	                 s3_client_has_sse_key(m->s3) ? "set" : "none",
@@ -196,7 +246,8 @@ static char *status_text(const struct mount_state *m, const struct unlock_policy
 	                 m->ddb ? ddb_client_endpoint(m->ddb) : "none", p->off ? "off" : "on",
 	                 p->create && !p->off ? "on" : "off",
 	                 p->min_age_s, (unsigned)p->owner, gid, m->opts.cache_ttl, m->opts.lock_ttl,
-	                 m->opts.watch_interval, m->opts.events_log ? m->opts.events_log : "none");
+	                 m->opts.watch_interval, m->opts.events_log ? m->opts.events_log : "none",
+	                 m->check_status ? m->check_status : "");
 	return n < 0 ? NULL : text;
 }
 
@@ -384,6 +435,7 @@ static void mount_state_free(struct mount_state *m)
 	aws_cred_provider_free(m->creds);
 	free(m->region);
 	free(m->status);
+	free(m->check_status);
 	free(m->cmd.mountpoint);
 	options_free(&m->opts);
 }
@@ -400,9 +452,9 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 		options_print_help(args->argv[0]);
 		return 1;
 	}
-	if (fuse_parse_cmdline(args, &m->cmd) != 0)
+	if (!m->opts.check_store_only && fuse_parse_cmdline(args, &m->cmd) != 0)
 		return -1;
-	if (!m->cmd.mountpoint) {
+	if (!m->cmd.mountpoint && !m->opts.check_store_only) {
 		fail("no mount point given");
 		return -1;
 	}
@@ -421,6 +473,10 @@ static int prepare(struct mount_state *m, struct fuse_args *args)
 	m->locks.store = m->store;
 	m->locks.bucket = m->opts.bucket;
 	if (connect_table(m) < 0)
+		return -1;
+	if (m->opts.check_store_only)
+		return check_store_only(m);
+	if (check_store_at_mount(m) < 0)
 		return -1;
 	if ((rc = audit_open(m->opts.audit_log, &m->audit)) < 0) {
 		fail("cannot open the audit log %s: %s", m->opts.audit_log, strerror(-rc));

@@ -11,7 +11,7 @@
 
 #define OPT(t, field, value) { t, offsetof(struct tfs_options, field), value }
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_CHECK_STORE };
 
 /* Option names follow Terraform's S3 backend where it has one. */
 static const struct fuse_opt option_spec[] = {
@@ -45,6 +45,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("gid=%u", gid, 0),
 	OPT("umask=%o", umask, 0),
 	OPT("debug_s3", debug_s3, 1),
+	OPT("check_store", check_store, 1),
+	FUSE_OPT_KEY("--check-store", KEY_CHECK_STORE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -92,6 +94,9 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 		return 0;
 	case KEY_RO:
 		opts->read_only = 1;
+		return 0;
+	case KEY_CHECK_STORE:
+		opts->check_store_only = 1;
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->source) {
@@ -211,7 +216,8 @@ int options_parse(struct fuse_args *args, struct tfs_options *opts)
 	if (opts->show_help || opts->show_version)
 		return 0;
 	if (!opts->source) {
-		fprintf(stderr, "tfstatefs: no bucket given\nusage: tfstatefs BUCKET[:/PREFIX] MOUNTPOINT [-o OPTIONS]\n");
+		fprintf(stderr, "tfstatefs: no bucket given\nusage: tfstatefs BUCKET[:/PREFIX] MOUNTPOINT [-o OPTIONS]\n"
+		        "       tfstatefs --check-store BUCKET[:/PREFIX] [-o OPTIONS]\n");
 		return -1;
 	}
 	if (opts->cache_ttl < 0) {
@@ -263,8 +269,8 @@ void options_free(struct tfs_options *opts)
 
 void options_print_help(const char *progname)
 {
-	printf("usage: %s BUCKET[:/PREFIX] MOUNTPOINT [-o OPTION,...]\n"
-	       "Mounts a Terraform state bucket: states as read-only files.\n"
+	printf("usage: %s BUCKET[:/PREFIX] MOUNTPOINT [-o OPTION,...]    mounts a state bucket\n"
+	       "       %s --check-store BUCKET[:/PREFIX] [-o OPTION,...]  tests the store, no mount\n"
 	       "\n"
 	       "S3 (names as in Terraform's S3 backend):\n"
 	       "  -o region=NAME             bucket region (else AWS_REGION, AWS_DEFAULT_REGION, profile)\n"
@@ -296,8 +302,8 @@ void options_print_help(const char *progname)
 	       "\n"
 	       "Running:\n"
 	       "  -f, -s, -d                 foreground; single-threaded; with FUSE and S3 debug\n"
-	       "  -o debug_s3                log every S3 request with its timing\n"
-	       "  -h, --help                 this text;  -V, --version  the version\n"
+	       "  -o check_store             the --check-store test once at mount (writes canaries)\n"
+	       "  -o debug_s3                log every S3 request;  -h, --help;  -V, --version\n"
 	       "Reports: MOUNTPOINT/.tfstatefs/locks, migration, status, events. Unmount: fusermount3 -u MOUNTPOINT\n",
-	       progname);
+	       progname, progname);
 }

@@ -39,6 +39,8 @@ struct tfs_options {
 	unsigned unlock_gid;        /* OPTION_UNSET unless given */
 	char *unlock_group;         /* as given: a number or a group name */
 	int debug_s3;
+	int check_store;        /* -o check_store: the store check once, before mounting */
+	int check_store_only;   /* --check-store: the store check, and no mount */
 	int show_help, show_version;
 };
 

@@ -50,6 +50,7 @@ struct memstore {
 	size_t nitems;
 	size_t page_size;
 	bool names_first, reverse_pages;    /* how list_all hands its pages over */
+	unsigned ignores;                   /* MS_IGNORE_*: conditions it does not honour */
 	struct fault faults[MS_OPS];
 	struct hook hooks[MS_OPS];
 	unsigned long calls[MS_OPS];
@@ -342,6 +343,11 @@ void memstore_before(struct memstore *ms, enum memstore_op op,
 void memstore_page_size(struct memstore *ms, size_t n)
 {
 	ms->page_size = n ? n : 1;
+}
+
+void memstore_ignore(struct memstore *ms, unsigned conditions)
+{
+	ms->ignores = conditions;
 }
 
 void memstore_list_like_s3(struct memstore *ms, bool names_first, bool reverse_pages)
@@ -689,7 +695,8 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 	const struct mem_object *o = find_object(ms, key);
 	/* if_match NULL: deleted whatever it holds, as a plain DeleteObject (only a broken
 	 * caller sends one; tests of the guard look for it). */
-	int rc = !o ? -ENOENT : if_match && strcmp(if_match, o->etag) != 0 ? -ECANCELED : 0;
+	bool check = if_match && !(ms->ignores & MS_IGNORE_DELETE_IF_MATCH);
+	int rc = !o ? -ENOENT : check && strcmp(if_match, o->etag) != 0 ? -ECANCELED : 0;
 	if (rc == 0 && applied)
 		memstore_remove(ms, key);
 	if (rc == -ENOENT || rc == -ECANCELED)
@@ -699,12 +706,15 @@ static int delete_if(struct store *st, const char *key, const char *if_match,
 
 /* What put_if's condition says of o, key's current object (NULL: none): 0 (write it),
  * -EEXIST, -ECANCELED (another ETag), -ENOENT (gone), as S3 does. */
-static int put_condition(const struct store_put *p, const struct mem_object *o)
+static int put_condition(const struct memstore *ms, const struct store_put *p,
+                         const struct mem_object *o)
 {
 	if (p->if_none_match == (p->if_match != NULL))
 		return -EINVAL;
 	if (p->if_none_match)
-		return o ? -EEXIST : 0;
+		return o && !(ms->ignores & MS_IGNORE_PUT_IF_NONE_MATCH) ? -EEXIST : 0;
+	if (ms->ignores & MS_IGNORE_PUT_IF_MATCH)
+		return 0;
 	return !o ? -ENOENT : strcmp(p->if_match, o->etag) != 0 ? -ECANCELED : 0;
 }
 
@@ -715,7 +725,7 @@ static int put_if(struct store *st, const struct store_put *p, char etag[STORE_E
 	bool applied;
 	int fault = enter(ms, MS_PUT, err, &applied);
 	etag[0] = '\0';
-	int rc = put_condition(p, find_object(ms, p->key));
+	int rc = put_condition(ms, p, find_object(ms, p->key));
 	if (rc == 0 && applied)
 		object_write(ms, p->key, p->data, p->len, ms->clock_ms);
 	if (fault)

@@ -104,6 +104,13 @@ void memstore_page_size(struct memstore *ms, size_t n);
  * once may come). */
 void memstore_list_like_s3(struct memstore *ms, bool names_first, bool reverse_pages);
 
+/* Conditions the store answers as if they were not sent, as some S3-compatible stores
+ * do (radosgw 16: If-Match on DeleteObject): an OR of these (0: honours them all). */
+#define MS_IGNORE_PUT_IF_NONE_MATCH 1u
+#define MS_IGNORE_PUT_IF_MATCH 2u
+#define MS_IGNORE_DELETE_IF_MATCH 4u
+void memstore_ignore(struct memstore *ms, unsigned conditions);
+
 /* How many calls of op were made. */
 unsigned long memstore_calls(struct memstore *ms, enum memstore_op op);
 #endif
