@@ -134,8 +134,8 @@ static void probe_delete_if_match(struct probe *p)
 	    "object is still there" : why);
 }
 
-/* A ranged GET: states are read in chunks. */
-static void probe_range(struct probe *p, const char *key)
+/* A ranged GET: states are read in chunks. Says whether the bytes came back. */
+static bool probe_range(struct probe *p, const char *key)
 {
 	struct store_error err;
 	int rc = put_new(p, key, "0123456789", NULL, &err);
@@ -153,6 +153,7 @@ static void probe_range(struct probe *p, const char *key)
 	say(p, "check_ranged_get", true, ok ? CHECK_OK : CHECK_FAILED, "GetObject with a Range: "
 	    "%s.", ok ? "those bytes. States are read in chunks" : rc == 0 ? "other bytes: tfstatefs "
 	    "refuses such reads (EIO) rather than show wrong ones" : why);
+	return ok;
 }
 
 /* ListObjectsV2 encoding-type=url: a key with a byte XML cannot carry comes back whole. */
@@ -308,10 +309,12 @@ int store_check_run(const struct check_target *t, struct store_check *out)
 		probe_if_none_match(&p);
 		probe_put_if_match(&p);
 		probe_delete_if_match(&p);
-		probe_range(&p, ranged);
+		bool read_back = probe_range(&p, ranged);
 		probe_encoding(&p, odd);
-		say(&p, "check_sse_c", false, t->sse_c ? CHECK_OK : CHECK_SKIPPED, "SSE-C: %s.",
-		    t->sse_c ? "the canaries were written and read back with the key" : "no key given");
+		say(&p, "check_sse_c", t->sse_c, !t->sse_c ? CHECK_SKIPPED : read_back ? CHECK_OK :
+		    CHECK_FAILED, "SSE-C: %s.", !t->sse_c ? "no key given" : read_back ? "a canary "
+		    "written with the key was read back with it" : "a canary written with the key "
+		    "did not read back with it (above)");
 	}
 	probe_versioning(&p);
 	if (t->table)

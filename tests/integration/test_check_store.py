@@ -14,9 +14,10 @@ from test_dynamodb import ddb, ddb_options, table  # noqa: F401 (fixtures)
 from test_locks import lock_body
 
 
-def check(stack, source, endpoint, *options):
+def check(stack, source, endpoint, *options, env=None):
     env = dict(os.environ, AWS_ACCESS_KEY_ID=stack["AWS_ACCESS_KEY_ID"],
-               AWS_SECRET_ACCESS_KEY=stack["AWS_SECRET_ACCESS_KEY"], AWS_REGION="us-east-1")
+               AWS_SECRET_ACCESS_KEY=stack["AWS_SECRET_ACCESS_KEY"], AWS_REGION="us-east-1",
+               **(env or {}))
     opts = ",".join(["endpoint=" + endpoint, "use_path_style", *options])
     return subprocess.run([BIN, "--check-store", source, "-o", opts], capture_output=True,
                           text=True, env=env, timeout=120)
@@ -54,6 +55,15 @@ def test_radosgw_locks_but_ignores_if_match_on_delete(stack, s3, bucket, ddb, ta
     assert out.rstrip().endswith("(above)")
     assert keys(s3, bucket) == ["teams/a/app/terraform.tfstate"]     # no canary left
     assert "Items" not in ddb.scan(TableName=table) or not ddb.scan(TableName=table)["Items"]
+
+
+def test_with_an_sse_c_key_the_canaries_are_written_and_read_with_it(stack, s3, bucket):
+    from test_ssec import KEY_B64
+    r = check(stack, bucket, stack["TFS_S3_ENDPOINT"], env={"AWS_SSE_CUSTOMER_KEY": KEY_B64})
+    assert line(r.stdout, "SSE-C").startswith("ok "), r.stdout
+    assert "written with the key was read back with it" in r.stdout
+    assert line(r.stdout, "GetObject with a Range").startswith("ok "), r.stdout
+    assert keys(s3, bucket) == []
 
 
 def aws_like_delete(s3, bucket):
