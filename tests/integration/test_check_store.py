@@ -8,6 +8,7 @@ import os
 import subprocess
 import urllib.parse
 
+import pytest
 from conftest import BIN, put_objects
 from s3_proxy import S3Proxy
 from test_dynamodb import ddb, ddb_options, table  # noqa: F401 (fixtures)
@@ -87,11 +88,11 @@ def aws_like_delete(s3, bucket):
     return hook
 
 
-def ignore_if_none_match(s3, bucket, proxy):
-    """A proxy hook: PutObject If-None-Match: * writes whatever is there, as a store that
+def ignore_on_put(s3, bucket, proxy, header):
+    """A proxy hook: a PutObject carrying header writes whatever is there, as a store that
     ignores the header does (the proxy writes it itself: the header is signed)."""
     def hook(method, path, headers):
-        if method != "PUT" or headers.get("If-None-Match") != "*":
+        if method != "PUT" or header not in headers:
             return None
         key = urllib.parse.unquote(path.split("?")[0].split("/", 2)[2])
         answer = s3.put_object(Bucket=bucket, Key=key, Body=proxy.bodies[-1])
@@ -99,16 +100,23 @@ def ignore_if_none_match(s3, bucket, proxy):
     return hook
 
 
-def test_a_store_ignoring_if_none_match_does_not_lock(stack, s3, bucket):
+@pytest.mark.parametrize("header,probe,says", [
+    ("If-None-Match", "PutObject If-None-Match",
+     "Terraform's S3 lockfile (use_lockfile) does NOT lock here"),
+    ("If-Match", "PutObject If-Match with a wrong ETag",
+     "could replace a lock that changed hands"),
+])
+def test_a_store_ignoring_a_put_condition_fails_that_probe(stack, s3, bucket, header, probe,
+                                                          says):
     proxy = S3Proxy(int(stack["TFS_S3_PORT"]))
-    proxy.before_forward = ignore_if_none_match(s3, bucket, proxy)
+    proxy.before_forward = ignore_on_put(s3, bucket, proxy, header)
     try:
         r = check(stack, bucket, proxy.endpoint)
     finally:
         proxy.close()
     assert r.returncode == 1, r
-    assert line(r.stdout, "PutObject If-None-Match").startswith("FAILED "), r.stdout
-    assert "Terraform's S3 lockfile (use_lockfile) does NOT lock here" in r.stdout
+    assert line(r.stdout, probe).startswith("FAILED "), r.stdout
+    assert says in r.stdout
     assert keys(s3, bucket) == []
 
 
