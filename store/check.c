@@ -241,13 +241,22 @@ static void probe_table(struct probe *p)
 /* Removes what the probes left; says what a versioned bucket keeps. */
 struct count_versions {
 	size_t versions, markers;
+	size_t skip;            /* the canaries' prefix, left out of the names */
+	char which[768];        /* "canary 3 (delete marker), ..." */
 };
 
 static int count_page(void *ctx, struct store_version_page *pg)
 {
 	struct count_versions *n = ctx;
-	for (size_t i = 0; i < pg->nversions; i++)
-		*(pg->versions[i].delete_marker ? &n->markers : &n->versions) += 1;
+	for (size_t i = 0; i < pg->nversions; i++) {
+		const struct store_version *v = &pg->versions[i];
+		*(v->delete_marker ? &n->markers : &n->versions) += 1;
+		size_t len = strlen(n->which);
+		if (len + 1 < sizeof(n->which) && v->key_len > n->skip)
+			snprintf(n->which + len, sizeof(n->which) - len, "%s%.*s %s%s", len ? ", " : "",
+			         (int)(v->key_len - n->skip), v->key + n->skip, v->version_id,
+			         v->delete_marker ? " (delete marker)" : "");
+	}
 	store_version_page_free(pg);
 	return 0;
 }
@@ -268,7 +277,7 @@ static void clean_up(struct probe *p, const char *ranged, const char *odd)
 		remove_canary(p, ranged, &left);
 	if (p->odd_key)
 		remove_canary(p, odd, &left);
-	struct count_versions n = { 0 };
+	struct count_versions n = { .skip = strlen(p->c->prefix) };
 	enum store_versioning v = STORE_VERSIONING_OFF;
 	struct store_error err;
 	if (store_versioning(p->t->store, &v, &err) == 0 && v != STORE_VERSIONING_OFF)
@@ -280,9 +289,10 @@ static void clean_up(struct probe *p, const char *ranged, const char *odd)
 		         p->c->prefix);
 	else if (n.versions || n.markers)
 		snprintf(p->c->leftovers, sizeof(p->c->leftovers), "the canaries are deleted, but this "
-		         "versioned bucket keeps %zu of their versions and %zu delete markers under %s; "
-		         "removing them takes s3:DeleteObjectVersion (aws s3api delete-object --key K "
-		         "--version-id V).", n.versions, n.markers, p->c->prefix);
+		         "versioned bucket keeps %zu of their versions and %zu delete markers under %s "
+		         "(key and version id: %s); removing them takes s3:DeleteObjectVersion (aws "
+		         "s3api delete-object --key K --version-id V).", n.versions, n.markers,
+		         p->c->prefix, n.which);
 }
 
 int store_check_run(const struct check_target *t, struct store_check *out)
@@ -347,7 +357,7 @@ void store_check_print(const struct store_check *c, FILE *out)
 
 char *store_check_status(const struct store_check *c)
 {
-	size_t cap = 256;
+	size_t cap = 256 + sizeof(c->leftovers);
 	for (size_t i = 0; i < c->n; i++)
 		cap += strlen(c->results[i].name) + strlen(c->results[i].text) + 16;
 	char *s = malloc(cap);
@@ -357,6 +367,8 @@ char *store_check_status(const struct store_check *c)
 	for (size_t i = 0; i < c->n; i++)
 		len += (size_t)snprintf(s + len, cap - len, "%s\t%s: %s\n", c->results[i].name,
 		                        verdict_word(c->results[i].verdict), c->results[i].text);
+	len += (size_t)snprintf(s + len, cap - len, "check_canaries\t%s\n", c->leftovers[0] ?
+	                        c->leftovers : "removed");
 	snprintf(s + len, cap - len, "check_store\t%s\n", store_check_passed(c) ? "passed" : "FAILED");
 	return s;
 }

@@ -37,7 +37,7 @@ struct store_check {
 	char prefix[128];       /* the canaries' prefix (with the mount prefix) */
 	bool delete_if_match_ignored;   /* the guard's delete is not atomic on this store */
 	bool canaries_left;     /* some could not be deleted (a failure of the check) */
-	char leftovers[640];    /* what removing the canaries left behind, "" when nothing */
+	char leftovers[1600];   /* what removing the canaries left behind, "" when nothing */
 };
 
 /* What to check: the store, and optionally the lock table, as a mount would use them. */

@@ -189,6 +189,8 @@ def test_on_a_versioned_bucket_rm_deletes_the_key_not_the_version(stack, s3, buc
     m, audit, status = mount_checked(s3, bucket, mount, tmp_path)
     assert status["check_versioning"].startswith("info: bucket versioning: enabled"), status
     assert status["check_delete_if_match"].startswith("FAILED"), status
+    assert "canary " in status["check_canaries"] and "(delete marker)" in status["check_canaries"]
+    assert "s3:DeleteObjectVersion" in status["check_canaries"], status
     os.unlink(m.p(key))
     rec = [json.loads(ln) for ln in open(audit)][-1]
     assert rec["result"] == "unlocked" and "only guard" in rec["reason"], rec

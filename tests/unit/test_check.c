@@ -103,6 +103,8 @@ static void test_a_versioned_bucket_keeps_versions_and_says_so(void)
 	CHECK(store_check_passed(&c));
 	CHECK_HAS(result(&c, "check_versioning")->text, "enabled");
 	CHECK_HAS(c.leftovers, "delete markers");
+	CHECK_HAS(c.leftovers, "canary v1, ");          /* which: each key and version id */
+	CHECK_HAS(c.leftovers, "(delete marker)");
 	CHECK_HAS(c.leftovers, "s3:DeleteObjectVersion");
 	memstore_free(ms);
 }
