@@ -313,8 +313,10 @@ int store_check_run(const struct check_target *t, struct store_check *out)
 	if (rc < 0) {
 		char why[384];
 		store_error_describe(&err, why, sizeof(why));
-		say(&p, "check_canary", true, CHECK_FAILED, "PutObject of a canary under %s: %s. "
-		    "The check needs s3:PutObject there.", out->prefix, why);
+		say(&p, "check_canary", true, CHECK_FAILED, "PutObject If-None-Match: * of a new canary "
+		    "under %s: %s. %s", out->prefix, why, rc == -EACCES ? "The check needs "
+		    "s3:PutObject there." : "The store refuses the conditional write Terraform's S3 "
+		    "lockfile (use_lockfile) makes: it cannot lock here.");
 	} else {
 		probe_if_none_match(&p);
 		probe_put_if_match(&p);

@@ -122,6 +122,13 @@ static void test_a_refused_canary_says_which_permission(void)
 	CHECK_INT(verdict(&c, "check_delete_if_match"), (enum check_verdict)-1);
 	CHECK(!store_check_passed(&c));
 	memstore_free(ms);
+
+	ms = memstore_new();            /* a store that refuses the condition itself (501) */
+	memstore_fail(ms, MS_PUT, 1, -EIO, 501, false);
+	run(ms, false, &c);
+	CHECK_HAS(result(&c, "check_canary")->text, "use_lockfile) makes: it cannot lock here");
+	CHECK(!store_check_passed(&c));
+	memstore_free(ms);
 }
 
 int main(void)
