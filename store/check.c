@@ -79,6 +79,26 @@ static void probe_if_none_match(struct probe *p)
 	}
 }
 
+/* PutObject If-Match with the canary's own ETag: -o lock_create writes a lock it made so
+ * (radosgw refuses it on a versioned bucket). */
+static void probe_put_if_match_right(struct probe *p)
+{
+	struct store_error err;
+	char etag[STORE_ETAG_MAX];
+	struct store_put put = { .key = p->key, .data = "canary: replaced", .len = 16,
+	                         .content_type = "text/plain", .if_match = p->etag };
+	int rc = store_put_if(p->t->store, &put, etag, &err);
+	if (rc == 0)
+		snprintf(p->etag, sizeof(p->etag), "%s", etag);
+	char why[384];
+	store_error_describe(&err, why, sizeof(why));
+	say(p, "check_put_if_match_right", true, rc == 0 ? CHECK_OK : CHECK_FAILED,
+	    "PutObject If-Match with the right ETag: %s.", rc == 0 ? "written. A lock made with "
+	    "-o lock_create can be written again while it is the one made" : rc == -ECANCELED ?
+	    "412: the store refuses it; -o lock_create's writes to a lock it made fail (EBUSY)" :
+	    why);
+}
+
 /* PutObject If-Match with a wrong ETag: -o lock_create's replace, a thaw's. */
 static void probe_put_if_match(struct probe *p)
 {
@@ -90,6 +110,7 @@ static void probe_put_if_match(struct probe *p)
 	if (rc == -ECANCELED) {
 		say(p, "check_put_if_match", true, CHECK_OK, "PutObject If-Match with a wrong ETag: "
 		    "412. A lock written with -o lock_create replaces only the lock it read.");
+		probe_put_if_match_right(p);
 		return;
 	}
 	if (rc == 0)

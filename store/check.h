@@ -29,7 +29,7 @@ struct check_result {
 	char text[640];         /* what the store did and what it means, one line */
 };
 
-#define CHECK_MAX_RESULTS 12
+#define CHECK_MAX_RESULTS 14
 
 struct store_check {
 	struct check_result results[CHECK_MAX_RESULTS];

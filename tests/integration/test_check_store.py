@@ -46,6 +46,7 @@ def test_radosgw_locks_but_ignores_if_match_on_delete(stack, s3, bucket, ddb, ta
     assert line(out, "DeleteObject If-Match with a wrong").startswith("FAILED "), out
     assert "re-read is the only guard" in out
     assert line(out, "DeleteObject If-Match with the right").startswith("ok "), out
+    assert line(out, "PutObject If-Match with the right").startswith("ok "), out
     assert line(out, "GetObject with a Range").startswith("ok "), out
     assert line(out, "ListObjectsV2 encoding-type=url").startswith("ok "), out
     assert line(out, "DynamoDB PutItem").startswith("ok "), out
@@ -189,6 +190,9 @@ def test_on_a_versioned_bucket_rm_deletes_the_key_not_the_version(stack, s3, buc
     m, audit, status = mount_checked(s3, bucket, mount, tmp_path)
     assert status["check_versioning"].startswith("info: bucket versioning: enabled"), status
     assert status["check_delete_if_match"].startswith("FAILED"), status
+    assert status["check_put_if_none_match"].startswith("FAILED"), status
+    assert status["check_put_if_match_right"].startswith("FAILED: PutObject If-Match with the "
+                                                         "right ETag: 412"), status
     assert "canary " in status["check_canaries"] and "(delete marker)" in status["check_canaries"]
     assert "s3:DeleteObjectVersion" in status["check_canaries"], status
     os.unlink(m.p(key))

@@ -40,6 +40,7 @@ static void test_a_store_that_honours_all_passes(void)
 	struct store_check c;
 	run(ms, true, &c);
 	const char *names[] = { "check_put_if_none_match", "check_put_if_match",
+	                        "check_put_if_match_right",
 	                        "check_delete_if_match", "check_delete_if_match_right",
 	                        "check_ranged_get", "check_encoding_type_url",
 	                        "check_dynamodb_put_if_absent", "check_dynamodb_delete_if_info" };
