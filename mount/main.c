@@ -219,8 +219,7 @@ static int check_store_only(struct mount_state *m)
 	if (check_store(m, &c) < 0)
 		return -1;
 	store_check_print(&c, stdout);
-	struct check_target t = { .table = m->ddb_table };
-	printf("permissions used: %s\n", store_check_permissions(&t));
+	printf("permissions used: %s\n", store_check_permissions(&c));
 	bool passed = store_check_passed(&c);
 	printf("%s\n", passed ? "passed: what Terraform and tfstatefs rely on holds on this store"
 	       : "FAILED: something Terraform or tfstatefs relies on does not hold (above)");

@@ -350,6 +350,7 @@ int store_check_run(const struct check_target *t, struct store_check *out)
 		    "did not read back with it (above)");
 	}
 	probe_versioning(&p);
+	out->table_probed = t->table != NULL;
 	if (t->table)
 		probe_table(&p);
 	clean_up(&p, ranged, odd);
@@ -396,9 +397,9 @@ char *store_check_status(const struct store_check *c)
 	return s;
 }
 
-const char *store_check_permissions(const struct check_target *t)
+const char *store_check_permissions(const struct store_check *c)
 {
-	return t->table ? "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListBucket, "
+	return c->table_probed ? "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListBucket, "
 	                  "s3:GetBucketVersioning, s3:ListBucketVersions on the canaries' prefix; "
 	                  "dynamodb:PutItem, dynamodb:DeleteItem on the table"
 	                : "s3:PutObject, s3:GetObject, s3:DeleteObject, s3:ListBucket, "

@@ -36,6 +36,7 @@ struct store_check {
 	size_t n;
 	char prefix[128];       /* the canaries' prefix (with the mount prefix) */
 	bool delete_if_match_ignored;   /* the guard's delete is not atomic on this store */
+	bool table_probed;      /* the lock table was in the check */
 	bool canaries_left;     /* some could not be deleted (a failure of the check) */
 	char leftovers[1600];   /* what removing the canaries left behind, "" when nothing */
 };
@@ -62,5 +63,5 @@ void store_check_print(const struct store_check *c, FILE *out);
 char *store_check_status(const struct store_check *c);
 
 /* The IAM permissions the check used, one line. */
-const char *store_check_permissions(const struct check_target *t);
+const char *store_check_permissions(const struct store_check *c);
 #endif

@@ -52,6 +52,7 @@ static void test_a_store_that_honours_all_passes(void)
 	CHECK(!c.delete_if_match_ignored);
 	CHECK(strncmp(c.prefix, "teams/a/" CHECK_PREFIX, strlen("teams/a/" CHECK_PREFIX)) == 0);
 	CHECK_STR(c.leftovers, "");
+	CHECK_HAS(store_check_permissions(&c), "dynamodb:PutItem");
 	CHECK(memstore_has(ms, "teams/a/app/terraform.tfstate"));
 	CHECK_INT(memstore_calls(ms, MS_DELETEITEM) > 0, 1);
 	char *status = store_check_status(&c);
@@ -122,6 +123,7 @@ static void test_a_refused_canary_says_which_permission(void)
 	CHECK_HAS(result(&c, "check_canary")->text, "s3:PutObject");
 	CHECK_INT(verdict(&c, "check_delete_if_match"), (enum check_verdict)-1);
 	CHECK(!store_check_passed(&c));
+	CHECK(!strstr(store_check_permissions(&c), "dynamodb"));
 	memstore_free(ms);
 
 	ms = memstore_new();            /* a store that refuses the condition itself (501) */
