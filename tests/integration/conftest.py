@@ -48,6 +48,50 @@ def stack():
         subprocess.run([os.path.join(REPO, "tests/stack/stop.sh"), d], check=False)
 
 
+def stack_down(stack):
+    """The stack's services that are no longer running, each with the end of its log: []
+    while all run. Reads the pid files start.sh wrote (pid, then a cmdline marker)."""
+    down = []
+    d = stack["TFS_STACK_DIR"]
+    for name in sorted(f[:-4] for f in os.listdir(d) if f.endswith(".pid")):
+        with open(os.path.join(d, name + ".pid")) as f:
+            pid, marker = (f.read().split("\n") + [""])[:2]
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                running = f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                running = running and marker.encode() in f.read()
+        except (OSError, IndexError):
+            running = False
+        if not running:
+            try:
+                with open(os.path.join(d, "log", name + ".out"), errors="replace") as f:
+                    tail = "".join(f.readlines()[-15:])
+            except OSError:
+                tail = "(no log)\n"
+            down.append("%s (pid %s) is not running; the end of %s/log/%s.out:\n%s"
+                        % (name, pid, d, name, tail))
+    return down
+
+
+@pytest.fixture(autouse=True)
+def stack_stays_up(request):
+    """A test that needs the stack fails at once, saying which service is down and why,
+    rather than through a client's retries; the test during which a service died fails too."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack = request.getfixturevalue("stack")
+    down = stack_down(stack)
+    if down:
+        pytest.fail("the test stack is down:\n" + "\n".join(down), pytrace=False)
+    yield
+    down = stack_down(stack)
+    if down:
+        pytest.fail("a test stack service stopped during this test:\n" + "\n".join(down),
+                    pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def s3(stack):
     return boto3.client(

@@ -143,8 +143,9 @@ EOF
 [ -n "${DDB_PORT:-}" ] || die "could not pick free ports"
 
 # ---- dynalite (independent; started first, checked last) -----------------
-spawn dynalite "$DYNALITE" node "$DYNALITE" --host 127.0.0.1 --port "$DDB_PORT" \
-    --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
+# Through tests/stack/dynalite.js, so that a client leaving mid-request does not end it.
+spawn dynalite "$DYNALITE" node "$HERE/dynalite.js" "$DYNALITE" --host 127.0.0.1 \
+    --port "$DDB_PORT" --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
 
 # ---- ceph config ----------------------------------------------------------
 FSID=$(cat /proc/sys/kernel/random/uuid)
