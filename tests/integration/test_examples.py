@@ -194,6 +194,24 @@ def test_check_locks_reads_any_rfc3339_created_and_counts_an_unreadable_one_as_o
     run("check-locks", "-m", "50", m.path, "offset", "young", check_rc=0)
 
 
+def test_minutes_0_takes_a_lock_of_this_second_and_one_stamped_ahead(s3, bucket, mount):
+    """-m 0 is every lock: one taken this very second (age 0 s, so not "older" than 0 s)
+    and one whose holder's clock runs ahead of this machine's (Created in the future).
+    Both were left out, and the gate said "no lock" while locks were there."""
+    seed(s3, bucket, {"ahead/terraform.tfstate": (-90, "a@ci-1", "OperationTypeApply"),
+                      "older/terraform.tfstate": (HOUR, "b@ci-2", "OperationTypeApply")})
+    m = mount(bucket)
+    r = run("check-locks", "-m", "0", m.path, check_rc=1)
+    rows = table_rows(r.stdout)
+    assert set(rows) == {"ahead/terraform.tfstate", "older/terraform.tfstate"}, r.stdout
+    assert re.fullmatch(r"-(8\d|9\d)s|-1m", rows["ahead/terraform.tfstate"]["AGE"]), rows
+    r = run("check-locks", "-m", "1", m.path, check_rc=1)
+    assert set(table_rows(r.stdout)) == {"older/terraform.tfstate"}, r.stdout
+    r = run("reap-stale-locks", "-m", "0", m.path, check_rc=0)
+    assert sorted(line.split("  ")[1] for line in r.stdout.splitlines()[:-1]) == [
+        "ahead/terraform.tfstate", "older/terraform.tfstate"], r.stdout
+
+
 def test_check_locks_on_a_bucket_without_locks(s3, bucket, mount):
     put_objects(s3, bucket, {"a/terraform.tfstate": state(1)})
     m = mount(bucket)
