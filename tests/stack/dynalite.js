@@ -21,7 +21,7 @@ function isClientAbort (err) {
 
 process.on('uncaughtException', (err) => {
   if (isClientAbort(err)) {
-    console.error('dynalite.js: a client closed its connection mid-request; that request is dropped')
+    console.error(new Date().toISOString() + ' dynalite.js: a client closed its connection mid-request; that request is dropped')
     return
   }
   console.error(err)
