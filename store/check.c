@@ -41,6 +41,19 @@ static int put_new(struct probe *p, const char *key, const char *data, char *eta
 	return store_put_if(p->t->store, &put, etag ? etag : ignored, err);
 }
 
+/* Writes over the canary if its ETag is if_match; 0 (p->etag is then the new one), or the
+ * errno (why in err). */
+static int put_replace(struct probe *p, const char *if_match, struct store_error *err)
+{
+	char etag[STORE_ETAG_MAX];
+	struct store_put put = { .key = p->key, .data = "canary: replaced", .len = 16,
+	                         .content_type = "text/plain", .if_match = if_match };
+	int rc = store_put_if(p->t->store, &put, etag, err);
+	if (rc == 0)
+		snprintf(p->etag, sizeof(p->etag), "%s", etag);
+	return rc;
+}
+
 /* Is key there (with its ETag into etag when so)? -ENOENT, 0, or another errno. */
 static int look(struct probe *p, const char *key, char etag[STORE_ETAG_MAX])
 {
@@ -84,12 +97,7 @@ static void probe_if_none_match(struct probe *p)
 static void probe_put_if_match_right(struct probe *p)
 {
 	struct store_error err;
-	char etag[STORE_ETAG_MAX];
-	struct store_put put = { .key = p->key, .data = "canary: replaced", .len = 16,
-	                         .content_type = "text/plain", .if_match = p->etag };
-	int rc = store_put_if(p->t->store, &put, etag, &err);
-	if (rc == 0)
-		snprintf(p->etag, sizeof(p->etag), "%s", etag);
+	int rc = put_replace(p, p->etag, &err);
 	char why[384];
 	store_error_describe(&err, why, sizeof(why));
 	say(p, "check_put_if_match_right", true, rc == 0 ? CHECK_OK : CHECK_FAILED,
@@ -99,27 +107,23 @@ static void probe_put_if_match_right(struct probe *p)
 	    why);
 }
 
-/* PutObject If-Match with a wrong ETag: -o lock_create's replace, a thaw's. */
-static void probe_put_if_match(struct probe *p)
+/* PutObject If-Match with a wrong ETag: -o lock_create's replace, a thaw's. True when the
+ * store honoured it (then the right ETag is worth trying). */
+static bool probe_put_if_match(struct probe *p)
 {
 	struct store_error err;
-	char etag[STORE_ETAG_MAX];
-	struct store_put put = { .key = p->key, .data = "canary: replaced", .len = 16,
-	                         .content_type = "text/plain", .if_match = WRONG_ETAG };
-	int rc = store_put_if(p->t->store, &put, etag, &err);
+	int rc = put_replace(p, WRONG_ETAG, &err);
 	if (rc == -ECANCELED) {
 		say(p, "check_put_if_match", true, CHECK_OK, "PutObject If-Match with a wrong ETag: "
 		    "412. A lock written with -o lock_create replaces only the lock it read.");
-		probe_put_if_match_right(p);
-		return;
+		return true;
 	}
-	if (rc == 0)
-		snprintf(p->etag, sizeof(p->etag), "%s", etag);
 	char why[384];
 	store_error_describe(&err, why, sizeof(why));
 	say(p, "check_put_if_match", true, CHECK_FAILED, "PutObject If-Match with a wrong ETag: %s. "
 	    "A lock written with -o lock_create could replace a lock that changed hands.",
 	    rc == 0 ? "written over: the store ignores If-Match on PutObject" : why);
+	return false;
 }
 
 /* DeleteObject If-Match with a wrong ETag, then with the right one: the guard's delete. */
@@ -340,7 +344,8 @@ int store_check_run(const struct check_target *t, struct store_check *out)
 		    "lockfile (use_lockfile) makes: it cannot lock here.");
 	} else {
 		probe_if_none_match(&p);
-		probe_put_if_match(&p);
+		if (probe_put_if_match(&p))
+			probe_put_if_match_right(&p);
 		probe_delete_if_match(&p);
 		bool read_back = probe_range(&p, ranged);
 		probe_encoding(&p, odd);
