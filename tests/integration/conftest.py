@@ -50,7 +50,8 @@ def stack():
 
 def stack_down(stack):
     """The stack's services that are no longer running, each with the end of its log: []
-    while all run. Reads the pid files start.sh wrote (pid, then a cmdline marker)."""
+    while all run. Reads the pid files start.sh wrote (pid, then a marker that one argument
+    of the command line must be), with stop.sh's rule, so a recycled pid is not the service."""
     down = []
     d = stack["TFS_STACK_DIR"]
     for name in sorted(f[:-4] for f in os.listdir(d) if f.endswith(".pid")):
@@ -60,7 +61,7 @@ def stack_down(stack):
             with open("/proc/%s/stat" % pid) as f:
                 running = f.read().rsplit(")", 1)[1].split()[0] != "Z"
             with open("/proc/%s/cmdline" % pid, "rb") as f:
-                running = running and marker.encode() in f.read()
+                running = running and marker.encode() in f.read().split(b"\0")
         except (OSError, IndexError):
             running = False
         if not running:

@@ -64,11 +64,14 @@ def test_a_stopped_service_is_named_with_the_end_of_its_log(tmp_path):
     (tmp_path / "log").mkdir()
     (tmp_path / "log" / "dynalite.out").write_text("listening\nError: aborted\n")
     (tmp_path / "dynalite.pid").write_text("%d\ncli.js\n" % gone.pid)
-    (tmp_path / "radosgw.pid").write_text("%d\n%s\n" % (os.getpid(), "python"))
+    with open("/proc/self/cmdline") as f:
+        argv0 = f.read().split("\0")[0]
+    (tmp_path / "radosgw.pid").write_text("%d\n%s\n" % (os.getpid(), argv0))
     stack = {"TFS_STACK_DIR": str(tmp_path)}
     down = stack_down(stack)
     assert len(down) == 1 and down[0].startswith("dynalite (pid %d) is not running" % gone.pid)
     assert down[0].endswith("Error: aborted\n")
-    # A live pid whose command line lacks the marker is a recycled pid: not the service.
-    (tmp_path / "radosgw.pid").write_text("%d\nradosgw\n" % os.getpid())
+    # A live pid none of whose arguments is the marker is a recycled pid: not the service,
+    # even when an argument contains the marker.
+    (tmp_path / "radosgw.pid").write_text("%d\n%s\n" % (os.getpid(), argv0[:-1]))
     assert [d.split(" ")[0] for d in stack_down(stack)] == ["dynalite", "radosgw"]
